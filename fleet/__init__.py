@@ -1,0 +1,1 @@
+"""Vehicles, batteries, chips, mobility, jobs, workloads, dispatcher and policies."""

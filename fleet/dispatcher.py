@@ -1,0 +1,249 @@
+"""The dispatcher: a central queue per job class, a policy, and the jobs' lifecycle.
+
+Arrivals, completions and queue expiries are SimPy timeouts with callbacks (jobs are never
+processes). Interactive jobs are served before batch jobs; each class queue is FIFO. A job waits
+at most its class's ``max_wait_s`` after arrival, then it is dropped and counted. When a vehicle
+departs or reaches its reserve mid-job, the job is preempted and requeued at the head of its
+queue: batch jobs keep the tokens already decoded, interactive jobs restart and their lost tokens
+count as waste.
+
+Job books: arrived = completed + dropped + queued + running, at every instant.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from fleet import channels as ch
+from fleet.fleetview import FleetView, FreeSlotIndex
+from fleet.joblog import JobLog
+from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, QUEUED, RUNNING, Job
+from fleet.policies import DispatchPolicy
+
+
+class Dispatcher:
+    """Routes jobs to vehicles with free slots through a pluggable policy."""
+
+    def __init__(self, env, rec, index: FreeSlotIndex, log: JobLog) -> None:
+        self.env = env
+        self.rec = rec
+        self.index = index
+        self.log = log
+        self.policy: DispatchPolicy | None = None
+        self._updates = False
+        self.queues = (deque(), deque())  # per job class; may hold dropped entries (lazy removal)
+        self.queued = [0, 0]
+        self.running = 0
+        self.arrived = 0
+        self.completed = 0
+        self.dropped = 0
+        self.preemptions = 0
+        self.preemptions_by_cause: dict[str, int] = {}
+        self.decisions = 0
+        self._draining = False
+        self.tokens_served = 0
+        self.tokens_generated = 0
+        self.wasted_tokens = 0
+
+    def set_policy(self, policy: DispatchPolicy) -> None:
+        """Install the policy (built by the runner with a :class:`FleetView`)."""
+        self.policy = policy
+        self._updates = policy.wants_updates
+
+    # ------------------------------------------------------------------ arrivals
+    def submit(self, job: Job) -> None:
+        """A job arrives now."""
+        self.arrived += 1
+        self.rec.counts[ch.C_ARRIVED] += 1
+        if self.index.size and not (self.queued[0] or (job.job_class == BATCH_CLASS and self.queued[1])):
+            self.decisions += 1
+            v = self.policy.select(job)
+            if v is not None:
+                self._start(job, v)
+                return
+        self._enqueue(job, front=False)
+
+    def _enqueue(self, job: Job, front: bool) -> None:
+        now = self.env.now
+        job.state = QUEUED
+        c = job.job_class
+        if front:
+            self.queues[c].appendleft(job)
+        else:
+            self.queues[c].append(job)
+        self.queued[c] += 1
+        self.rec.add(ch.Q_INTERACTIVE + c, 1, now)
+        left = job.arrival_s + job.max_wait_s - now
+        if left <= 0.0:
+            self._drop(job)
+            return
+        ev = self.env.timeout(left)
+        ev.callbacks.append(self._on_expiry)
+        job.expiry_event = ev
+        ev.job = job
+
+    def _on_expiry(self, ev) -> None:
+        job = ev.job
+        if job.state == QUEUED and job.expiry_event is ev:
+            self._drop(job)
+
+    def _drop(self, job: Job) -> None:
+        """Remove a queued job for waiting too long (lazy removal from the deque)."""
+        now = self.env.now
+        c = job.job_class
+        job.state = DROPPED
+        job.finish_s = now
+        job.expiry_event = None
+        self.queued[c] -= 1
+        self.rec.add(ch.Q_INTERACTIVE + c, -1, now)
+        self.dropped += 1
+        self.rec.counts[ch.C_DROPPED] += 1
+        self.log.append(job)
+
+    def _pop(self) -> Job | None:
+        """Next queued job by priority (interactive first), skipping dropped entries."""
+        for c in (0, 1):
+            if self.queued[c]:
+                q = self.queues[c]
+                while q:
+                    job = q.popleft()
+                    if job.state == QUEUED:
+                        self.queued[c] -= 1
+                        self.rec.add(ch.Q_INTERACTIVE + c, -1, self.env.now)
+                        job.expiry_event = None
+                        return job
+        return None
+
+    def _peek(self) -> Job | None:
+        for c in (0, 1):
+            if self.queued[c]:
+                q = self.queues[c]
+                while q[0].state != QUEUED:
+                    q.popleft()
+                return q[0]
+        return None
+
+    def _drain(self) -> None:
+        """Assign queued jobs while vehicles with free slots exist and the policy agrees."""
+        index = self.index
+        self._draining = True
+        try:
+            while index.size and (self.queued[0] or self.queued[1]):
+                job = self._peek()
+                self.decisions += 1
+                v = self.policy.select(job)
+                if v is None:
+                    return
+                self._pop()
+                self._start(job, v)
+        finally:
+            self._draining = False
+
+    # ------------------------------------------------------------------ service
+    def _start(self, job: Job, v) -> None:
+        now = self.env.now
+        chip = v.spec.chip
+        if job.service_left_s is not None:
+            service = job.service_left_s
+            job.prefill_s = 0.0
+        else:
+            job.prefill_s = job.prompt_tokens / chip.prefill_tokens_per_s
+            service = job.prefill_s + (job.output_tokens - job.output_done) / chip.decode_tokens_per_s
+        job.state = RUNNING
+        job.vehicle = v
+        job.start_s = now
+        if job.first_start_s < 0.0:
+            job.first_start_s = now
+        self.running += 1
+        self.rec.counts[ch.C_STARTED] += 1
+        v.start_job(job, now)
+        ev = self.env.timeout(service)
+        ev.callbacks.append(self._on_complete)
+        ev.job = job
+        job.run_event = ev
+        self.vehicle_changed(v)
+
+    def _on_complete(self, ev) -> None:
+        job = ev.job
+        if job.run_event is not ev or job.state != RUNNING:
+            return  # preempted earlier
+        now = self.env.now
+        v = job.vehicle
+        job.state = COMPLETED
+        job.finish_s = now
+        job.run_event = None
+        self.running -= 1
+        self.completed += 1
+        self.rec.counts[ch.C_COMPLETED] += 1
+        tokens = job.prompt_tokens + job.output_tokens
+        self.tokens_served += tokens
+        self.tokens_generated += job.output_tokens
+        v.jobs_done += 1
+        v.tokens_done += tokens
+        self.log.append(job)
+        v.end_job(job, now)
+        self.vehicle_changed(v)
+
+    def preempt_all(self, v, now: float, cause: str) -> None:
+        """Preempt every job running on ``v`` (it departs or hit its reserve) and requeue them.
+
+        The caller updates ``v``'s state and then calls :meth:`vehicle_changed`, which re-dispatches.
+        """
+        chip = v.spec.chip
+        for job in list(v.jobs):
+            elapsed = now - job.start_s
+            if job.service_left_s is not None:  # fixed service requirement
+                if job.job_class == BATCH_CLASS:
+                    job.service_left_s -= elapsed
+                else:
+                    job.wasted_tokens += job.prompt_tokens + job.output_tokens
+            else:
+                decoded = 0
+                if elapsed > job.prefill_s:
+                    decoded = min(
+                        int((elapsed - job.prefill_s) * chip.decode_tokens_per_s),
+                        job.output_tokens - job.output_done,
+                    )
+                if job.job_class == BATCH_CLASS:  # checkpoint: keep decoded tokens, redo prefill
+                    job.output_done += decoded
+                    job.wasted_tokens += min(job.prompt_tokens, int(elapsed * chip.prefill_tokens_per_s))
+                else:
+                    job.wasted_tokens += min(job.prompt_tokens, int(elapsed * chip.prefill_tokens_per_s)) + decoded
+            job.run_event = None
+            job.preemptions += 1
+            self.running -= 1
+            self.preemptions += 1
+            self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
+            self.rec.counts[ch.C_PREEMPTED] += 1
+            v.preempted += 1
+            v.end_job(job, now)
+            self._enqueue(job, front=True)
+
+    # ------------------------------------------------------------------ capacity
+    def vehicle_changed(self, v) -> None:
+        """Re-index ``v`` after its online state or busy slots changed; dispatch waiting jobs."""
+        self.index.update(v)
+        if self._updates:
+            self.policy.on_vehicle_changed(v)
+        if v.bucket >= 0 and not self._draining and (self.queued[0] or self.queued[1]):
+            self._drain()
+
+    # ------------------------------------------------------------------ end of run
+    def close(self) -> None:
+        """Record jobs still queued or running at the end of the run."""
+        for q in self.queues:
+            for job in q:
+                if job.state == QUEUED:
+                    self.log.append(job)
+        self.queued_at_end = self.queued[0] + self.queued[1]
+        self.running_at_end = self.running
+
+
+def make_view(index: FreeSlotIndex, env, price, carbon) -> FleetView:
+    """The read-only view policies receive."""
+    return FleetView(index, env, price, carbon)
+
+
+def policy_rng(seed: int) -> random.Random:
+    """A fast scalar generator for policy tie-breaks, derived from the run's streams."""
+    return random.Random(seed)

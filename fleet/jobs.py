@@ -1,0 +1,72 @@
+"""Inference jobs: plain records with ``__slots__`` (never SimPy processes).
+
+A job's life: QUEUED -> RUNNING -> (COMPLETED | back to QUEUED on preemption) or DROPPED when it
+waits past its class's limit. Batch jobs keep the tokens they already decoded when preempted
+(checkpointing); interactive jobs restart from scratch and their lost tokens count as waste.
+"""
+from __future__ import annotations
+
+QUEUED, RUNNING, COMPLETED, DROPPED = 0, 1, 2, 3
+OUTCOME_NAMES = ("queued", "running", "completed", "dropped")
+CLASS_NAMES = ("interactive", "batch")
+
+
+class Job:
+    """One inference request or batch work unit. Times in simulation seconds."""
+
+    __slots__ = (
+        "job_id",
+        "job_class",
+        "arrival_s",
+        "prompt_tokens",
+        "output_tokens",
+        "output_done",
+        "service_s",
+        "service_left_s",
+        "slo_s",
+        "max_wait_s",
+        "state",
+        "vehicle",
+        "start_s",
+        "first_start_s",
+        "finish_s",
+        "prefill_s",
+        "run_event",
+        "expiry_event",
+        "preemptions",
+        "wasted_tokens",
+    )
+
+    def __init__(
+        self,
+        job_id: int,
+        job_class: int,
+        arrival_s: float,
+        prompt_tokens: int,
+        output_tokens: int,
+        slo_s: float,
+        max_wait_s: float,
+        service_s: float | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.job_class = job_class
+        self.arrival_s = arrival_s
+        self.prompt_tokens = prompt_tokens
+        self.output_tokens = output_tokens
+        self.output_done = 0  # decoded tokens kept across preemptions (batch only)
+        self.service_s = service_s  # fixed service requirement (exponential option) or None
+        self.service_left_s = service_s
+        self.slo_s = slo_s
+        self.max_wait_s = max_wait_s
+        self.state = QUEUED
+        self.vehicle = None
+        self.start_s = -1.0
+        self.first_start_s = -1.0
+        self.finish_s = -1.0
+        self.prefill_s = 0.0
+        self.run_event = None
+        self.expiry_event = None
+        self.preemptions = 0
+        self.wasted_tokens = 0
+
+INTERACTIVE_CLASS, BATCH_CLASS = 0, 1

@@ -1,0 +1,121 @@
+"""Day-by-day itinerary plans for the whole fleet, drawn lazily and shared by all vehicles.
+
+The first vehicle that needs local day ``d`` triggers one vectorised draw for every vehicle
+(:meth:`fleet.mobility.MobilityModel.plan_day`); the order of draws is therefore fixed by the day
+index alone and runs are reproducible. Plans are converted to Python lists once, because the
+vehicles read them one scalar at a time. Day 0 is the local day that contains the start instant;
+its trips that would depart before the start are skipped (every car starts parked at home).
+"""
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from fleet.mobility import DayPlan, MobilityModel
+from sim.clock import DAY_S, Clock
+
+_INF = float("inf")
+
+
+class PlanLists:
+    """One day's plan as Python lists, plus the km left in each vehicle's tour after each trip."""
+
+    __slots__ = ("offsets", "depart_s", "arrive_s", "distance_km", "destination", "km_after")
+
+    def __init__(self, plan: DayPlan) -> None:
+        self.offsets = plan.offsets.tolist()
+        self.depart_s = plan.depart_s.tolist()
+        self.arrive_s = plan.arrive_s.tolist()
+        self.distance_km = plan.distance_km.tolist()
+        self.destination = plan.destination.tolist()
+        cs = np.cumsum(plan.distance_km)
+        n_trips = np.diff(plan.offsets)
+        last = np.repeat(plan.offsets[1:] - 1, n_trips)
+        self.km_after = (cs[last] - cs).tolist() if len(cs) else []
+
+
+class DayPlanner:
+    """Lazily drawn, cached day plans for ``n_vehicles`` cars over a horizon."""
+
+    def __init__(self, model: MobilityModel, clock: Clock, commuter: np.ndarray, horizon_s: float) -> None:
+        self.model = model
+        self.clock = clock
+        self.commuter = np.asarray(commuter, dtype=bool)
+        self.horizon_s = horizon_s
+        self.midnights = clock.local_midnights(0.0, horizon_s + 2 * DAY_S)
+        self._plans: dict[int, PlanLists] = {}
+        self._last_arrival: np.ndarray | None = None
+        self._planned_through = -1
+        self._oldest = 0
+
+    @property
+    def n_days(self) -> int:
+        """Local days that overlap the horizon."""
+        return sum(1 for m in self.midnights if m < self.horizon_s)
+
+    def has_day(self, d: int) -> bool:
+        """Whether local day ``d`` starts before the horizon."""
+        return d + 1 < len(self.midnights) and self.midnights[d] < self.horizon_s
+
+    def day(self, d: int, now_s: float = 0.0) -> PlanLists:
+        """Plan of local day ``d`` (0 = the day containing the start) for a vehicle entering it.
+
+        Plans of days that ended more than a day before ``now_s`` are released (a trip running
+        past midnight is the longest any vehicle lags behind the clock).
+        """
+        cur = bisect.bisect_right(self.midnights, now_s) - 1
+        while self._oldest < cur - 1:
+            self._plans.pop(self._oldest, None)
+            self._oldest += 1
+        return self._get(d)
+
+    def _get(self, d: int) -> PlanLists:
+        plan = self._plans.get(d)
+        if plan is None:
+            while self._planned_through < d:
+                self._draw(self._planned_through + 1)
+            plan = self._plans[d]
+        return plan
+
+    def _draw(self, d: int) -> None:
+        start = self.midnights[d]
+        length = self.midnights[d + 1] - start
+        weekend = self.clock.weekday(start + 1.0) >= 5
+        earliest = None
+        if self._last_arrival is not None:
+            earliest = self._last_arrival + self.model.params.min_dwell_s
+        plan = self.model.plan_day(start, length, weekend, self.commuter, earliest)
+        if d == 0 and start < 0.0:
+            plan = _drop_before(plan, 0.0)
+        last = np.full(len(self.commuter), -_INF)
+        counts = np.diff(plan.offsets)
+        has = counts > 0
+        last[has] = plan.arrive_s[plan.offsets[1:][has] - 1]
+        if self._last_arrival is not None:
+            last = np.maximum(last, self._last_arrival)
+        self._last_arrival = last
+        self._plans[d] = PlanLists(plan)
+        self._planned_through = d
+
+    def next_departure(self, vid: int, d: int) -> float:
+        """First departure of vehicle ``vid`` after local day ``d`` (s; inf beyond the horizon)."""
+        while True:
+            d += 1
+            if not self.has_day(d):
+                return _INF
+            plan = self._get(d)
+            a, b = plan.offsets[vid], plan.offsets[vid + 1]
+            if b > a:
+                return plan.depart_s[a]
+
+
+def _drop_before(plan: DayPlan, t0_s: float) -> DayPlan:
+    """The plan without trips departing before ``t0_s``."""
+    keep = plan.depart_s >= t0_s
+    vehicle = np.repeat(np.arange(plan.n_vehicles), np.diff(plan.offsets))
+    counts = np.bincount(vehicle[keep], minlength=plan.n_vehicles)
+    offsets = np.zeros(plan.n_vehicles + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return DayPlan(offsets, plan.depart_s[keep], plan.arrive_s[keep], plan.distance_km[keep],
+                   plan.destination[keep])

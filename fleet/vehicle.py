@@ -1,0 +1,495 @@
+"""A vehicle: one SimPy process that drives its owner's itinerary, charges and serves jobs.
+
+Between two events every power of a vehicle is constant, so the energy of a segment is computed
+analytically when it ends (:meth:`Vehicle._settle`). Powers are re-derived after each state change
+(:meth:`Vehicle._apply`), which pushes the deltas to the fleet recorder and the grid meter and
+schedules the next internal threshold: the next charging-taper step, the charge limit, or the
+serving guard of an unplugged car. Thresholds are scheduled at their exact instant; a threshold
+that moves later leaves its earlier event in place, which then finds nothing to do and
+reschedules (one event per state change, never a periodic tick).
+
+Load-side categories (W): driving, inference_active, inference_idle, awake_overhead, sleep.
+Plugged: the charger draws ``P`` from the grid, ``efficiency*P`` reaches the DC bus, feeds the
+loads and the rest charges the battery; ``(1-efficiency)*P`` is a charging loss. At the charge
+limit the charger only covers the loads. Unplugged: the battery supplies the loads, and with a
+discharge efficiency below 1 the difference is a discharge loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fleet import channels as ch
+from fleet.battery import BatterySpec, ChargerSpec
+from fleet.chip import CHIP_PRESETS, ChipSpec
+from fleet.mobility import HOME
+
+DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
+STATE_NAMES = {DRIVING: "driving", PARKED: "parked", AVAILABLE: "available", SERVING: "serving"}
+_TOL_WH = 1e-6
+_INF = float("inf")
+
+
+@dataclass(frozen=True)
+class VehicleSpec:
+    """Static parameters shared by the vehicles of one model."""
+
+    battery: BatterySpec = field(default_factory=BatterySpec)
+    chip: ChipSpec = field(default_factory=lambda: CHIP_PRESETS["hw4"])
+    home_charger: ChargerSpec = field(default_factory=ChargerSpec)
+    # Public DC fast charger used for an en-route top-up when a trip would otherwise empty the
+    # battery: 90-93 % efficient (facts.md §2: nenpower.com; support.evcs.com; veic.org).
+    public_dc_efficiency: float = 0.92
+    # Model 3 LR AWD 2024: 259 Wh/mi EPA, wall to wheels (facts.md §2: insideevs.com/news/719013)
+    # = 160.9 Wh/km at the wall; x 0.90 charging efficiency (emobpy default) = 144.8 Wh/km at the
+    # battery terminals.
+    driving_wh_per_km: float = 144.8
+    # Awake car, computer and cameras on: 250-350 W measured (facts.md §1: freeteslacharging.com;
+    # tesladiyrepair.com; model3.info), emobpy auxiliary load 300 W.
+    awake_overhead_w: float = 300.0
+    # Asleep: Model 3 loses ~5.5 km/24 h (facts.md §1) x 150 Wh/km = 825 Wh/day = 34 W (derived).
+    sleep_w: float = 34.0
+
+
+class Vehicle:
+    """State and energy accounting of one car; ``run`` is its SimPy process."""
+
+    __slots__ = (
+        "vid",
+        "ctx",
+        "spec",
+        "opted_in",
+        "has_home_charger",
+        "weight",
+        # dynamic state
+        "state",
+        "place",
+        "plugged",
+        "connected",
+        "full",
+        "low",
+        "step",
+        "busy",
+        "jobs",
+        "energy_wh",
+        "t_s",
+        "guard_wh",
+        "next_departure_s",
+        # powers in force since t_s (W)
+        "trip_w",
+        "p_drive",
+        "p_active",
+        "p_idle",
+        "p_overhead",
+        "p_sleep",
+        "p_grid",
+        "p_closs",
+        "p_dloss",
+        "p_batt",
+        # what the recorder currently holds for this vehicle
+        "r_state",
+        "r_online_slots",
+        "r_busy",
+        "r_charging",
+        "r_plugged",
+        # threshold event
+        "check_event",
+        "check_at",
+        # per-vehicle accounts (Wh) and counters
+        "e_initial_wh",
+        "e_drive",
+        "e_infer",
+        "e_sleep",
+        "e_loss",
+        "e_infer_batt_since_plug",
+        "meter",
+        "trips",
+        "km",
+        "trips_impacted",
+        "fast_charges",
+        "jobs_done",
+        "tokens_done",
+        "preempted",
+        # dispatcher index bookkeeping
+        "bucket",
+        "bucket_pos",
+    )
+
+    def __init__(
+        self,
+        vid: int,
+        ctx,
+        spec: VehicleSpec,
+        energy_wh: float,
+        opted_in: bool,
+        has_home_charger: bool,
+        meter,
+        weight: float = 1.0,
+    ) -> None:
+        self.vid = vid
+        self.ctx = ctx
+        self.spec = spec
+        self.opted_in = opted_in
+        self.has_home_charger = has_home_charger
+        self.weight = weight
+        self.state = PARKED
+        self.place = HOME
+        self.plugged = False
+        self.connected = False
+        self.full = False
+        self.low = False
+        self.step = 0
+        self.busy = 0
+        self.jobs = []
+        self.energy_wh = energy_wh
+        self.t_s = 0.0
+        self.guard_wh = 0.0
+        self.next_departure_s = _INF
+        self.trip_w = 0.0
+        self.p_drive = self.p_active = self.p_idle = self.p_overhead = self.p_sleep = 0.0
+        self.p_grid = self.p_closs = self.p_dloss = self.p_batt = 0.0
+        self.r_state = -1
+        self.r_online_slots = 0
+        self.r_busy = 0
+        self.r_charging = False
+        self.r_plugged = False
+        self.check_event = None
+        self.check_at = _INF
+        self.e_initial_wh = energy_wh
+        self.e_drive = self.e_infer = self.e_sleep = self.e_loss = 0.0
+        self.e_infer_batt_since_plug = 0.0
+        self.meter = meter
+        self.trips = 0
+        self.km = 0.0
+        self.trips_impacted = 0
+        self.fast_charges = 0
+        self.jobs_done = 0
+        self.tokens_done = 0
+        self.preempted = 0
+        self.bucket = -1
+        self.bucket_pos = -1
+
+    # ------------------------------------------------------------------ read-only helpers
+    @property
+    def soc(self) -> float:
+        """State of charge at the last settled instant (0..1)."""
+        return self.energy_wh / self.spec.battery.capacity_wh
+
+    @property
+    def online(self) -> bool:
+        """Awake and able to hold jobs."""
+        return self.state == AVAILABLE or self.state == SERVING
+
+    @property
+    def free_slots(self) -> int:
+        """Free chip slots if online, else 0."""
+        if self.state == AVAILABLE or self.state == SERVING:
+            return self.spec.chip.slots - self.busy
+        return 0
+
+    # ------------------------------------------------------------------ the process
+    def run(self):
+        """SimPy process: follow each day's itinerary; parking and serving happen between trips."""
+        ctx = self.ctx
+        env = ctx.env
+        vid = self.vid
+        day = 0
+        self._arrive_home_at_start()
+        planner = ctx.planner
+        while planner.has_day(day):
+            plan = planner.day(day, env.now)
+            a, b = plan.offsets[vid], plan.offsets[vid + 1]
+            for k in range(a, b):
+                dep = plan.depart_s[k]
+                if dep > env.now:
+                    yield env.timeout(dep - env.now)
+                duration = plan.arrive_s[k] - dep
+                self._depart(env.now, plan.distance_km[k], duration)
+                yield env.timeout(duration)
+                self._arrive(env.now, plan, k, b, day)
+            day += 1
+
+    # ------------------------------------------------------------------ trips
+    def _arrive_home_at_start(self) -> None:
+        """Place the car at home, parked, at time 0."""
+        plan = self.ctx.planner.day(0)
+        a = plan.offsets[self.vid]
+        b = plan.offsets[self.vid + 1]
+        self.next_departure_s = plan.depart_s[a] if b > a else self.ctx.planner.next_departure(self.vid, 0)
+        self._park(0.0, HOME, 0.0, self.next_departure_s)
+
+    def _depart(self, now: float, distance_km: float, duration_s: float) -> None:
+        """Leave the parking spot: preempt jobs, unplug, start driving at constant power."""
+        ctx = self.ctx
+        self._settle(now)
+        if self.jobs:
+            ctx.dispatcher.preempt_all(self, now, "departure")
+        spec = self.spec
+        bat = spec.battery
+        trip_wh = distance_km * spec.driving_wh_per_km
+        draw_wh = trip_wh / bat.discharge_efficiency
+        floor_wh = bat.reserve_soc * bat.capacity_wh
+        after_wh = self.energy_wh - draw_wh
+        if after_wh < floor_wh:
+            # Counterfactual: without the battery energy inference used since the car was last
+            # plugged, would this trip have ended above the reserve?
+            if self.e_infer_batt_since_plug > 0.0 and after_wh + self.e_infer_batt_since_plug >= floor_wh:
+                self.trips_impacted += 1
+            if after_wh < 0.05 * bat.capacity_wh:
+                self._fast_charge(now, floor_wh + draw_wh - self.energy_wh)
+        self.state = DRIVING
+        self.plugged = False
+        self.full = False
+        self.low = False
+        self.connected = False
+        self.next_departure_s = _INF
+        self.trip_w = trip_wh * 3600.0 / duration_s
+        self.trips += 1
+        self.km += distance_km
+        ctx.rec.counts[ch.C_TRIPS] += 1
+        self._apply(now)
+        ctx.dispatcher.vehicle_changed(self)
+
+    def _fast_charge(self, now: float, energy_wh: float) -> None:
+        """Instant en-route top-up of ``energy_wh`` at a public DC charger, bought at ``now``."""
+        eff = self.spec.public_dc_efficiency
+        grid_wh = energy_wh / eff
+        self.energy_wh += energy_wh
+        self.e_loss += grid_wh - energy_wh
+        self.fast_charges += 1
+        self.meter.add_energy(now, grid_wh)
+        rec = self.ctx.rec
+        rec.add_integral(ch.P_GRID, grid_wh * 3600.0 * self.weight)
+        rec.add_integral(ch.P_CHARGE_LOSS, (grid_wh - energy_wh) * 3600.0 * self.weight)
+        rec.add_integral(ch.P_BATTERY, energy_wh * 3600.0 * self.weight)
+
+    def _arrive(self, now: float, plan, k: int, end: int, day: int) -> None:
+        """End trip ``k`` of today's plan and park at its destination."""
+        self._settle(now)
+        self.trip_w = 0.0
+        if k + 1 < end:
+            self.next_departure_s = plan.depart_s[k + 1]
+            self._park(now, plan.destination[k], plan.km_after[k], plan.arrive_s[end - 1])
+        else:
+            self.next_departure_s = self.ctx.planner.next_departure(self.vid, day)
+            self._park(now, plan.destination[k], 0.0, self.next_departure_s)
+
+    def _park(self, now: float, place: int, remaining_km: float, back_s: float) -> None:
+        """Park at ``place``; plug in at home; go online if allowed.
+
+        ``remaining_km`` is what is left of today's tour and ``back_s`` the time the car is next
+        at a charger (the tour's home arrival, or the next departure when parked at home).
+        """
+        ctx = self.ctx
+        spec = self.spec
+        bat = spec.battery
+        self.place = place
+        self.plugged = place == HOME and self.has_home_charger
+        if self.plugged:
+            self.e_infer_batt_since_plug = 0.0
+            cap = bat.capacity_wh
+            self.full = self.energy_wh >= bat.charge_limit_soc * cap - _TOL_WH
+            self.step = spec.home_charger.step_index(self.energy_wh / cap)
+        self.connected = self.opted_in and (place == HOME or ctx.rng.random() < ctx.away_connectivity)
+        # Keep enough for the rest of today's tour, the reserve, and sleep until back home.
+        park_s = back_s - now if back_s < _INF else 0.0
+        self.guard_wh = (
+            bat.reserve_soc * bat.capacity_wh
+            + remaining_km * spec.driving_wh_per_km / bat.discharge_efficiency
+            + spec.sleep_w * park_s / 3600.0 / bat.discharge_efficiency
+        )
+        self.low = not self.plugged and self.energy_wh <= self.guard_wh + _TOL_WH
+        self.state = AVAILABLE if self._can_serve() else PARKED
+        self._apply(now)
+        ctx.dispatcher.vehicle_changed(self)
+
+    def _can_serve(self) -> bool:
+        return self.connected and (self.plugged or not self.low)
+
+    # ------------------------------------------------------------------ jobs (called by the dispatcher)
+    def start_job(self, job, now: float) -> None:
+        """Occupy one slot with ``job`` from ``now``."""
+        self._settle(now)
+        self.jobs.append(job)
+        self.busy += 1
+        self.state = SERVING
+        self._apply(now)
+
+    def end_job(self, job, now: float) -> None:
+        """Free the slot held by ``job`` (completion or preemption)."""
+        self._settle(now)
+        self.jobs.remove(job)
+        self.busy -= 1
+        if self.state == SERVING and self.busy == 0:
+            self.state = AVAILABLE
+        self._apply(now)
+
+    # ------------------------------------------------------------------ energy
+    def _settle(self, now: float) -> None:
+        """Integrate the constant powers of the segment ``[t_s, now]``."""
+        dt = now - self.t_s
+        if dt > 0.0:
+            h = dt / 3600.0
+            self.energy_wh += self.p_batt * h
+            infer = (self.p_active + self.p_idle + self.p_overhead) * h
+            self.e_infer += infer
+            if not self.plugged:
+                self.e_infer_batt_since_plug += infer
+            self.e_drive += self.p_drive * h
+            self.e_sleep += self.p_sleep * h
+            self.e_loss += (self.p_closs + self.p_dloss) * h
+            self.t_s = now
+
+    def _apply(self, now: float) -> None:
+        """Derive powers from the state, push deltas to the recorder and meter, plan thresholds.
+
+        Call after :meth:`_settle` at ``now`` and after changing the state fields.
+        """
+        spec = self.spec
+        chip = spec.chip
+        bat = spec.battery
+        rec = self.ctx.rec
+        add = rec.add
+        w = self.weight
+        state = self.state
+        if state == DRIVING:
+            p_active = p_idle = p_overhead = p_sleep = 0.0
+            load = self.trip_w
+        elif state == PARKED:
+            p_active = p_idle = p_overhead = 0.0
+            p_sleep = load = spec.sleep_w
+        else:
+            p_sleep = 0.0
+            p_overhead = spec.awake_overhead_w
+            p_idle = chip.idle_w
+            p_active = (chip.active_w - chip.idle_w) * self.busy / chip.slots
+            load = p_overhead + p_idle + p_active
+        charging = False
+        p_dloss = 0.0
+        if self.plugged:
+            charger = spec.home_charger
+            eff = charger.efficiency
+            if self.full:
+                p_grid = load / eff
+                p_batt = 0.0
+            else:
+                charging = True
+                p_grid = charger.step_power_w(self.step)
+                p_batt = eff * p_grid - load
+                if p_batt < 0.0:  # loads exceed the tapered charger: the battery covers the rest
+                    deficit = -p_batt
+                    p_batt = -deficit / bat.discharge_efficiency
+                    p_dloss = deficit * (1.0 / bat.discharge_efficiency - 1.0)
+            p_closs = p_grid * (1.0 - eff)
+        else:
+            p_grid = p_closs = 0.0
+            p_batt = -load / bat.discharge_efficiency
+            p_dloss = load * (1.0 / bat.discharge_efficiency - 1.0)
+
+        # recorder: state counts, slots, plugged/charging, powers (each scaled by weight)
+        if state != self.r_state:
+            if self.r_state >= 0:
+                add(self.r_state, -w, now)
+            add(state, w, now)
+            self.r_state = state
+        online_slots = chip.slots if (state == AVAILABLE or state == SERVING) else 0
+        if online_slots != self.r_online_slots:
+            add(ch.ONLINE_SLOTS, (online_slots - self.r_online_slots) * w, now)
+            add(ch.ONLINE_CHIP_W, (online_slots - self.r_online_slots) * w * chip.active_w / chip.slots, now)
+            self.r_online_slots = online_slots
+        if self.busy != self.r_busy:
+            add(ch.BUSY_SLOTS, (self.busy - self.r_busy) * w, now)
+            self.r_busy = self.busy
+        if charging != self.r_charging:
+            add(ch.CHARGING, w if charging else -w, now)
+            self.r_charging = charging
+        if self.plugged != self.r_plugged:
+            add(ch.PLUGGED, w if self.plugged else -w, now)
+            self.r_plugged = self.plugged
+        p_drive = self.trip_w if state == DRIVING else 0.0
+        if p_drive != self.p_drive:
+            add(ch.P_DRIVING, (p_drive - self.p_drive) * w, now)
+            self.p_drive = p_drive
+        if p_active != self.p_active:
+            add(ch.P_ACTIVE, (p_active - self.p_active) * w, now)
+            self.p_active = p_active
+        if p_idle != self.p_idle:
+            add(ch.P_IDLE, (p_idle - self.p_idle) * w, now)
+            self.p_idle = p_idle
+        if p_overhead != self.p_overhead:
+            add(ch.P_OVERHEAD, (p_overhead - self.p_overhead) * w, now)
+            self.p_overhead = p_overhead
+        if p_sleep != self.p_sleep:
+            add(ch.P_SLEEP, (p_sleep - self.p_sleep) * w, now)
+            self.p_sleep = p_sleep
+        if p_closs != self.p_closs:
+            add(ch.P_CHARGE_LOSS, (p_closs - self.p_closs) * w, now)
+            self.p_closs = p_closs
+        if p_dloss != self.p_dloss:
+            add(ch.P_DISCHARGE_LOSS, (p_dloss - self.p_dloss) * w, now)
+            self.p_dloss = p_dloss
+        if p_batt != self.p_batt:
+            add(ch.P_BATTERY, (p_batt - self.p_batt) * w, now)
+            self.p_batt = p_batt
+        if p_grid != self.p_grid:
+            add(ch.P_GRID, (p_grid - self.p_grid) * w, now)
+            self.p_grid = p_grid
+            self.meter.set_power(now, p_grid)
+        self._plan_threshold(now)
+
+    # ------------------------------------------------------------------ thresholds
+    def _next_threshold_s(self, now: float) -> float:
+        """Exact time of the next internal threshold under the current powers (inf if none)."""
+        p = self.p_batt
+        if self.plugged:
+            if self.full or p <= 0.0:
+                return _INF
+            bat = self.spec.battery
+            target_soc = min(self.spec.home_charger.step_upper_soc(self.step), bat.charge_limit_soc)
+            return now + max(0.0, target_soc * bat.capacity_wh - self.energy_wh) * 3600.0 / p
+        if self.state in (AVAILABLE, SERVING) and p < 0.0:
+            return now + max(0.0, self.energy_wh - self.guard_wh) * 3600.0 / -p
+        return _INF
+
+    def _plan_threshold(self, now: float) -> None:
+        t = self._next_threshold_s(now)
+        if t < self.check_at:
+            env = self.ctx.env
+            ev = env.timeout(t - now)
+            ev.callbacks.append(self._on_threshold)
+            self.check_event = ev
+            self.check_at = t
+
+    def _on_threshold(self, ev) -> None:
+        if ev is not self.check_event:
+            return  # superseded by an earlier threshold
+        self.check_event = None
+        self.check_at = _INF
+        now = self.ctx.env.now
+        self._settle(now)
+        bat = self.spec.battery
+        cap = bat.capacity_wh
+        if self.plugged and not self.full:
+            limit_wh = bat.charge_limit_soc * cap
+            if self.energy_wh >= limit_wh - _TOL_WH:
+                self.full = True
+            elif self.energy_wh >= self.spec.home_charger.step_upper_soc(self.step) * cap - _TOL_WH:
+                self.step += 1
+            self._apply(now)
+        elif not self.plugged and self.state in (AVAILABLE, SERVING):
+            if self.energy_wh <= self.guard_wh + _TOL_WH:
+                self.low = True
+                if self.jobs:
+                    self.ctx.dispatcher.preempt_all(self, now, "reserve")
+                self.state = PARKED
+                self._apply(now)
+                self.ctx.dispatcher.vehicle_changed(self)
+            else:
+                self._plan_threshold(now)
+        else:
+            self._plan_threshold(now)
+
+    # ------------------------------------------------------------------ end of run
+    def finish(self, now: float) -> None:
+        """Settle every account at the end of the run."""
+        self._settle(now)
+        self.meter.settle(now)

@@ -1,0 +1,311 @@
+"""The results of a run: summary metrics, time series, job and vehicle records.
+
+``assemble_results`` turns a finished simulation into a :class:`Results`; ``write_results``
+writes the folder atomically (temporary folder, then rename); ``load_results`` reads a folder
+back, which is all the ``reports`` package ever sees.
+
+Folder contents: ``summary.json``, ``scenario.toml``, ``timeseries.csv``, ``jobs.csv``,
+``vehicles.csv``, and (drawn by ``reports``) ``figures/*.png`` and ``report.html``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fleet import channels as ch
+from fleet.jobs import CLASS_NAMES, COMPLETED, DROPPED, OUTCOME_NAMES
+from sim import __version__
+from sim.scenario import Scenario, resolve
+
+SUMMARY = "summary.json"
+SCENARIO = "scenario.toml"
+TIMESERIES = "timeseries.csv"
+JOBS = "jobs.csv"
+VEHICLES = "vehicles.csv"
+WH_PER_KWH = 1000.0
+
+
+@dataclass
+class Results:
+    """A finished run: the summary dict and three tables."""
+
+    summary: dict[str, Any]
+    timeseries: pd.DataFrame
+    jobs: pd.DataFrame
+    vehicles: pd.DataFrame
+    scenario: Scenario
+
+    def metric(self, dotted: str) -> Any:
+        """A summary value by dotted path, e.g. ``jobs.latency_s.p95``."""
+        node: Any = self.summary
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+
+# ---------------------------------------------------------------------------------- assembly
+def _timeseries(sim) -> pd.DataFrame:
+    idx = {name: i for i, name in enumerate(ch.LEVELS)}
+    rows = sim.series
+    t0 = np.array([r[0] for r in rows])
+    t1 = np.array([r[1] for r in rows])
+    dur = t1 - t0
+    integ = np.array([r[2] for r in rows]).reshape(len(rows), len(ch.LEVELS))
+    counts = np.array([r[3] for r in rows], dtype=np.int64).reshape(len(rows), len(ch.COUNTERS))
+    mean = integ / dur[:, None]
+    df = pd.DataFrame({"t_s": t1})
+    df["time"] = [sim.clock.to_datetime(t).isoformat() for t in t1]
+    for name in ("driving", "parked", "available", "serving", "charging", "plugged"):
+        df[name] = mean[:, idx[name]]
+    busy = integ[:, idx["busy_slots"]]
+    online = integ[:, idx["online_slots"]]
+    df["utilization"] = np.divide(busy, online, out=np.zeros_like(busy), where=online > 0)
+    df["available_inference_w"] = mean[:, idx["online_chip_w"]]
+    for cat in ch.ENERGY_CATEGORIES:
+        df[f"power_w_{cat}"] = mean[:, idx[f"power_w_{cat}"]]
+    df["grid_w"] = mean[:, idx["grid_w"]]
+    df["battery_w"] = mean[:, idx["battery_w"]]
+    edges = np.concatenate([t0[:1], t1]) if len(t1) else np.array([0.0])
+    df["price_usd_per_kwh"] = sim.price.means_over(edges) if len(t1) else []
+    df["carbon_g_per_kwh"] = sim.carbon.means_over(edges) if len(t1) else []
+    df["queue_interactive"] = mean[:, idx["queue_interactive"]]
+    df["queue_batch"] = mean[:, idx["queue_batch"]]
+    for j, name in enumerate(ch.COUNTERS):
+        df[name] = counts[:, j]
+    return df
+
+
+def _jobs(sim) -> pd.DataFrame:
+    cols = sim.log.to_arrays()
+    df = pd.DataFrame({
+        "job_id": cols["job_id"],
+        "job_class": np.array(CLASS_NAMES, dtype=object)[cols["job_class"]],
+        "outcome": np.array(OUTCOME_NAMES, dtype=object)[cols["outcome"]],
+        "arrival_s": cols["arrival_s"],
+        "start_s": np.where(cols["first_start_s"] >= 0, cols["first_start_s"], np.nan),
+        "finish_s": np.where(cols["finish_s"] >= 0, cols["finish_s"], np.nan),
+        "prompt_tokens": cols["prompt_tokens"],
+        "output_tokens": cols["output_tokens"],
+        "vehicle_id": cols["vehicle_id"],
+        "preemptions": cols["preemptions"],
+        "wasted_tokens": cols["wasted_tokens"],
+        "slo_s": cols["slo_s"],
+    })
+    df["wait_s"] = df["start_s"] - df["arrival_s"]
+    done = cols["outcome"] == COMPLETED
+    df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"], np.nan)
+    df["slo_met"] = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
+    return df
+
+
+def _vehicles(sim) -> pd.DataFrame:
+    vs = sim.vehicles
+    return pd.DataFrame({
+        "vehicle_id": [v.vid for v in vs],
+        "weight": [v.weight for v in vs],
+        "opted_in": [v.opted_in for v in vs],
+        "commuter": sim.commuter.astype(bool),
+        "home_charger": [v.has_home_charger for v in vs],
+        "trips": [v.trips for v in vs],
+        "km": [v.km for v in vs],
+        "trips_impacted": [v.trips_impacted for v in vs],
+        "fast_charges": [v.fast_charges for v in vs],
+        "jobs_completed": [v.jobs_done for v in vs],
+        "tokens_served": [v.tokens_done for v in vs],
+        "preemptions": [v.preempted for v in vs],
+        "energy_initial_wh": [v.e_initial_wh for v in vs],
+        "energy_final_wh": [v.energy_wh for v in vs],
+        "grid_wh": [v.meter.energy_wh for v in vs],
+        "cost_usd": [v.meter.cost_usd for v in vs],
+        "co2_g": [v.meter.co2_g for v in vs],
+        "driving_wh": [v.e_drive for v in vs],
+        "inference_wh": [v.e_infer for v in vs],
+        "sleep_wh": [v.e_sleep for v in vs],
+        "losses_wh": [v.e_loss for v in vs],
+    })
+
+
+def _percentiles(x: np.ndarray) -> dict[str, float | None]:
+    if len(x) == 0:
+        return {"mean": None, "p50": None, "p95": None, "p99": None}
+    p50, p95, p99 = np.percentile(x, [50, 95, 99])
+    return {"mean": float(x.mean()), "p50": float(p50), "p95": float(p95), "p99": float(p99)}
+
+
+def _class_metrics(jobs: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in CLASS_NAMES:
+        j = jobs[jobs["job_class"] == name]
+        left = j["outcome"].isin(["completed", "dropped"])
+        done = j[j["outcome"] == "completed"]
+        out[name] = {
+            "arrived": int(len(j)),
+            "completed": int(len(done)),
+            "dropped": int((j["outcome"] == "dropped").sum()),
+            "latency_s": _percentiles(done["latency_s"].to_numpy()),
+            "wait_s": _percentiles(done["wait_s"].to_numpy()),
+            "slo_attainment": float(j["slo_met"].sum() / left.sum()) if left.sum() else None,
+        }
+    return out
+
+
+def assemble_results(sim, wall_s: float, events: int) -> Results:
+    """Collect a finished :class:`sim.runner.Simulation` into :class:`Results`."""
+    sc = sim.scenario
+    ts = _timeseries(sim)
+    jobs = _jobs(sim)
+    veh = _vehicles(sim)
+    totals = sim.rec.totals()  # unit*s, weighted
+    d = sim.dispatcher
+    w = veh["weight"].to_numpy()
+
+    def kwh(level: str) -> float:
+        return totals[level] / 3600.0 / WH_PER_KWH
+
+    energy = {cat: kwh(f"power_w_{cat}") for cat in ch.ENERGY_CATEGORIES}
+    energy["inference"] = energy["inference_active"] + energy["inference_idle"] + energy["awake_overhead"]
+    energy["grid_import"] = kwh("grid_w")
+    energy["battery_change"] = float(((veh["energy_final_wh"] - veh["energy_initial_wh"]) * w).sum()) / WH_PER_KWH
+    loads = sum(energy[c] for c in ch.ENERGY_CATEGORIES)
+    balance = energy["grid_import"] - energy["battery_change"] - loads
+    per_vehicle = (veh["grid_wh"] - (veh["energy_final_wh"] - veh["energy_initial_wh"])
+                   - veh["driving_wh"] - veh["inference_wh"] - veh["sleep_wh"] - veh["losses_wh"])
+    grid_meter_kwh = float((veh["grid_wh"] * w).sum()) / WH_PER_KWH
+
+    completed = jobs[jobs["outcome"] == "completed"]
+    left = jobs["outcome"].isin(["completed", "dropped"])
+    job_residual = d.arrived - (d.completed + d.dropped + d.queued_at_end + d.running_at_end)
+    horizon_s = sim.horizon_s
+    online_slot_s = totals["online_slots"]
+    generated = d.tokens_generated
+    inference_j = energy["inference"] * 3.6e6
+    summary: dict[str, Any] = {
+        "fleetsim_version": __version__,
+        "scenario": sc["run.name"],
+        "seed": sc["run.seed"],
+        "run": {
+            "wall_s": wall_s,
+            "events": int(events),
+            "start": sc.start_datetime().isoformat(),
+            "simulated_s": horizon_s,
+            "days": sc["run.days"],
+        },
+        "fleet": {
+            "vehicles_simulated": len(sim.vehicles),
+            "vehicles_represented": float(w.sum()),
+            "opted_in": int(veh["opted_in"].sum()),
+            "trips": int((veh["trips"] * w).sum()),
+            "km": float((veh["km"] * w).sum()),
+            "trips_impacted": int((veh["trips_impacted"] * w).sum()),
+            "fast_charges": int((veh["fast_charges"] * w).sum()),
+            "avg_available_inference_gw": totals["online_chip_w"] / horizon_s / 1e9,
+            "mean_state_share": {
+                s: totals[s] / horizon_s / float(w.sum())
+                for s in ("driving", "parked", "available", "serving", "charging", "plugged")
+            },
+        },
+        "jobs": {
+            "arrived": d.arrived,
+            "completed": d.completed,
+            "dropped": d.dropped,
+            "queued_at_end": d.queued_at_end,
+            "running_at_end": d.running_at_end,
+            "preempted": d.preemptions,
+            "preempted_by_cause": dict(sorted(d.preemptions_by_cause.items())),
+            "latency_s": _percentiles(completed["latency_s"].to_numpy()),
+            "wait_s": _percentiles(completed["wait_s"].to_numpy()),
+            "slo_attainment": float(jobs["slo_met"].sum() / left.sum()) if left.sum() else None,
+            "by_class": _class_metrics(jobs),
+            "dispatch_decisions": d.decisions,
+        },
+        "utilization": {
+            "mean": totals["busy_slots"] / online_slot_s if online_slot_s else 0.0,
+        },
+        "energy_kwh": energy,
+        "cost_usd": {"electricity": float((veh["cost_usd"] * w).sum())},
+        "co2_kg": {"total": float((veh["co2_g"] * w).sum()) / 1000.0},
+        "tokens": {
+            "served": d.tokens_served,
+            "generated": generated,
+            "wasted": int(jobs["wasted_tokens"].sum()),
+        },
+        "inference_j_per_token": inference_j / generated if generated else None,
+        "checks": {
+            "energy_balance_residual_kwh": balance,
+            "vehicle_energy_residual_max_wh": float(per_vehicle.abs().max()) if len(per_vehicle) else 0.0,
+            "grid_meter_vs_recorder_kwh": grid_meter_kwh - energy["grid_import"],
+            "job_balance_residual": int(job_residual),
+        },
+    }
+    return Results(summary, ts, jobs, veh, sc)
+
+
+# ---------------------------------------------------------------------------------- files
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def write_results(results: Results, out_dir: str | Path,
+                  before_publish: Callable[[Path], None] | None = None) -> Path:
+    """Write ``results`` to ``out_dir`` atomically and return the folder.
+
+    Files go to a temporary sibling folder; ``before_publish(tmp)`` may add more (figures);
+    then the folder is renamed into place, replacing an earlier results folder of the same
+    name. On any error the temporary folder is removed and nothing is left behind.
+    """
+    out = Path(out_dir)
+    if out.exists() and not (out / SUMMARY).exists():
+        raise FileExistsError(f"{out}: exists and is not a fleetsim results folder; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / SUMMARY).write_text(json.dumps(results.summary, indent=2, default=_json_default) + "\n")
+        (tmp / SCENARIO).write_text(results.scenario.to_toml())
+        results.timeseries.to_csv(tmp / TIMESERIES, index=False, lineterminator="\n")
+        results.jobs.to_csv(tmp / JOBS, index=False, lineterminator="\n")
+        results.vehicles.to_csv(tmp / VEHICLES, index=False, lineterminator="\n")
+        if before_publish is not None:
+            before_publish(tmp)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, trash / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load_results(folder: str | Path) -> Results:
+    """Read a results folder written by :func:`write_results`."""
+    import tomllib  # noqa: PLC0415
+
+    f = Path(folder)
+    if not (f / SUMMARY).exists():
+        raise FileNotFoundError(f"{f}: not a fleetsim results folder (no {SUMMARY})")
+    summary = json.loads((f / SUMMARY).read_text())
+    scenario = resolve(tomllib.loads((f / SCENARIO).read_text()), str(f / SCENARIO))
+    return Results(
+        summary,
+        pd.read_csv(f / TIMESERIES),
+        pd.read_csv(f / JOBS),
+        pd.read_csv(f / VEHICLES),
+        scenario,
+    )

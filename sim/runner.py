@@ -1,0 +1,313 @@
+"""Composition root: build a simulation from a scenario, run it, collect its results.
+
+``run(scenario)`` is the whole story: clock, random streams, grid signals, vehicles, workload,
+dispatcher and the sampler are wired here and nowhere else.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+from fleet import channels as ch
+from fleet.battery import BatterySpec, ChargerSpec
+from fleet.chip import CHIP_PRESETS, ChipSpec
+from fleet.dispatcher import Dispatcher
+from fleet.fleetview import FleetView, FreeSlotIndex
+from fleet.joblog import JobLog
+from fleet.jobs import Job
+from fleet.mobility import MobilityModel, MobilityParams
+from fleet.planner import DayPlanner
+from fleet.policies import policy_class
+from fleet.vehicle import Vehicle, VehicleSpec
+from fleet.workload import (
+    DIURNAL_DEFAULT,
+    DIURNAL_FLAT,
+    BatchParams,
+    InteractiveParams,
+    SyntheticWorkload,
+    TraceWorkload,
+    load_azure_trace,
+)
+from grid.meter import GridMeter
+from grid.profiles import CARBON_PROFILES, load_eia930
+from grid.signals import StepSignal
+from grid.tariff import TARIFFS
+from sim.clock import DAY_S, Clock
+from sim.errors import ScenarioError
+from sim.recorder import Recorder
+from sim.results import Results, assemble_results
+from sim.rng import RandomStreams
+from sim.scenario import Scenario
+
+ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
+
+
+@dataclass
+class FleetContext:
+    """What every vehicle shares: the environment, recorder, dispatcher, planner and draws."""
+
+    env: simpy.Environment
+    rec: Recorder
+    dispatcher: Dispatcher
+    planner: object
+    rng: random.Random
+    away_connectivity: float
+
+
+class _NoTrips:
+    """A planner for ``fleet.mobility = false``: every car stays parked at home."""
+
+    def __init__(self, n: int) -> None:
+        from fleet.planner import PlanLists  # noqa: PLC0415 (tiny, local use)
+        from fleet.mobility import DayPlan  # noqa: PLC0415
+
+        empty = np.array([], dtype=float)
+        self._plan = PlanLists(DayPlan(np.zeros(n + 1, dtype=np.int64), empty, empty, empty,
+                                       np.array([], dtype=np.int8)))
+
+    def day(self, d: int, now_s: float = 0.0):
+        return self._plan
+
+    def has_day(self, d: int) -> bool:
+        return d == 0
+
+    def next_departure(self, vid: int, d: int) -> float:
+        return float("inf")
+
+
+def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSignal, StepSignal]:
+    """Price ($/kWh) and carbon (gCO2/kWh) signals over ``[0, horizon_s]``."""
+    tariff_name = sc["grid.tariff"]
+    if tariff_name not in TARIFFS:
+        raise ScenarioError(f"grid.tariff = {tariff_name!r}: allowed: one of {', '.join(sorted(TARIFFS))}")
+    price = TARIFFS[tariff_name].price_signal(clock, 0.0, horizon_s)
+    carbon_name = sc["grid.carbon"]
+    if carbon_name in CARBON_PROFILES:
+        carbon = CARBON_PROFILES[carbon_name].signal(clock, 0.0, horizon_s)
+    elif carbon_name.lower().endswith(".csv"):
+        series = load_eia930(carbon_name)
+        try:
+            carbon = StepSignal.from_utc_series(clock, series.index, series.to_numpy(), 0.0, horizon_s,
+                                                "carbon", "g_per_kwh")
+        except ValueError as exc:
+            raise ScenarioError(f"grid.carbon = {carbon_name!r}: {exc}") from None
+    else:
+        raise ScenarioError(
+            f"grid.carbon = {carbon_name!r}: allowed: one of {', '.join(sorted(CARBON_PROFILES))} "
+            "or the path of an EIA-930 CSV file"
+        )
+    return price, carbon
+
+
+def build_chip(sc: Scenario) -> ChipSpec:
+    """The chip preset with any per-key overrides."""
+    base = CHIP_PRESETS[sc["fleet.chip.preset"]]
+    fields = ("slots", "prefill_tokens_per_s", "decode_tokens_per_s", "idle_w", "active_w")
+    over = {f: sc[f"fleet.chip.{f}"] for f in fields if sc[f"fleet.chip.{f}"] is not None}
+    chip = ChipSpec(**{**base.__dict__, **over})
+    if chip.active_w < chip.idle_w:
+        raise ScenarioError(f"fleet.chip.active_w = {chip.active_w!r}: allowed: >= fleet.chip.idle_w ({chip.idle_w!r})")
+    return chip
+
+
+def build_vehicle_spec(sc: Scenario) -> VehicleSpec:
+    """Vehicle, battery and charger parameters from the scenario."""
+    battery = BatterySpec(**{k: sc[f"fleet.battery.{k}"] for k in BatterySpec.__dataclass_fields__})
+    charger = ChargerSpec(**{k: sc[f"fleet.charger.{k}"] for k in ChargerSpec.__dataclass_fields__})
+    veh = {k: sc[f"fleet.vehicle.{k}"] for k in ("driving_wh_per_km", "awake_overhead_w", "sleep_w",
+                                                   "public_dc_efficiency")}
+    return VehicleSpec(battery=battery, chip=build_chip(sc), home_charger=charger, **veh)
+
+
+def build_workload(sc: Scenario, clock: Clock, rng: np.random.Generator):
+    """The synthetic workload or the trace replay the scenario asks for."""
+    exp_mean = sc["workload.mean_service_s"] if sc["workload.service"] == "exponential" else None
+    trace_path = sc["workload.trace"]
+    if trace_path:
+        trace = load_azure_trace(trace_path)
+        wl = TraceWorkload(
+            trace,
+            start_offset_s=sc["workload.trace_start_offset_s"],
+            time_scale=sc["workload.trace_time_scale"],
+            loop=sc["workload.trace_loop"],
+            slo_s=sc["workload.interactive.slo_s"],
+            max_wait_s=sc["workload.interactive.max_wait_s"],
+        )
+        return wl, exp_mean
+    interactive = None
+    if sc["workload.interactive.rate_per_s"] > 0:
+        diurnal = DIURNAL_DEFAULT if sc["workload.interactive.diurnal"] == "default" else DIURNAL_FLAT
+        interactive = InteractiveParams(
+            rate_per_s=sc["workload.interactive.rate_per_s"],
+            diurnal=diurnal,
+            slo_s=sc["workload.interactive.slo_s"],
+            max_wait_s=sc["workload.interactive.max_wait_s"],
+        )
+    batch = None
+    if sc["workload.batch.rate_per_s"] > 0:
+        batch = BatchParams(
+            rate_per_s=sc["workload.batch.rate_per_s"],
+            prompt_tokens=sc["workload.batch.prompt_tokens"],
+            output_tokens=sc["workload.batch.output_tokens"],
+            deadline_s=sc["workload.batch.deadline_s"],
+        )
+    wl = SyntheticWorkload(interactive, batch, clock, rng, exponential_service_mean_s=exp_mean)
+    return wl, None
+
+
+class Simulation:
+    """One run of one scenario."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        sc = self.scenario = scenario
+        self.clock = Clock(sc.start_datetime())
+        self.horizon_s = sc["run.days"] * DAY_S
+        streams = RandomStreams(sc["run.seed"])
+        self.env = simpy.Environment()
+        self.price, self.carbon = build_signals(sc, self.clock, self.horizon_s)
+        self.spec = build_vehicle_spec(sc)
+        self.rec = Recorder(ch.LEVELS, ch.COUNTERS)
+        self.index = FreeSlotIndex()
+        self.log = JobLog()
+        self.dispatcher = Dispatcher(self.env, self.rec, self.index, self.log)
+        view = FleetView(self.index, self.env, self.price, self.carbon)
+        policy_rng = random.Random(int(streams.get("policy").integers(2**63)))
+        cls = policy_class(sc["dispatch.policy"])
+        try:
+            policy = cls(view, policy_rng, **sc["dispatch.params"])
+        except TypeError as exc:
+            raise ScenarioError(f"dispatch.params: {exc}") from None
+        self.dispatcher.set_policy(policy)
+        self.workload, self._exp_mean_for_trace = build_workload(sc, self.clock, streams.get("workload"))
+        self._trace_service_rng = streams.get("trace_service")
+        self._build_fleet(streams)
+        self._arrivals = None
+        self._next_job_id = 0
+        self.series: list[tuple[float, float, list[float], list[int]]] = []
+
+    def _build_fleet(self, streams: RandomStreams) -> None:
+        sc = self.scenario
+        n = sc["fleet.vehicles"]
+        draw = streams.get("fleet")
+        opted_in = draw.random(n) < sc["fleet.opt_in_share"]
+        home_charger = draw.random(n) < sc["fleet.home_charger_share"]
+        lo, hi = sc["fleet.initial_soc_min"], sc["fleet.initial_soc_max"]
+        soc0 = lo + (hi - lo) * draw.random(n)
+        it = {k.rsplit(".", 1)[-1]: sc[k] for k in (
+            "fleet.itinerary.trips_per_day", "fleet.itinerary.weekday_km_per_day",
+            "fleet.itinerary.weekend_km_per_day", "fleet.itinerary.minutes_per_day",
+            "fleet.itinerary.idle_day_share", "fleet.itinerary.commuter_share",
+            "fleet.itinerary.min_dwell_s", "fleet.itinerary.trip_km_sigma",
+            "fleet.itinerary.max_trip_km", "fleet.itinerary.max_trips_per_day")}
+        params = MobilityParams(trip_start_share_by_hour=tuple(sc["fleet.itinerary.trip_start_share_by_hour"]),
+                                **it)
+        model = MobilityModel(params, streams.get("mobility"))
+        self.commuter = model.draw_commuters(n)
+        if sc["fleet.mobility"]:
+            planner = DayPlanner(model, self.clock, self.commuter, self.horizon_s)
+        else:
+            planner = _NoTrips(n)
+        self.ctx = FleetContext(
+            env=self.env,
+            rec=self.rec,
+            dispatcher=self.dispatcher,
+            planner=planner,
+            rng=random.Random(int(streams.get("parking").integers(2**63))),
+            away_connectivity=sc["fleet.away_connectivity"],
+        )
+        cap = self.spec.battery.capacity_wh
+        weight = sc["fleet.weight"]
+        self.opted_in = opted_in
+        self.home_charger = home_charger
+        self.vehicles = [
+            Vehicle(i, self.ctx, self.spec, float(soc0[i] * cap), bool(opted_in[i]), bool(home_charger[i]),
+                    GridMeter(self.price, self.carbon, 0.0), weight)
+            for i in range(n)
+        ]
+
+    # ------------------------------------------------------------------ arrivals
+    def _load_chunk(self, t0: float) -> None:
+        t1 = min(t0 + ARRIVAL_CHUNK_S, self.horizon_s)
+        batch = self.workload.arrivals(t0, t1)
+        service = batch.service_s
+        if service is None and self._exp_mean_for_trace is not None:
+            service = self._trace_service_rng.exponential(self._exp_mean_for_trace, len(batch))
+        self._chunk_end = t1
+        self._arr = batch.arrival_s.tolist()
+        self._prompt = batch.prompt_tokens.tolist()
+        self._output = batch.output_tokens.tolist()
+        self._cls = batch.job_class.tolist()
+        self._service = service.tolist() if service is not None else None
+        self._i = 0
+
+    def _schedule_next_arrival(self) -> None:
+        while self._i >= len(self._arr):
+            if self._chunk_end >= self.horizon_s:
+                return
+            self._load_chunk(self._chunk_end)
+        ev = self.env.timeout(self._arr[self._i] - self.env.now)
+        ev.callbacks.append(self._on_arrival)
+
+    def _on_arrival(self, _ev) -> None:
+        i = self._i
+        c = self._cls[i]
+        limits = self.workload.class_limits[c]
+        job = Job(self._next_job_id, c, self._arr[i], self._prompt[i], self._output[i], limits.slo_s,
+                  limits.max_wait_s, self._service[i] if self._service is not None else None)
+        self._next_job_id += 1
+        self._i = i + 1
+        self.dispatcher.submit(job)
+        self._schedule_next_arrival()
+
+    # ------------------------------------------------------------------ sampling
+    def _sampler(self):
+        interval = self.scenario["run.sample_interval_s"]
+        t = 0.0
+        while t < self.horizon_s:
+            nxt = min(t + interval, self.horizon_s)
+            yield self.env.timeout(nxt - t)
+            self._sample(nxt)
+            t = nxt
+
+    def _sample(self, t_s: float) -> None:
+        duration, integrals, counts = self.rec.close_interval(t_s)
+        self.series.append((t_s - duration, t_s, integrals, counts))
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> Results:
+        """Run to the horizon and assemble the results."""
+        wall0 = time.perf_counter()
+        env = self.env
+        for v in self.vehicles:
+            env.process(v.run())
+        self._chunk_end = 0.0
+        self._arr = []
+        self._i = 0
+        self._schedule_next_arrival()
+        env.process(self._sampler())
+        env.run(until=self.horizon_s)
+        if not self.series or self.series[-1][1] < self.horizon_s:
+            self._sample(self.horizon_s)  # run(until=...) stops before events at the horizon
+        for v in self.vehicles:
+            v.finish(self.horizon_s)
+        self.dispatcher.close()
+        wall_s = time.perf_counter() - wall0
+        events = next(env._eid) if hasattr(env, "_eid") else -1  # events scheduled
+        return assemble_results(self, wall_s, events)
+
+
+def run(scenario: Scenario) -> Results:
+    """Run ``scenario`` and return its results (nothing is written to disk)."""
+    return Simulation(scenario).run()
+
+
+def run_file(path: str | Path | None, overrides: list[str] | None = None) -> Results:
+    """Load a scenario file (None = built-in), apply overrides, run it."""
+    from sim.scenario import load_scenario  # noqa: PLC0415
+
+    return run(load_scenario(path, overrides))

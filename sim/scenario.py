@@ -1,0 +1,287 @@
+"""Scenario files: load TOML, apply ``--set`` overrides, validate every key, fill defaults.
+
+A :class:`Scenario` is the fully resolved, validated nested dict of every key in
+``sim.schema.KEYS``. Bad input raises :class:`sim.errors.ScenarioError` with one line that names
+the key (or ``file:line`` for TOML syntax), the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+
+from fleet.chip import CHIP_PRESETS
+from sim.errors import ScenarioError
+from sim.schema import KEYS, KEYS_BY_PATH, TABLES, Key
+
+_ZONED = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)\s+([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)$")
+
+
+class Scenario:
+    """A resolved scenario: every key present, typed and checked."""
+
+    def __init__(self, values: dict[str, Any], source: str = "<built-in>") -> None:
+        self._values = values
+        self.source = source
+
+    def __getitem__(self, path: str) -> Any:
+        node: Any = self._values
+        for part in path.split("."):
+            node = node[part]
+        return node
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep copy of the resolved nested dict."""
+        return copy.deepcopy(self._values)
+
+    def to_toml(self) -> str:
+        """The resolved scenario as TOML (every default filled in), enough to rerun it."""
+        header = "# fleetsim scenario, fully resolved (every default filled in)\n"
+        values = self.to_dict()
+        chip = values["fleet"]["chip"]
+        preset = CHIP_PRESETS[chip["preset"]]
+        for name, value in chip.items():
+            if value is None:
+                chip[name] = getattr(preset, name)
+        return header + tomli_w.dumps(_drop_none(values))
+
+    def start_datetime(self) -> datetime:
+        """``run.start`` as a timezone-aware datetime."""
+        return parse_start(self["run.start"], "run.start")
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new scenario with dotted-key ``overrides`` applied and validated."""
+        raw = self.to_dict()
+        for path, value in overrides.items():
+            _set_path(raw, path, value)
+        return resolve(raw, self.source)
+
+
+def default_scenario() -> Scenario:
+    """The built-in scenario (all defaults)."""
+    return resolve({})
+
+
+def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -> Scenario:
+    """Read a scenario file (None = built-in) and apply ``KEY=VALUE`` overrides."""
+    raw: dict[str, Any] = {}
+    source = "<built-in>"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScenarioError(f"{p}: scenario file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{p}: cannot read scenario file ({exc})") from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(_toml_error(str(p), str(exc))) from None
+    for item in overrides or []:
+        key, value = parse_override(item)
+        _set_path(raw, key, value)
+    return resolve(raw, source)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Split ``KEY=VALUE``; VALUE is a TOML value, or a plain string if it is not valid TOML."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. fleet.vehicles=5000")
+    text = text.strip()
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return key, value
+
+
+def resolve(raw: dict[str, Any], source: str = "<built-in>") -> Scenario:
+    """Validate ``raw`` (nested dict from TOML) and fill in every default."""
+    _reject_unknown(raw, "")
+    values: dict[str, Any] = {}
+    for key in KEYS:
+        present, value = _get_path(raw, key.path)
+        if present and not (value is None and key.default is None):
+            value = _check(key, value)
+        else:
+            value = copy.deepcopy(key.default)
+        _set_path(values, key.path, value)
+    _check_cross(values)
+    return Scenario(values, source)
+
+
+def parse_start(value: Any, key: str) -> datetime:
+    """A timezone-aware start instant from a TOML datetime or 'YYYY-MM-DDTHH:MM[:SS] Zone'."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ScenarioError(f"{key} = {value.isoformat()}: needs a UTC offset or a zone name; "
+                                f"allowed: {KEYS_BY_PATH[key].allowed()}")
+        return value
+    if isinstance(value, str):
+        m = _ZONED.match(value.strip())
+        if m:
+            try:
+                zone = ZoneInfo(m.group(2))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ScenarioError(f"{key} = {value!r}: unknown time zone {m.group(2)!r}") from None
+            return datetime.fromisoformat(m.group(1).replace(" ", "T")).replace(tzinfo=zone)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    raise ScenarioError(f"{key} = {value!r}: allowed: {KEYS_BY_PATH[key].allowed()}")
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _toml_error(path: str, message: str) -> str:
+    m = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if m:
+        what = message[: m.start()].strip()
+        return f"{path}:{m.group(1)}: invalid TOML: {what} (column {m.group(2)})"
+    return f"{path}: invalid TOML: {message}"
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
+
+
+def _get_path(d: dict[str, Any], path: str) -> tuple[bool, Any]:
+    node: Any = d
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _set_path(d: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = d
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        elif not isinstance(nxt, dict):
+            raise ScenarioError(f"{'.'.join(parts[: i + 1])} is a value, not a table; cannot set {path}")
+        node = nxt
+    node[parts[-1]] = value
+
+
+_TABLE_PATHS = {k.path.rsplit(".", 1)[0] for k in KEYS if "." in k.path} | set(TABLES)
+_FREE_TABLES = {k.path for k in KEYS if k.kind == "table"}
+
+
+def _reject_unknown(raw: dict[str, Any], prefix: str) -> None:
+    for name, value in raw.items():
+        path = f"{prefix}{name}"
+        if path in _FREE_TABLES:
+            continue
+        if isinstance(value, dict) and path in _TABLE_PATHS:
+            _reject_unknown(value, path + ".")
+            continue
+        if path in KEYS_BY_PATH:
+            continue
+        if path in _TABLE_PATHS:
+            raise ScenarioError(f"{path} = {value!r}: expected a table of keys")
+        candidates = list(KEYS_BY_PATH) + sorted(_TABLE_PATHS)
+        hint = difflib.get_close_matches(path, candidates, n=1, cutoff=0.6)
+        if not hint:  # the last part may be right under a wrong table, or vice versa
+            last = path.rsplit(".", 1)[-1]
+            hint = [c for c in candidates if c.rsplit(".", 1)[-1] == last][:1]
+        did = f"; did you mean '{hint[0]}'?" if hint else ""
+        raise ScenarioError(f"unknown scenario key '{path}'{did}")
+
+
+def _bad(key: Key, value: Any) -> ScenarioError:
+    shown = value.isoformat() if isinstance(value, datetime) else repr(value)
+    return ScenarioError(f"{key.path} = {shown}: allowed: {key.allowed()}")
+
+
+def _check(key: Key, value: Any) -> Any:
+    kind = key.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise _bad(key, value)
+        return value
+    if kind == "str":
+        if not isinstance(value, str) or (key.choices is not None and value not in key.choices):
+            raise _bad(key, value)
+        return value
+    if kind == "datetime":
+        parse_start(value, key.path)
+        return value.isoformat() if isinstance(value, datetime) else value
+    if kind == "table":
+        if not isinstance(value, dict):
+            raise _bad(key, value)
+        return value
+    if kind == "hours24":
+        ok = (
+            isinstance(value, list)
+            and len(value) == 24
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+                    for x in value)
+            and sum(value) > 0
+        )
+        if not ok:
+            raise _bad(key, value)
+        return [float(x) for x in value]
+    # numbers
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(key, value)
+    if kind == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise _bad(key, value)
+            value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise _bad(key, value)
+    if key.lo is not None and (value < key.lo or (key.lo_open and value == key.lo)):
+        raise _bad(key, value)
+    if key.hi is not None and (value > key.hi or (key.hi_open and value == key.hi)):
+        raise _bad(key, value)
+    return value
+
+
+def _check_cross(v: dict[str, Any]) -> None:
+    """Constraints between keys."""
+    bat = v["fleet"]["battery"]
+    if bat["reserve_soc"] >= bat["charge_limit_soc"]:
+        raise ScenarioError(
+            f"fleet.battery.reserve_soc = {bat['reserve_soc']!r}: allowed: below "
+            f"fleet.battery.charge_limit_soc ({bat['charge_limit_soc']!r})"
+        )
+    f = v["fleet"]
+    if f["initial_soc_min"] > f["initial_soc_max"]:
+        raise ScenarioError(
+            f"fleet.initial_soc_min = {f['initial_soc_min']!r}: allowed: <= fleet.initial_soc_max "
+            f"({f['initial_soc_max']!r})"
+        )
+    if f["initial_soc_max"] > bat["charge_limit_soc"]:
+        raise ScenarioError(
+            f"fleet.initial_soc_max = {f['initial_soc_max']!r}: allowed: <= "
+            f"fleet.battery.charge_limit_soc ({bat['charge_limit_soc']!r})"
+        )
+    it = f["itinerary"]
+    active = 1.0 - it["idle_day_share"]
+    if not 2.0 * active <= it["trips_per_day"] <= it["max_trips_per_day"] * active:
+        raise ScenarioError(
+            f"fleet.itinerary.trips_per_day = {it['trips_per_day']!r}: allowed: between "
+            f"2 x (1 - idle_day_share) = {2 * active:g} and max_trips_per_day x (1 - idle_day_share) "
+            f"= {it['max_trips_per_day'] * active:g}"
+        )

@@ -1,0 +1,190 @@
+"""Every scenario key: its type, default, allowed values and meaning (with the source).
+
+The defaults together form the built-in scenario: ~1,000 personal cars in California on
+PG&E's EV2-A tariff and CAISO's 2022 hourly carbon intensity, three days from Monday
+2022-06-06. Sources are in facts.md (shared reference) unless stated; ASSUMPTION marks a value
+with no public source (sweep it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fleet.battery import BatterySpec, ChargerSpec
+from fleet.chip import CHIP_PRESETS
+from fleet.mobility import MobilityParams
+from fleet.vehicle import VehicleSpec
+from fleet.workload import (
+    DEFAULT_BATCH_DEADLINE_S,
+    DEFAULT_BATCH_OUTPUT_TOKENS,
+    DEFAULT_BATCH_PROMPT_TOKENS,
+    DEFAULT_INTERACTIVE_MAX_WAIT_S,
+    DEFAULT_INTERACTIVE_SLO_S,
+)
+
+_B, _C, _V, _M = BatterySpec(), ChargerSpec(), VehicleSpec(), MobilityParams()
+
+
+@dataclass(frozen=True)
+class Key:
+    """One scenario key.
+
+    ``kind`` is one of int, float, bool, str, datetime, hours24 (24 numbers), table.
+    ``lo``/``hi`` bound numbers (``lo_open``/``hi_open`` exclude the bound); ``choices`` lists
+    allowed strings (None = any string).
+    """
+
+    path: str
+    kind: str
+    default: Any
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] | None = None
+
+    def allowed(self) -> str:
+        """Human description of the allowed values."""
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "datetime":
+            return "a date-time with a UTC offset (2022-06-06T00:00:00-07:00) or 'YYYY-MM-DDTHH:MM[:SS] Area/City'"
+        if self.kind == "hours24":
+            return "24 numbers >= 0 (one per local hour), not all 0"
+        if self.kind == "table":
+            return "a table"
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "str":
+            return "a string"
+        noun = "an integer" if self.kind == "int" else "a number"
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
+        if self.hi is not None:
+            parts.append(f"{'<' if self.hi_open else '<='} {self.hi:g}")
+        return noun + (" " + " and ".join(parts) if parts else "")
+
+
+def _k(path, kind, default, doc, **kw) -> Key:
+    return Key(path, kind, default, doc, **kw)
+
+
+SHARE = {"lo": 0.0, "hi": 1.0}
+POS = {"lo": 0.0, "lo_open": True}
+NONNEG = {"lo": 0.0}
+
+KEYS: tuple[Key, ...] = (
+    # ------------------------------------------------------------------ run
+    _k("run.name", "str", "default", "name of the scenario (used in the results folder name)"),
+    _k("run.days", "float", 3.0, "simulated span (days)", **POS),
+    _k("run.seed", "int", 1, "root seed of every random stream", lo=0),
+    _k("run.start", "datetime", "2022-06-06T00:00:00 America/Los_Angeles",
+       "start instant, local time with its zone (a Monday)"),
+    _k("run.sample_interval_s", "float", 900.0, "time-series sample interval (s)", lo=1.0),
+    # ------------------------------------------------------------------ fleet
+    _k("fleet.vehicles", "int", 1000, "simulated vehicles", lo=1),
+    _k("fleet.weight", "float", 1.0, "real vehicles each simulated vehicle represents", lo=1.0),
+    _k("fleet.opt_in_share", "float", 0.5,
+       "share of owners who opt in to serving; ASSUMPTION (no survey exists): sweep it", **SHARE),
+    _k("fleet.home_charger_share", "float", 1.0,
+       "share of cars with a home charger; ASSUMPTION (home charging for all)", **SHARE),
+    _k("fleet.away_connectivity", "float", 0.84,
+       "chance a car parked away from home has a usable link; Ookla H1-2024: 81-87 % of US "
+       "mobile samples reach 5/1 Mbps (facts.md §7). At home: Wi-Fi, always", **SHARE),
+    _k("fleet.initial_soc_min", "float", 0.5, "lowest initial SoC (uniform draw); ASSUMPTION", **SHARE),
+    _k("fleet.initial_soc_max", "float", 0.9, "highest initial SoC (uniform draw); ASSUMPTION", **SHARE),
+    _k("fleet.mobility", "bool", True,
+       "follow itineraries; false keeps every car parked at home (for validation)"),
+    _k("fleet.chip.preset", "str", "hw4", "chip preset", choices=tuple(sorted(CHIP_PRESETS))),
+    _k("fleet.chip.slots", "int", None, "concurrent request slots (default: preset)", lo=1),
+    _k("fleet.chip.prefill_tokens_per_s", "float", None, "prefill rate per slot (default: preset)", **POS),
+    _k("fleet.chip.decode_tokens_per_s", "float", None, "decode rate per slot (default: preset)", **POS),
+    _k("fleet.chip.idle_w", "float", None, "chip power awake and idle, W (default: preset)", **NONNEG),
+    _k("fleet.chip.active_w", "float", None, "chip power with all slots busy, W (default: preset)", **NONNEG),
+    _k("fleet.battery.capacity_wh", "float", _B.capacity_wh,
+       "usable capacity, Wh; Model 3 Long Range ~75 kWh (facts.md §2)", **POS),
+    _k("fleet.battery.charge_limit_soc", "float", _B.charge_limit_soc,
+       "daily charge limit; NCA/NMC <= 90 % (facts.md §2)", lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.battery.reserve_soc", "float", _B.reserve_soc,
+       "serving reserve: an unplugged car stops serving above it; ~20 % (facts.md §2)", **SHARE),
+    _k("fleet.battery.discharge_efficiency", "float", _B.discharge_efficiency,
+       "battery-to-load efficiency (1: consumption is a battery-terminal figure)",
+       lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.charger.power_w", "float", _C.power_w,
+       "home charger grid power, W; Tesla Wall Connector 11.5 kW (facts.md §2)", **POS),
+    _k("fleet.charger.efficiency", "float", _C.efficiency,
+       "AC-to-battery efficiency; L2 ~90 % (facts.md §2)", lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.charger.taper_start_soc", "float", _C.taper_start_soc,
+       "SoC where the charging taper begins; ASSUMPTION (typical CC/CV knee)", lo=0.0, hi=1.0, hi_open=True),
+    _k("fleet.charger.taper_end_fraction", "float", _C.taper_end_fraction,
+       "charger power at SoC 1 as a fraction of full power; ASSUMPTION", lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.charger.taper_steps", "int", _C.taper_steps, "constant-power steps of the taper", lo=1, hi=100),
+    _k("fleet.vehicle.driving_wh_per_km", "float", _V.driving_wh_per_km,
+       "driving consumption at the battery, Wh/km; EPA 259 Wh/mi x 0.90 (facts.md §2)", **POS),
+    _k("fleet.vehicle.awake_overhead_w", "float", _V.awake_overhead_w,
+       "awake-car overhead without the chip, W; 250-350 W measured (facts.md §1)", **NONNEG),
+    _k("fleet.vehicle.sleep_w", "float", _V.sleep_w,
+       "asleep drain, W; 5.5 km/24 h x 150 Wh/km (facts.md §1)", **NONNEG),
+    _k("fleet.vehicle.public_dc_efficiency", "float", _V.public_dc_efficiency,
+       "efficiency of an en-route DC fast top-up; 90-93 % (facts.md §2)", lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.itinerary.trips_per_day", "float", _M.trips_per_day,
+       "trips per car-day; AAA American Driving Survey 2022 (facts.md §3)", **POS),
+    _k("fleet.itinerary.weekday_km_per_day", "float", _M.weekday_km_per_day,
+       "km per weekday car-day; NHTS 2022 via CANOE (facts.md §3)", **POS),
+    _k("fleet.itinerary.weekend_km_per_day", "float", _M.weekend_km_per_day,
+       "km per weekend car-day; NHTS 2022 via CANOE (facts.md §3)", **POS),
+    _k("fleet.itinerary.minutes_per_day", "float", _M.minutes_per_day,
+       "driving minutes per weekday car-day; AAA 2022 (facts.md §3)", **POS),
+    _k("fleet.itinerary.trip_start_share_by_hour", "hours24", list(_M.trip_start_share_by_hour),
+       "trip-start shares by local hour, %; NHTS 2022 weekday (facts.md §3)"),
+    _k("fleet.itinerary.idle_day_share", "float", _M.idle_day_share,
+       "share of car-days without a trip; ASSUMPTION", lo=0.0, hi=1.0, hi_open=True),
+    _k("fleet.itinerary.commuter_share", "float", _M.commuter_share,
+       "share of cars whose weekday tour goes to work first; ASSUMPTION", **SHARE),
+    _k("fleet.itinerary.min_dwell_s", "float", _M.min_dwell_s, "minimum parked time between trips, s", **NONNEG),
+    _k("fleet.itinerary.trip_km_sigma", "float", _M.trip_km_sigma,
+       "lognormal shape of trip distance; ASSUMPTION", **NONNEG),
+    _k("fleet.itinerary.max_trip_km", "float", _M.max_trip_km, "longest single trip, km; ASSUMPTION", **POS),
+    _k("fleet.itinerary.max_trips_per_day", "int", _M.max_trips_per_day, "most trips in a car-day", lo=2),
+    # ------------------------------------------------------------------ workload
+    _k("workload.trace", "str", "",
+       "Azure-format trace (TIMESTAMP,ContextTokens,GeneratedTokens) to replay; empty = synthetic"),
+    _k("workload.trace_loop", "bool", False, "repeat the trace back to back to fill the run"),
+    _k("workload.trace_time_scale", "float", 1.0, "stretch (>1) or compress (<1) trace time", **POS),
+    _k("workload.trace_start_offset_s", "float", 0.0, "simulation time of the trace's first request, s"),
+    _k("workload.service", "str", "tokens",
+       "service time: 'tokens' (prefill + decode at the chip's rates) or 'exponential'",
+       choices=("tokens", "exponential")),
+    _k("workload.mean_service_s", "float", 6.4,
+       "mean of the exponential service option, s (6.4 s = an average Azure conv request on hw4)", **POS),
+    _k("workload.interactive.rate_per_s", "float", 0.5,
+       "mean interactive arrival rate, requests/s (daily mean of the diurnal profile)", **NONNEG),
+    _k("workload.interactive.diurnal", "str", "default",
+       "diurnal rate profile: 'default' (ASSUMPTION: trough 04 h, evening peak) or 'flat'",
+       choices=("default", "flat")),
+    _k("workload.interactive.slo_s", "float", DEFAULT_INTERACTIVE_SLO_S,
+       "interactive latency objective, s; ASSUMPTION", **POS),
+    _k("workload.interactive.max_wait_s", "float", DEFAULT_INTERACTIVE_MAX_WAIT_S,
+       "interactive jobs waiting longer than this after arrival are dropped, s; ASSUMPTION", **POS),
+    _k("workload.batch.rate_per_s", "float", 0.5, "batch work-unit arrival rate, units/s", **NONNEG),
+    _k("workload.batch.prompt_tokens", "int", DEFAULT_BATCH_PROMPT_TOKENS, "prompt tokens per work unit", lo=1),
+    _k("workload.batch.output_tokens", "int", DEFAULT_BATCH_OUTPUT_TOKENS, "output tokens per work unit", lo=1),
+    _k("workload.batch.deadline_s", "float", DEFAULT_BATCH_DEADLINE_S,
+       "batch deadline after arrival, s (also its longest wait); ASSUMPTION", **POS),
+    # ------------------------------------------------------------------ dispatch
+    _k("dispatch.policy", "str", "least_loaded",
+       "dispatch policy: a registered name (fleetsim policies) or module:Class"),
+    _k("dispatch.params", "table", {}, "parameters passed to the policy's constructor"),
+    # ------------------------------------------------------------------ grid
+    _k("grid.carbon", "str", "caiso_2022",
+       "carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or an EIA-930 CSV path"),
+    _k("grid.tariff", "str", "pge_ev2a", "electricity tariff (time of use): pge_ev2a"),
+    # ------------------------------------------------------------------ report
+    _k("report.figures", "bool", True, "draw the PNG figures and the report page"),
+    _k("report.dpi", "int", 110, "figure resolution, dots per inch", lo=30, hi=600),
+)
+
+KEYS_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}
+TABLES = ("run", "fleet", "workload", "dispatch", "grid", "report")
