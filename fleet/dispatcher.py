@@ -17,6 +17,7 @@ from collections import deque
 from fleet import channels as ch
 from fleet.fleetview import FleetView, FreeSlotIndex
 from fleet.joblog import JobLog
+from fleet.channels import AVAILABLE
 from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, QUEUED, RUNNING, Job
 from fleet.policies import DispatchPolicy
 
@@ -222,7 +223,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ capacity
     def vehicle_changed(self, v) -> None:
         """Re-index ``v`` after its online state or busy slots changed; dispatch waiting jobs."""
-        self.index.update(v)
+        self.index.update(v, v.busy if (v.state >= AVAILABLE and v.busy < v.spec.chip.slots) else -1)
         if self._updates:
             self.policy.on_vehicle_changed(v)
         if v.bucket >= 0 and not self._draining and (self.queued[0] or self.queued[1]):

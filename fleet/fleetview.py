@@ -23,9 +23,8 @@ class FreeSlotIndex:
         self.buckets: list[list] = []
         self.size = 0
 
-    def update(self, v: Vehicle) -> None:
-        """Re-file ``v`` after its online state or busy slots changed."""
-        key = v.busy if v.free_slots > 0 else -1
+    def update(self, v: Vehicle, key: int) -> None:
+        """File ``v`` under ``key``: its busy-slot count if online with a free slot, else -1."""
         if key == v.bucket:
             return
         if v.bucket >= 0:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import random
 from collections import deque
+from pathlib import Path
 from typing import ClassVar
 
 from sim.errors import ScenarioError
@@ -60,11 +62,8 @@ def policy_names() -> list[str]:
 def policy_class(name: str) -> type[DispatchPolicy]:
     """Resolve a registered name or ``module:Class``; raise ScenarioError otherwise."""
     if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ScenarioError(f"dispatch.policy: cannot import module '{module_name}' ({exc})") from None
+        module_name, _, attr = name.rpartition(":")
+        module = _import_policy_module(module_name)
         cls = getattr(module, attr, None)
         if not (isinstance(cls, type) and issubclass(cls, DispatchPolicy)):
             raise ScenarioError(
@@ -80,6 +79,25 @@ def policy_class(name: str) -> type[DispatchPolicy]:
             + " or module:Class"
         )
     return _REGISTRY[name]
+
+
+def _import_policy_module(module_name: str):
+    """Import ``package.module`` or load a ``path/to/file.py``."""
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            raise ScenarioError(f"dispatch.policy: policy file '{module_name}' not found")
+        spec = importlib.util.spec_from_file_location(f"fleetsim_user_policy_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - a user's file: report it in one line
+            raise ScenarioError(f"dispatch.policy: cannot load '{module_name}' ({type(exc).__name__}: {exc})") from None
+        return module
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ScenarioError(f"dispatch.policy: cannot import module '{module_name}' ({exc})") from None
 
 
 @register

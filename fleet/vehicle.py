@@ -308,20 +308,74 @@ class Vehicle:
     # ------------------------------------------------------------------ jobs (called by the dispatcher)
     def start_job(self, job, now: float) -> None:
         """Occupy one slot with ``job`` from ``now``."""
-        self._settle(now)
         self.jobs.append(job)
-        self.busy += 1
-        self.state = SERVING
-        self._apply(now)
+        self._slots_changed(now, 1)
 
     def end_job(self, job, now: float) -> None:
         """Free the slot held by ``job`` (completion or preemption)."""
-        self._settle(now)
         self.jobs.remove(job)
-        self.busy -= 1
-        if self.state == SERVING and self.busy == 0:
-            self.state = AVAILABLE
-        self._apply(now)
+        self._slots_changed(now, -1)
+
+    def _slots_changed(self, now: float, delta: int) -> None:
+        """Fast path of :meth:`_apply` for a change of busy slots on an online car.
+
+        Only the chip's active power, the state (available/serving) and what feeds the load
+        (battery, or the grid at the charge limit) change. A charging car, or a battery with
+        discharge losses, takes the general path.
+        """
+        if now > self.t_s:
+            self._settle(now)
+        busy = self.busy + delta
+        self.busy = busy
+        state = SERVING if busy else AVAILABLE
+        spec = self.spec
+        if (self.plugged and not self.full) or spec.battery.discharge_efficiency != 1.0:
+            self.state = state
+            self._apply(now)
+            return
+        chip = spec.chip
+        w = self.weight
+        rec = self.ctx.rec
+        if state != self.state:
+            rec.add(self.state, -w, now)
+            rec.add(state, w, now)
+            self.state = self.r_state = state
+        # Recorder.add inlined for the levels that change on every job start and end.
+        level, acc, t_last = rec.level, rec._acc, rec._t_last
+        i = ch.BUSY_SLOTS
+        acc[i] += level[i] * (now - t_last[i])
+        t_last[i] = now
+        level[i] += delta * w
+        self.r_busy = busy
+        p_active = (chip.active_w - chip.idle_w) * busy / chip.slots
+        i = ch.P_ACTIVE
+        acc[i] += level[i] * (now - t_last[i])
+        t_last[i] = now
+        level[i] += (p_active - self.p_active) * w
+        self.p_active = p_active
+        load = self.p_overhead + self.p_idle + p_active
+        if self.plugged:  # at the charge limit: the charger covers the load
+            eff = spec.home_charger.efficiency
+            p_grid = load / eff
+            p_closs = p_grid * (1.0 - eff)
+            i = ch.P_GRID
+            acc[i] += level[i] * (now - t_last[i])
+            t_last[i] = now
+            level[i] += (p_grid - self.p_grid) * w
+            i = ch.P_CHARGE_LOSS
+            acc[i] += level[i] * (now - t_last[i])
+            t_last[i] = now
+            level[i] += (p_closs - self.p_closs) * w
+            self.p_grid = p_grid
+            self.p_closs = p_closs
+            self.meter.set_power(now, p_grid)
+        else:
+            i = ch.P_BATTERY
+            acc[i] += level[i] * (now - t_last[i])
+            t_last[i] = now
+            level[i] += (-load - self.p_batt) * w
+            self.p_batt = -load
+            self._plan_threshold(now)
 
     # ------------------------------------------------------------------ energy
     def _settle(self, now: float) -> None:

@@ -2,11 +2,40 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 from grid.signals import StepSignal
 
 _WS_PER_WH = 3600.0
 _WS_PER_KWH = 3.6e6
+
+
+class PriceCarbonTable:
+    """Price and carbon on the union of their breakpoints: both cumulatives from one bisect.
+
+    Built once per run and shared by every vehicle's :class:`GridMeter`.
+    """
+
+    __slots__ = ("times", "cum_price", "cum_carbon", "price", "carbon", "start_s", "end_s")
+
+    def __init__(self, price: StepSignal, carbon: StepSignal) -> None:
+        self.start_s = max(price.start_s, carbon.start_s)
+        self.end_s = min(price.end_s, carbon.end_s)
+        times = sorted({t for t in price.times_s + carbon.times_s if self.start_s <= t < self.end_s}
+                       | {self.start_s})
+        self.times = times
+        self.price = [price.value(t) for t in times]
+        self.carbon = [carbon.value(t) for t in times]
+        self.cum_price = [price.cumulative(t) for t in times]
+        self.cum_carbon = [carbon.cumulative(t) for t in times]
+
+    def cumulatives(self, t_s: float) -> tuple[float, float]:
+        """Exact integrals of price ($·s/kWh) and carbon (g·s/kWh) from the signals' start to ``t_s``."""
+        if not (self.start_s <= t_s <= self.end_s):
+            raise ValueError(f"grid signals cover {self.start_s} s .. {self.end_s} s; asked for {t_s} s")
+        i = bisect_right(self.times, t_s) - 1
+        dt = t_s - self.times[i]
+        return self.cum_price[i] + self.price[i] * dt, self.cum_carbon[i] + self.carbon[i] * dt
 
 
 class GridMeter:
@@ -19,20 +48,22 @@ class GridMeter:
     """
 
     __slots__ = (
-        "_price", "_carbon", "_price_cum", "_carbon_cum", "_t_s", "_power_w", "_p_cum", "_c_cum",
+        "_price", "_carbon", "_cums", "_t_s", "_power_w", "_p_cum", "_c_cum",
         "_energy_ws", "_cost_ws", "_co2_ws",
     )
 
-    def __init__(self, price: StepSignal, carbon: StepSignal, t0_s: float) -> None:
-        """``price`` in $/kWh and ``carbon`` in gCO2/kWh; metering starts at ``t0_s`` s with 0 W."""
+    def __init__(self, price: StepSignal, carbon: StepSignal, t0_s: float,
+                 table: PriceCarbonTable | None = None) -> None:
+        """``price`` in $/kWh and ``carbon`` in gCO2/kWh; metering starts at ``t0_s`` s with 0 W.
+
+        ``table`` (optional) is the shared :class:`PriceCarbonTable` of the same two signals.
+        """
         self._price = price
         self._carbon = carbon
-        self._price_cum = price.cumulative
-        self._carbon_cum = carbon.cumulative
+        self._cums = (table or PriceCarbonTable(price, carbon)).cumulatives
         self._t_s = float(t0_s)
         self._power_w = 0.0
-        self._p_cum = price.cumulative(t0_s)
-        self._c_cum = carbon.cumulative(t0_s)
+        self._p_cum, self._c_cum = self._cums(t0_s)
         self._energy_ws = 0.0  # W·s
         self._cost_ws = 0.0  # W·s·$/kWh
         self._co2_ws = 0.0  # W·s·g/kWh
@@ -42,8 +73,7 @@ class GridMeter:
         dt = t_s - self._t_s
         if dt < 0:
             raise ValueError(f"grid meter: time {t_s} s is before the last settled time {self._t_s} s")
-        p_cum = self._price_cum(t_s)
-        c_cum = self._carbon_cum(t_s)
+        p_cum, c_cum = self._cums(t_s)
         p = self._power_w
         if p:
             self._energy_ws += p * dt
@@ -61,8 +91,7 @@ class GridMeter:
         dt = t_s - self._t_s
         if dt < 0:
             raise ValueError(f"grid meter: time {t_s} s is before the last settled time {self._t_s} s")
-        p_cum = self._price_cum(t_s)
-        c_cum = self._carbon_cum(t_s)
+        p_cum, c_cum = self._cums(t_s)
         p = self._power_w
         if p:
             self._energy_ws += p * dt

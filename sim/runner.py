@@ -33,7 +33,7 @@ from fleet.workload import (
     TraceWorkload,
     load_azure_trace,
 )
-from grid.meter import GridMeter
+from grid.meter import GridMeter, PriceCarbonTable
 from grid.profiles import CARBON_PROFILES, load_eia930
 from grid.signals import StepSignal
 from grid.tariff import TARIFFS
@@ -221,12 +221,13 @@ class Simulation:
             away_connectivity=sc["fleet.away_connectivity"],
         )
         cap = self.spec.battery.capacity_wh
+        table = PriceCarbonTable(self.price, self.carbon)
         weight = sc["fleet.weight"]
         self.opted_in = opted_in
         self.home_charger = home_charger
         self.vehicles = [
             Vehicle(i, self.ctx, self.spec, float(soc0[i] * cap), bool(opted_in[i]), bool(home_charger[i]),
-                    GridMeter(self.price, self.carbon, 0.0), weight)
+                    GridMeter(self.price, self.carbon, 0.0, table), weight)
             for i in range(n)
         ]
 

@@ -87,10 +87,27 @@ def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(_toml_error(str(p), str(exc))) from None
+        _anchor_paths(raw, p.parent)
     for item in overrides or []:
         key, value = parse_override(item)
         _set_path(raw, key, value)
     return resolve(raw, source)
+
+
+# Keys whose value may be a file path; relative paths in a scenario file are relative to it.
+PATH_KEYS = ("workload.trace", "grid.carbon", "dispatch.policy")
+
+
+def _anchor_paths(raw: dict[str, Any], base: Path) -> None:
+    """Make relative file paths in a scenario file relative to the file's folder."""
+    for path in PATH_KEYS:
+        present, value = _get_path(raw, path)
+        if not (present and isinstance(value, str) and value):
+            continue
+        file_part, sep, rest = value.partition(":") if path == "dispatch.policy" else (value, "", "")
+        looks_like_file = file_part.endswith((".csv", ".py", ".txt")) or "/" in file_part
+        if looks_like_file and not Path(file_part).is_absolute():
+            _set_path(raw, path, str(base / file_part) + sep + rest)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -195,9 +212,11 @@ def _reject_unknown(raw: dict[str, Any], prefix: str) -> None:
             continue
         if path in KEYS_BY_PATH:
             continue
-        if path in _TABLE_PATHS:
-            raise ScenarioError(f"{path} = {value!r}: expected a table of keys")
         candidates = list(KEYS_BY_PATH) + sorted(_TABLE_PATHS)
+        if path in _TABLE_PATHS:
+            hint = difflib.get_close_matches(path, list(KEYS_BY_PATH), n=1, cutoff=0.6)
+            did = f"; did you mean '{hint[0]}'?" if hint else ""
+            raise ScenarioError(f"{path} = {value!r}: '{path}' is a table of keys, not a value{did}")
         hint = difflib.get_close_matches(path, candidates, n=1, cutoff=0.6)
         if not hint:  # the last part may be right under a wrong table, or vice versa
             last = path.rsplit(".", 1)[-1]

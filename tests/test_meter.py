@@ -53,7 +53,7 @@ def test_time_going_backwards_and_out_of_range():
     m.set_power(50, 1)
     with pytest.raises(ValueError, match="before the last settled time"):
         m.settle(40)
-    with pytest.raises(ValueError, match=r"signal price covers 0\.0 s \.\. 100\.0 s; asked for 150"):
+    with pytest.raises(ValueError, match=r"signals cover 0\.0 s \.\. 100\.0 s; asked for 150"):
         m.settle(150)
     with pytest.raises(ValueError, match="finite"):
         m.set_power(60, float("nan"))

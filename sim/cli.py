@@ -1,0 +1,169 @@
+"""The ``fleetsim`` command line: run, check, report, policies.
+
+Bad input exits with status 2 and one line on stderr (no traceback, no results folder).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim import __version__
+from sim.errors import FleetsimInputError
+
+EXIT_BAD_INPUT = 2
+
+
+def _add_scenario_args(p: argparse.ArgumentParser, optional: bool) -> None:
+    p.add_argument("scenario", nargs="?" if optional else None, default=None,
+                   help="scenario TOML file" + (" (default: the built-in scenario)" if optional else ""))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario key, e.g. --set fleet.vehicles=5000 (repeatable; VALUE is "
+                        "a TOML value, or a plain string if it is not valid TOML)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fleetsim``."""
+    parser = argparse.ArgumentParser(
+        prog="fleetsim",
+        description="Simulate a fleet of parked electric cars serving AI inference: capacity, "
+                    "latency, energy, cost and CO2, hour by hour.",
+    )
+    parser.add_argument("--version", action="version", version=f"fleetsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_run = sub.add_parser("run", help="run a scenario and write a results folder with its report",
+                           description="Run a scenario (default: the built-in one) and write a results "
+                                       "folder: summary.json, scenario.toml, timeseries.csv, jobs.csv, "
+                                       "vehicles.csv, figures/*.png and report.html.")
+    _add_scenario_args(p_run, optional=True)
+    p_run.add_argument("--out", metavar="DIR", help="results folder (default: results/<run.name>_seed<seed>); "
+                                                    "an earlier results folder there is replaced")
+    p_run.add_argument("--seed", type=int, metavar="N", help="root seed (same as --set run.seed=N)")
+    p_run.add_argument("--print-scenario", action="store_true",
+                       help="print the fully resolved scenario as TOML and exit without running")
+    p_run.add_argument("--no-report", action="store_true", help="skip the figures and report page")
+
+    p_check = sub.add_parser("check", help="validate a scenario without running it",
+                             description="Validate a scenario file and its overrides; print the resolved "
+                                         "scenario's size on success.")
+    _add_scenario_args(p_check, optional=False)
+
+    p_rep = sub.add_parser("report", help="redraw the figures and report page of a results folder",
+                           description="Redraw figures/*.png and report.html from a results folder.")
+    p_rep.add_argument("results", help="results folder written by 'fleetsim run'")
+
+    sub.add_parser("policies", help="list the dispatch policies", description="List the dispatch policies.")
+    return parser
+
+
+def _load(args) -> object:
+    from sim.scenario import load_scenario  # noqa: PLC0415
+
+    overrides = list(args.overrides)
+    if getattr(args, "seed", None) is not None:
+        overrides.append(f"run.seed={args.seed}")
+    return load_scenario(args.scenario, overrides)
+
+
+def cmd_run(args) -> int:
+    """``fleetsim run``."""
+    from sim.results import write_results  # noqa: PLC0415
+    from sim.runner import Simulation  # noqa: PLC0415
+
+    scenario = _load(args)
+    if args.print_scenario:
+        sys.stdout.write(scenario.to_toml())
+        return 0
+    out = Path(args.out) if args.out else Path("results") / f"{scenario['run.name']}_seed{scenario['run.seed']}"
+    if out.exists() and not (out / "summary.json").exists():
+        raise FleetsimInputError(f"--out {out}: exists and is not a fleetsim results folder; allowed: a new "
+                                 "folder or an earlier results folder")
+    sim = Simulation(scenario)
+    results = sim.run()
+    draw = None
+    if scenario["report.figures"] and not args.no_report:
+        from reports import build_report  # noqa: PLC0415
+
+        draw = build_report
+    folder = write_results(results, out, before_publish=draw)
+    _print_headline(results.summary, folder)
+    return 0
+
+
+def _print_headline(s: dict, folder: Path) -> None:
+    j, e = s["jobs"], s["energy_kwh"]
+    lat = j["latency_s"]
+    p95 = f"{lat['p95']:.1f} s" if lat["p95"] is not None else "n/a"
+    slo = f"{100 * j['slo_attainment']:.1f} %" if j["slo_attainment"] is not None else "n/a"
+    lines = [
+        f"fleetsim {s['fleetsim_version']}: scenario '{s['scenario']}', seed {s['seed']}, "
+        f"{s['run']['days']:g} days, {s['fleet']['vehicles_simulated']} vehicles, "
+        f"{s['run']['wall_s']:.1f} s wall",
+        f"  jobs: {j['arrived']} arrived, {j['completed']} completed, {j['dropped']} dropped, "
+        f"{j['preempted']} preemptions; p95 latency {p95}; SLO attainment {slo}",
+        f"  utilization {100 * s['utilization']['mean']:.1f} %; grid {e['grid_import']:.1f} kWh, "
+        f"${s['cost_usd']['electricity']:.2f}, {s['co2_kg']['total']:.1f} kg CO2; "
+        f"trips impacted {s['fleet']['trips_impacted']}",
+        f"  results: {folder}",
+    ]
+    print("\n".join(lines))
+
+
+def cmd_check(args) -> int:
+    """``fleetsim check``."""
+    scenario = _load(args)
+    from sim.runner import Simulation  # noqa: PLC0415
+
+    Simulation(scenario)  # builds every component: resolves policy, signals, trace files
+    print(f"{args.scenario}: ok ({scenario['fleet.vehicles']} vehicles, {scenario['run.days']:g} days, "
+          f"policy {scenario['dispatch.policy']})")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """``fleetsim report``."""
+    from reports import build_report  # noqa: PLC0415
+
+    folder = Path(args.results)
+    if not (folder / "summary.json").exists():
+        raise FleetsimInputError(f"{folder}: not a fleetsim results folder (no summary.json)")
+    paths = build_report(folder)
+    print(f"wrote {len(paths)} files to {folder}")
+    return 0
+
+
+def cmd_policies(_args) -> int:
+    """``fleetsim policies``."""
+    from fleet.policies import policy_class, policy_names  # noqa: PLC0415
+
+    for name in policy_names():
+        print(f"{name:<16} {policy_class(name).summary}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "policies": cmd_policies}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fleetsim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return COMMANDS[args.command](args)
+    except FleetsimInputError as exc:
+        print(f"fleetsim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into a closed reader (e.g. head)
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("fleetsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
