@@ -98,16 +98,19 @@ class DayPlanner:
         self._plans[d] = PlanLists(plan)
         self._planned_through = d
 
-    def next_departure(self, vid: int, d: int) -> float:
-        """First departure of vehicle ``vid`` after local day ``d`` (s; inf beyond the horizon)."""
+    def next_tour(self, vid: int, d: int) -> tuple[float, float, float]:
+        """Vehicle ``vid``'s first tour after local day ``d``: (departure s, km, home arrival s).
+
+        ``(inf, 0, inf)`` when it has no trip before the horizon.
+        """
         while True:
             d += 1
             if not self.has_day(d):
-                return _INF
+                return _INF, 0.0, _INF
             plan = self._get(d)
             a, b = plan.offsets[vid], plan.offsets[vid + 1]
             if b > a:
-                return plan.depart_s[a]
+                return plan.depart_s[a], plan.distance_km[a] + plan.km_after[a], plan.arrive_s[b - 1]
 
 
 def _drop_before(plan: DayPlan, t0_s: float) -> DayPlan:

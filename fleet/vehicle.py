@@ -214,8 +214,18 @@ class Vehicle:
         plan = self.ctx.planner.day(0)
         a = plan.offsets[self.vid]
         b = plan.offsets[self.vid + 1]
-        self.next_departure_s = plan.depart_s[a] if b > a else self.ctx.planner.next_departure(self.vid, 0)
-        self._park(0.0, HOME, 0.0, self.next_departure_s)
+        if b > a:
+            self._park_home(0.0, plan.depart_s[a], plan.distance_km[a] + plan.km_after[a], plan.arrive_s[b - 1])
+        else:
+            self._park_home(0.0, *self.ctx.planner.next_tour(self.vid, 0))
+
+    def _park_home(self, now: float, depart_s: float, tour_km: float, back_s: float) -> None:
+        """Park at home until ``depart_s``; without a charger, keep enough for the next tour."""
+        self.next_departure_s = depart_s
+        if self.has_home_charger:
+            self._park(now, HOME, 0.0, depart_s)
+        else:
+            self._park(now, HOME, tour_km, back_s)
 
     def _depart(self, now: float, distance_km: float, duration_s: float) -> None:
         """Leave the parking spot: preempt jobs, unplug, start driving at constant power."""
@@ -232,7 +242,8 @@ class Vehicle:
         if after_wh < floor_wh:
             # Counterfactual: without the battery energy inference used since the car was last
             # plugged, would this trip have ended above the reserve?
-            if self.e_infer_batt_since_plug > 0.0 and after_wh + self.e_infer_batt_since_plug >= floor_wh:
+            infer_wh = self.e_infer_batt_since_plug / bat.discharge_efficiency
+            if infer_wh > 0.0 and after_wh + infer_wh >= floor_wh:
                 self.trips_impacted += 1
             if after_wh < 0.05 * bat.capacity_wh:
                 self._fast_charge(now, floor_wh + draw_wh - self.energy_wh)
@@ -269,9 +280,8 @@ class Vehicle:
         if k + 1 < end:
             self.next_departure_s = plan.depart_s[k + 1]
             self._park(now, plan.destination[k], plan.km_after[k], plan.arrive_s[end - 1])
-        else:
-            self.next_departure_s = self.ctx.planner.next_departure(self.vid, day)
-            self._park(now, plan.destination[k], 0.0, self.next_departure_s)
+        else:  # the tour's last trip ends at home
+            self._park_home(now, *self.ctx.planner.next_tour(self.vid, day))
 
     def _park(self, now: float, place: int, remaining_km: float, back_s: float) -> None:
         """Park at ``place``; plug in at home; go online if allowed.

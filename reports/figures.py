@@ -186,7 +186,7 @@ def _power_axis_max_w(top_w: np.ndarray, grid_w: np.ndarray) -> float:
     top = float(np.max(top_w)) if len(top_w) else 0.0
     grid_max = float(np.max(grid_w)) if len(grid_w) else 0.0
     robust = max(top, float(np.quantile(grid_w, 0.97)) if len(grid_w) else 0.0)
-    return grid_max if grid_max <= 1.5 * robust or robust <= 0 else robust
+    return max(top, grid_max) if grid_max <= 1.5 * robust or robust <= 0 else robust
 
 
 # ------------------------------------------------------------------------------ latency

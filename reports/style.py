@@ -13,6 +13,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from fleet import channels as ch
@@ -133,8 +134,10 @@ def time_axis(ax: Axes, lt: LocalTimes) -> None:
 
 
 def new_figure(size: tuple[float, float], dpi: int) -> Figure:
-    """A pyplot-free figure with constrained layout (pixel size = ``size`` × ``dpi``)."""
-    return Figure(figsize=size, dpi=dpi, layout="constrained")
+    """A pyplot-free figure on an Agg canvas, constrained layout (pixels = ``size`` × ``dpi``)."""
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def empty_panel(ax: Axes, message: str) -> None:

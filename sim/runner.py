@@ -76,8 +76,8 @@ class _NoTrips:
     def has_day(self, d: int) -> bool:
         return d == 0
 
-    def next_departure(self, vid: int, d: int) -> float:
-        return float("inf")
+    def next_tour(self, vid: int, d: int) -> tuple[float, float, float]:
+        return float("inf"), 0.0, float("inf")
 
 
 def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSignal, StepSignal]:

@@ -188,3 +188,29 @@ KEYS: tuple[Key, ...] = (
 
 KEYS_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}
 TABLES = ("run", "fleet", "workload", "dispatch", "grid", "report")
+
+
+def reference_markdown() -> str:
+    """The scenario reference as Markdown tables (the README's "Scenario reference" section)."""
+    lines: list[str] = []
+    table = None
+    for k in KEYS:
+        top = k.path.split(".")[0]
+        if top != table:
+            lines += ["", f"**[{top}]**", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+            table = top
+        d = k.default
+        if k.kind == "hours24":
+            shown = "NHTS 2022 weekday shares"
+        elif d is None:
+            shown = "from the preset"
+        elif isinstance(d, bool):
+            shown = str(d).lower()
+        elif isinstance(d, str):
+            shown = f'"{d}"'
+        elif isinstance(d, dict):
+            shown = "{}"
+        else:
+            shown = f"{d:g}" if isinstance(d, float) else str(d)
+        lines.append(f"| `{k.path}` | {shown} | {k.allowed()} | {k.doc} |")
+    return "\n".join(lines).strip() + "\n"

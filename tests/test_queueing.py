@@ -174,8 +174,8 @@ def test_deterministic_patience_formula_limits():
     assert big["p_drop"] < 1e-12
     assert big["p_wait"] == pytest.approx(erlang_c(10, 7.5), rel=1e-6)
     assert big["mean_wait_served"] == pytest.approx(mmc_mean_wait(10, 7.5, 1.0), rel=1e-6)
-    # M/M/1+D, rho = lam/mu: pi_0 (1 + rho (1 - e^{-theta tau})/(theta/mu)... ) solved by hand:
-    # P(drop) = rho (1-rho) e^{-theta tau} / (1 - rho^2 e^{-theta tau}), theta = mu - lam.
+    # M/M/1+D by hand: with e = exp(-(mu - lam) tau), normalisation gives
+    # pi_0 = (1 - rho) / (1 - rho^2 e) and P(drop) = rho pi_0 e (rho = lam/mu, here overloaded).
     lam, mu, tau = 2.0, 1.0, 0.7
     rho, e = lam / mu, math.exp(-(mu - lam) * tau)
     expected = rho * (1 - rho) * e / (1 - rho * rho * e)
@@ -190,8 +190,7 @@ def test_mmc_mean_wait_and_wait_probability_match_erlang_c(case):
     c = vehicles * slots
     lam = rho * c
     done = completed_in_arrival_order(r)
-    # Every arrival is accounted for as completed or (a handful at the end) running/queued.
-    assert len(done) > 0.99 * lam * days * DAY_S * 0.98
+    assert len(done) > 0.95 * lam * days * DAY_S  # the arrival rate is right to ~1 %
     wait = done["wait_s"].to_numpy()
     wq_theory = mmc_mean_wait(c, lam, 1.0)
     wq, se = batch_se(wait)
@@ -210,7 +209,7 @@ def test_mmc_utilization_matches_offered_load(case):
     ts = r.timeseries
     # Every car is online the whole run, so utilization = busy slot-seconds / (c * T).
     util = r.metric("utilization.mean")
-    per_interval, se = batch_se(ts["utilization"].to_numpy()[:-1], N_BATCHES - 1)
+    _, se = batch_se(ts["utilization"].to_numpy()[:-1], N_BATCHES - 1)
     assert abs(util - rho) <= Z * se + 0.002, (case, util, rho, se)
     # the mean state shares agree: c cars, all available or serving
     share = r.metric("fleet.mean_state_share")
