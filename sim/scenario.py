@@ -86,7 +86,7 @@ def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(_toml_error(str(p), str(exc))) from None
+            raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
         _anchor_paths(raw, p.parent)
     for item in overrides or []:
         key, value = parse_override(item)
@@ -164,11 +164,14 @@ def parse_start(value: Any, key: str) -> datetime:
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _toml_error(path: str, message: str) -> str:
+def _toml_error(path: str, message: str, text: str) -> str:
     m = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if m:
         what = message[: m.start()].strip()
         return f"{path}:{m.group(1)}: invalid TOML: {what} (column {m.group(2)})"
+    if "end of document" in message:
+        last = len(text.rstrip("\n").split("\n"))
+        return f"{path}:{last}: invalid TOML: {message.split('(')[0].strip()} (at the end of the file)"
     return f"{path}: invalid TOML: {message}"
 
 

@@ -133,10 +133,10 @@ def mmc_run(vehicles: int, slots: int, rho: float, days: float, seed: int,
 # (vehicles, slots, rho, days, seed, policy): one config per dispatch path. With one slot per
 # car every policy is a FIFO M/M/c; with 4 slots least_loaded exercises multi-slot buckets.
 MMC_CASES = {
-    "least_loaded-10x1": (10, 1, 0.75, 0.2, 11, "least_loaded"),
-    "least_loaded-3x4": (3, 4, 0.75, 0.15, 12, "least_loaded"),
-    "random-10x1": (10, 1, 0.75, 0.1, 13, "random"),
-    "round_robin-10x1": (10, 1, 0.75, 0.1, 14, "round_robin"),
+    "least_loaded-10x1": (10, 1, 0.75, 0.4, 11, "least_loaded"),
+    "least_loaded-3x4": (3, 4, 0.75, 0.3, 12, "least_loaded"),
+    "random-10x1": (10, 1, 0.75, 0.15, 13, "random"),
+    "round_robin-10x1": (10, 1, 0.75, 0.15, 14, "round_robin"),
 }
 
 
