@@ -62,12 +62,8 @@ ENERGY_CATEGORIES = (
     "discharge_losses",
 )
 
-COUNTERS = (
-    "jobs_arrived",
-    "jobs_started",
-    "jobs_completed",
-    "jobs_dropped",
-    "jobs_preempted",
-    "trips_started",
-)
-C_ARRIVED, C_STARTED, C_COMPLETED, C_DROPPED, C_PREEMPTED, C_TRIPS = range(len(COUNTERS))
+COUNTERS = ("trips_started",)
+(C_TRIPS,) = range(len(COUNTERS))
+
+# Per-interval job counts are differences of the dispatcher's running totals at each sample.
+JOB_COUNTERS = ("jobs_arrived", "jobs_started", "jobs_completed", "jobs_dropped", "jobs_preempted")

@@ -11,11 +11,10 @@ Job books: arrived = completed + dropped + queued + running, at every instant.
 """
 from __future__ import annotations
 
-import random
 from collections import deque
 
 from fleet import channels as ch
-from fleet.fleetview import FleetView, FreeSlotIndex
+from fleet.fleetview import FreeSlotIndex
 from fleet.joblog import JobLog
 from fleet.channels import AVAILABLE
 from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, QUEUED, RUNNING, Job
@@ -36,6 +35,7 @@ class Dispatcher:
         self.queued = [0, 0]
         self.running = 0
         self.arrived = 0
+        self.started = 0
         self.completed = 0
         self.dropped = 0
         self.preemptions = 0
@@ -46,6 +46,10 @@ class Dispatcher:
         self.tokens_generated = 0
         self.wasted_tokens = 0
 
+    def job_totals(self) -> tuple[int, int, int, int, int]:
+        """Running totals in the order of ``channels.JOB_COUNTERS``."""
+        return self.arrived, self.started, self.completed, self.dropped, self.preemptions
+
     def set_policy(self, policy: DispatchPolicy) -> None:
         """Install the policy (built by the runner with a :class:`FleetView`)."""
         self.policy = policy
@@ -55,7 +59,6 @@ class Dispatcher:
     def submit(self, job: Job) -> None:
         """A job arrives now."""
         self.arrived += 1
-        self.rec.counts[ch.C_ARRIVED] += 1
         if self.index.size and not (self.queued[0] or (job.job_class == BATCH_CLASS and self.queued[1])):
             self.decisions += 1
             v = self.policy.select(job)
@@ -98,7 +101,6 @@ class Dispatcher:
         self.queued[c] -= 1
         self.rec.add(ch.Q_INTERACTIVE + c, -1, now)
         self.dropped += 1
-        self.rec.counts[ch.C_DROPPED] += 1
         self.log.append(job)
 
     def _pop(self) -> Job | None:
@@ -156,7 +158,7 @@ class Dispatcher:
         if job.first_start_s < 0.0:
             job.first_start_s = now
         self.running += 1
-        self.rec.counts[ch.C_STARTED] += 1
+        self.started += 1
         v.start_job(job, now)
         ev = self.env.timeout(service)
         ev.callbacks.append(self._on_complete)
@@ -175,7 +177,6 @@ class Dispatcher:
         job.run_event = None
         self.running -= 1
         self.completed += 1
-        self.rec.counts[ch.C_COMPLETED] += 1
         tokens = job.prompt_tokens + job.output_tokens
         self.tokens_served += tokens
         self.tokens_generated += job.output_tokens
@@ -215,7 +216,6 @@ class Dispatcher:
             self.running -= 1
             self.preemptions += 1
             self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
-            self.rec.counts[ch.C_PREEMPTED] += 1
             v.preempted += 1
             v.end_job(job, now)
             self._enqueue(job, front=True)
@@ -226,25 +226,18 @@ class Dispatcher:
         self.index.update(v, v.busy if (v.state >= AVAILABLE and v.busy < v.spec.chip.slots) else -1)
         if self._updates:
             self.policy.on_vehicle_changed(v)
-        if v.bucket >= 0 and not self._draining and (self.queued[0] or self.queued[1]):
+        if self.index.size and not self._draining and (self.queued[0] or self.queued[1]):
             self._drain()
 
     # ------------------------------------------------------------------ end of run
-    def close(self) -> None:
-        """Record jobs still queued or running at the end of the run."""
+    def close(self, vehicles) -> None:
+        """Record the jobs still queued, and those still running on ``vehicles``, at the end."""
         for q in self.queues:
             for job in q:
                 if job.state == QUEUED:
                     self.log.append(job)
+        for v in vehicles:
+            for job in v.jobs:
+                self.log.append(job)
         self.queued_at_end = self.queued[0] + self.queued[1]
         self.running_at_end = self.running
-
-
-def make_view(index: FreeSlotIndex, env, price, carbon) -> FleetView:
-    """The read-only view policies receive."""
-    return FleetView(index, env, price, carbon)
-
-
-def policy_rng(seed: int) -> random.Random:
-    """A fast scalar generator for policy tie-breaks, derived from the run's streams."""
-    return random.Random(seed)

@@ -71,13 +71,18 @@ class FleetView:
     methods. They must not change a vehicle, hold a reference across runs, or scan the fleet.
     """
 
-    __slots__ = ("_index", "_env", "_price", "_carbon")
+    __slots__ = ("_index", "_env", "_price", "_carbon", "least_loaded", "uniform")
 
     def __init__(self, index: FreeSlotIndex, env, price_signal, carbon_signal) -> None:
         self._index = index
         self._env = env
         self._price = price_signal
         self._carbon = carbon_signal
+        #: ``least_loaded(rng)``: a vehicle with the fewest busy slots, ties broken uniformly
+        #: (O(max slots)).
+        self.least_loaded = index.least_loaded
+        #: ``uniform(rng)``: a vehicle chosen uniformly among those with a free slot.
+        self.uniform = index.uniform
 
     @property
     def now_s(self) -> float:
@@ -93,14 +98,6 @@ class FleetView:
         """Online vehicles with a free slot and exactly ``busy_slots`` busy slots (a snapshot)."""
         b = self._index.buckets
         return tuple(b[busy_slots]) if busy_slots < len(b) else ()
-
-    def least_loaded(self, rng: random.Random):
-        """A vehicle with the fewest busy slots, ties broken uniformly (O(max slots))."""
-        return self._index.least_loaded(rng)
-
-    def uniform(self, rng: random.Random):
-        """A vehicle chosen uniformly among those with a free slot (O(max slots))."""
-        return self._index.uniform(rng)
 
     @staticmethod
     def free_slots(v) -> int:

@@ -1,60 +1,66 @@
-"""Column store of finished job records (completed or dropped), kept as compact arrays."""
-from __future__ import annotations
+"""Column store of job records, filled one row per job as it leaves the system.
 
-from array import array
+Rows are appended as tuples (cheap on the hot path) and packed into numpy column chunks every
+``CHUNK_ROWS`` rows, so memory stays ~100 bytes per job however long the run.
+"""
+from __future__ import annotations
 
 import numpy as np
 
 from fleet.jobs import Job
 
 COLUMNS = (
-    ("job_id", "q"),
-    ("job_class", "b"),
-    ("outcome", "b"),
-    ("arrival_s", "d"),
-    ("first_start_s", "d"),
-    ("finish_s", "d"),
-    ("prompt_tokens", "q"),
-    ("output_tokens", "q"),
-    ("vehicle_id", "q"),
-    ("preemptions", "l"),
-    ("wasted_tokens", "q"),
-    ("slo_s", "d"),
+    ("job_id", np.int64),
+    ("job_class", np.int8),
+    ("outcome", np.int8),
+    ("arrival_s", np.float64),
+    ("first_start_s", np.float64),
+    ("finish_s", np.float64),
+    ("prompt_tokens", np.int64),
+    ("output_tokens", np.int64),
+    ("vehicle_id", np.int64),
+    ("preemptions", np.int64),
+    ("wasted_tokens", np.int64),
+    ("slo_s", np.float64),
 )
+CHUNK_ROWS = 65536
 
 
 class JobLog:
-    """Appends one row per job when it leaves the system (or at the end of the run)."""
+    """Appends one row per job; :meth:`to_arrays` returns the columns sorted by job id."""
 
-    __slots__ = tuple(name for name, _ in COLUMNS)
+    __slots__ = ("_rows", "_chunks", "_n")
 
     def __init__(self) -> None:
-        for name, code in COLUMNS:
-            setattr(self, name, array(code))
+        self._rows: list[tuple] = []
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self._n = 0
 
     def append(self, job: Job) -> None:
         """Record ``job`` in its current state."""
-        self.job_id.append(job.job_id)
-        self.job_class.append(job.job_class)
-        self.outcome.append(job.state)
-        self.arrival_s.append(job.arrival_s)
-        self.first_start_s.append(job.first_start_s)
-        self.finish_s.append(job.finish_s)
-        self.prompt_tokens.append(job.prompt_tokens)
-        self.output_tokens.append(job.output_tokens)
         v = job.vehicle
-        self.vehicle_id.append(v.vid if v is not None else -1)
-        self.preemptions.append(job.preemptions)
-        self.wasted_tokens.append(job.wasted_tokens)
-        self.slo_s.append(job.slo_s)
+        self._rows.append((
+            job.job_id, job.job_class, job.state, job.arrival_s, job.first_start_s, job.finish_s,
+            job.prompt_tokens, job.output_tokens, v.vid if v is not None else -1, job.preemptions,
+            job.wasted_tokens, job.slo_s,
+        ))
+        self._n += 1
+        if len(self._rows) >= CHUNK_ROWS:
+            self._pack()
+
+    def _pack(self) -> None:
+        if self._rows:
+            cols = list(zip(*self._rows))
+            self._chunks.append({name: np.array(col, dtype=dt) for (name, dt), col in zip(COLUMNS, cols)})
+            self._rows = []
 
     def __len__(self) -> int:
-        return len(self.job_id)
+        return self._n
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """All columns as numpy arrays, sorted by job id."""
-        cols = {name: np.frombuffer(getattr(self, name), dtype=np.dtype(code)).copy()
-                if len(getattr(self, name)) else np.array([], dtype=np.dtype(code))
-                for name, code in COLUMNS}
+        self._pack()
+        cols = {name: np.concatenate([c[name] for c in self._chunks]) if self._chunks else np.array([], dtype=dt)
+                for name, dt in COLUMNS}
         order = np.argsort(cols["job_id"], kind="stable")
         return {k: v[order] for k, v in cols.items()}

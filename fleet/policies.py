@@ -107,8 +107,12 @@ class RandomPolicy(DispatchPolicy):
     name = "random"
     summary = "a vehicle chosen uniformly at random among those with a free slot"
 
+    def __init__(self, view, rng: random.Random, **params) -> None:
+        super().__init__(view, rng, **params)
+        self._pick = view.uniform
+
     def select(self, job):
-        return self.view.uniform(self.rng)
+        return self._pick(self.rng)
 
 
 @register
@@ -118,8 +122,12 @@ class LeastLoadedPolicy(DispatchPolicy):
     name = "least_loaded"
     summary = "the vehicle with the fewest busy slots, ties broken at random"
 
+    def __init__(self, view, rng: random.Random, **params) -> None:
+        super().__init__(view, rng, **params)
+        self._pick = view.least_loaded
+
     def select(self, job):
-        return self.view.least_loaded(self.rng)
+        return self._pick(self.rng)
 
 
 @register

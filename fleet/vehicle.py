@@ -19,6 +19,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fleet import channels as ch
+from fleet.channels import (
+    BUSY_SLOTS,
+    CHARGING,
+    ONLINE_CHIP_W,
+    ONLINE_SLOTS,
+    P_ACTIVE,
+    P_BATTERY,
+    P_CHARGE_LOSS,
+    P_DISCHARGE_LOSS,
+    P_DRIVING,
+    P_GRID,
+    P_IDLE,
+    P_OVERHEAD,
+    P_SLEEP,
+    PLUGGED,
+)
 from fleet.battery import BatterySpec, ChargerSpec
 from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.mobility import HOME
@@ -327,7 +343,7 @@ class Vehicle:
         self._slots_changed(now, -1)
 
     def _slots_changed(self, now: float, delta: int) -> None:
-        """Fast path of :meth:`_apply` for a change of busy slots on an online car.
+        """Fast path of :meth:`_apply` for a change of busy slots (``delta``) on an online car.
 
         Only the chip's active power, the state (available/serving) and what feeds the load
         (battery, or the grid at the charge limit) change. A charging car, or a battery with
@@ -352,13 +368,13 @@ class Vehicle:
             self.state = self.r_state = state
         # Recorder.add inlined for the levels that change on every job start and end.
         level, acc, t_last = rec.level, rec._acc, rec._t_last
-        i = ch.BUSY_SLOTS
+        i = BUSY_SLOTS
         acc[i] += level[i] * (now - t_last[i])
         t_last[i] = now
         level[i] += delta * w
         self.r_busy = busy
         p_active = (chip.active_w - chip.idle_w) * busy / chip.slots
-        i = ch.P_ACTIVE
+        i = P_ACTIVE
         acc[i] += level[i] * (now - t_last[i])
         t_last[i] = now
         level[i] += (p_active - self.p_active) * w
@@ -368,11 +384,11 @@ class Vehicle:
             eff = spec.home_charger.efficiency
             p_grid = load / eff
             p_closs = p_grid * (1.0 - eff)
-            i = ch.P_GRID
+            i = P_GRID
             acc[i] += level[i] * (now - t_last[i])
             t_last[i] = now
             level[i] += (p_grid - self.p_grid) * w
-            i = ch.P_CHARGE_LOSS
+            i = P_CHARGE_LOSS
             acc[i] += level[i] * (now - t_last[i])
             t_last[i] = now
             level[i] += (p_closs - self.p_closs) * w
@@ -380,7 +396,7 @@ class Vehicle:
             self.p_closs = p_closs
             self.meter.set_power(now, p_grid)
         else:
-            i = ch.P_BATTERY
+            i = P_BATTERY
             acc[i] += level[i] * (now - t_last[i])
             t_last[i] = now
             level[i] += (-load - self.p_batt) * w
@@ -411,8 +427,6 @@ class Vehicle:
         spec = self.spec
         chip = spec.chip
         bat = spec.battery
-        rec = self.ctx.rec
-        add = rec.add
         w = self.weight
         state = self.state
         if state == DRIVING:
@@ -449,55 +463,63 @@ class Vehicle:
             p_batt = -load / bat.discharge_efficiency
             p_dloss = load * (1.0 / bat.discharge_efficiency - 1.0)
 
-        # recorder: state counts, slots, plugged/charging, powers (each scaled by weight)
+        # Recorder updates (each scaled by weight), Recorder.add inlined: this runs on every event.
+        rec = self.ctx.rec
+        level, acc, t_last = rec.level, rec._acc, rec._t_last
+        changes = []
         if state != self.r_state:
             if self.r_state >= 0:
-                add(self.r_state, -w, now)
-            add(state, w, now)
+                changes.append((self.r_state, -w))
+            changes.append((state, w))
             self.r_state = state
         online_slots = chip.slots if (state == AVAILABLE or state == SERVING) else 0
         if online_slots != self.r_online_slots:
-            add(ch.ONLINE_SLOTS, (online_slots - self.r_online_slots) * w, now)
-            add(ch.ONLINE_CHIP_W, (online_slots - self.r_online_slots) * w * chip.active_w / chip.slots, now)
+            d = (online_slots - self.r_online_slots) * w
+            changes.append((ONLINE_SLOTS, d))
+            changes.append((ONLINE_CHIP_W, d * chip.active_w / chip.slots))
             self.r_online_slots = online_slots
         if self.busy != self.r_busy:
-            add(ch.BUSY_SLOTS, (self.busy - self.r_busy) * w, now)
+            changes.append((BUSY_SLOTS, (self.busy - self.r_busy) * w))
             self.r_busy = self.busy
         if charging != self.r_charging:
-            add(ch.CHARGING, w if charging else -w, now)
+            changes.append((CHARGING, w if charging else -w))
             self.r_charging = charging
         if self.plugged != self.r_plugged:
-            add(ch.PLUGGED, w if self.plugged else -w, now)
+            changes.append((PLUGGED, w if self.plugged else -w))
             self.r_plugged = self.plugged
         p_drive = self.trip_w if state == DRIVING else 0.0
         if p_drive != self.p_drive:
-            add(ch.P_DRIVING, (p_drive - self.p_drive) * w, now)
+            changes.append((P_DRIVING, (p_drive - self.p_drive) * w))
             self.p_drive = p_drive
         if p_active != self.p_active:
-            add(ch.P_ACTIVE, (p_active - self.p_active) * w, now)
+            changes.append((P_ACTIVE, (p_active - self.p_active) * w))
             self.p_active = p_active
         if p_idle != self.p_idle:
-            add(ch.P_IDLE, (p_idle - self.p_idle) * w, now)
+            changes.append((P_IDLE, (p_idle - self.p_idle) * w))
             self.p_idle = p_idle
         if p_overhead != self.p_overhead:
-            add(ch.P_OVERHEAD, (p_overhead - self.p_overhead) * w, now)
+            changes.append((P_OVERHEAD, (p_overhead - self.p_overhead) * w))
             self.p_overhead = p_overhead
         if p_sleep != self.p_sleep:
-            add(ch.P_SLEEP, (p_sleep - self.p_sleep) * w, now)
+            changes.append((P_SLEEP, (p_sleep - self.p_sleep) * w))
             self.p_sleep = p_sleep
         if p_closs != self.p_closs:
-            add(ch.P_CHARGE_LOSS, (p_closs - self.p_closs) * w, now)
+            changes.append((P_CHARGE_LOSS, (p_closs - self.p_closs) * w))
             self.p_closs = p_closs
         if p_dloss != self.p_dloss:
-            add(ch.P_DISCHARGE_LOSS, (p_dloss - self.p_dloss) * w, now)
+            changes.append((P_DISCHARGE_LOSS, (p_dloss - self.p_dloss) * w))
             self.p_dloss = p_dloss
         if p_batt != self.p_batt:
-            add(ch.P_BATTERY, (p_batt - self.p_batt) * w, now)
+            changes.append((P_BATTERY, (p_batt - self.p_batt) * w))
             self.p_batt = p_batt
         if p_grid != self.p_grid:
-            add(ch.P_GRID, (p_grid - self.p_grid) * w, now)
+            changes.append((P_GRID, (p_grid - self.p_grid) * w))
             self.p_grid = p_grid
             self.meter.set_power(now, p_grid)
+        for i, d in changes:
+            acc[i] += level[i] * (now - t_last[i])
+            t_last[i] = now
+            level[i] += d
         self._plan_threshold(now)
 
     # ------------------------------------------------------------------ thresholds

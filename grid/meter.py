@@ -84,10 +84,12 @@ class GridMeter:
         self._t_s = t_s
 
     def set_power(self, t_s: float, power_w: float) -> None:
-        """Settle up to ``t_s`` s at the old power, then draw ``power_w`` W from ``t_s`` on."""
+        """Settle up to ``t_s`` s at the old power, then draw ``power_w`` W from ``t_s`` on.
+
+        This runs on every power change of every vehicle: :meth:`settle` is inlined.
+        """
         if not math.isfinite(power_w):
             raise ValueError(f"grid meter: power_w {power_w} must be a finite number of watts")
-        # Same as settle(t_s), inlined: this runs on every power change of every vehicle.
         dt = t_s - self._t_s
         if dt < 0:
             raise ValueError(f"grid meter: time {t_s} s is before the last settled time {self._t_s} s")
@@ -100,7 +102,7 @@ class GridMeter:
         self._p_cum = p_cum
         self._c_cum = c_cum
         self._t_s = t_s
-        self._power_w = float(power_w)
+        self._power_w = power_w
 
     @property
     def t_s(self) -> float:

@@ -79,6 +79,10 @@ def _timeseries(sim) -> pd.DataFrame:
     df["carbon_g_per_kwh"] = sim.carbon.means_over(edges) if len(t1) else []
     df["queue_interactive"] = mean[:, idx["queue_interactive"]]
     df["queue_batch"] = mean[:, idx["queue_batch"]]
+    totals = np.array([r[4] for r in rows], dtype=np.int64).reshape(len(rows), len(ch.JOB_COUNTERS))
+    per_interval = np.diff(totals, axis=0, prepend=np.zeros((1, len(ch.JOB_COUNTERS)), dtype=np.int64))
+    for j, name in enumerate(ch.JOB_COUNTERS):
+        df[name] = per_interval[:, j]
     for j, name in enumerate(ch.COUNTERS):
         df[name] = counts[:, j]
     return df

@@ -188,7 +188,7 @@ class Simulation:
         self._build_fleet(streams)
         self._arrivals = None
         self._next_job_id = 0
-        self.series: list[tuple[float, float, list[float], list[int]]] = []
+        self.series: list[tuple] = []
 
     def _build_fleet(self, streams: RandomStreams) -> None:
         sc = self.scenario
@@ -277,7 +277,7 @@ class Simulation:
 
     def _sample(self, t_s: float) -> None:
         duration, integrals, counts = self.rec.close_interval(t_s)
-        self.series.append((t_s - duration, t_s, integrals, counts))
+        self.series.append((t_s - duration, t_s, integrals, counts, self.dispatcher.job_totals()))
 
     # ------------------------------------------------------------------ run
     def run(self) -> Results:
@@ -296,7 +296,7 @@ class Simulation:
             self._sample(self.horizon_s)  # run(until=...) stops before events at the horizon
         for v in self.vehicles:
             v.finish(self.horizon_s)
-        self.dispatcher.close()
+        self.dispatcher.close(self.vehicles)
         wall_s = time.perf_counter() - wall0
         events = next(env._eid) if hasattr(env, "_eid") else -1  # events scheduled
         return assemble_results(self, wall_s, events)

@@ -25,12 +25,12 @@ from hypothesis import strategies as st
 from fleet.chip import CHIP_PRESETS
 from fleet.fleetview import FreeSlotIndex
 from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
-from fleet.mobility import WORK, DayPlan
+from fleet.mobility import HOME, DayPlan
 from fleet.planner import PlanLists
 from fleet.policies import DispatchPolicy, LeastLoadedPolicy, policy_class, policy_names
 from sim.errors import ScenarioError
 from sim.results import JOBS, write_results
-from sim.runner import Simulation, run
+from sim.runner import Simulation, _NoTrips, run
 from sim.scenario import default_scenario
 
 DAY_S = 86400.0
@@ -70,38 +70,30 @@ def mmc_overrides(vehicles: int, lam: float, days: float, seed: int, policy: str
 
 
 # ====================================================================== hand-built fleets
-class FixedPlanner:
-    """A one-day planner with the given trips: ``trips[vid] = [(depart_s, arrive_s, km, place)]``."""
+class FixedPlanner(_NoTrips):
+    """The no-trips planner of ``fleet.mobility = false`` with the given trips on day 0 (the only
+    day): ``trips[vid] = [(depart_s, arrive_s, km, place)]``."""
 
     def __init__(self, trips: list[list[tuple[float, float, float, int]]]) -> None:
+        super().__init__(len(trips))
         off = np.zeros(len(trips) + 1, np.int64)
         off[1:] = np.cumsum([len(t) for t in trips])
         flat = [x for t in trips for x in t]
         col = lambda i, dt: np.array([f[i] for f in flat], dt)  # noqa: E731
         self._plan = PlanLists(DayPlan(off, col(0, float), col(1, float), col(2, float), col(3, np.int8)))
 
-    def day(self, d: int, now_s: float = 0.0) -> PlanLists:
-        return self._plan
-
-    def has_day(self, d: int) -> bool:
-        return d == 0
-
-    def next_departure(self, vid: int, d: int) -> float:
-        return math.inf
-
 
 def hand_run(trips, jobs: list[Job], days: float = 0.01):
-    """Two-slot-free hw4 cars (1 slot each) at home; ``jobs`` submitted at their arrival times.
+    """hw4 cars with 1 slot each, at home and online; ``jobs`` submitted at their arrival times.
 
     Round robin hands the first job to vehicle 0 and the next to vehicle 1 (both join the
-    rotation at t = 0 in id order). Cars that drive to work stay offline there
-    (``away_connectivity = 0``), so nothing but the listed events happens.
+    rotation at t = 0 in id order). A car with a trip is away from ``depart_s`` to ``arrive_s``
+    (a tour's last trip ends at home, where it goes back online); nothing else happens.
     """
     sc = default_scenario().with_overrides({
         "fleet.vehicles": len(trips),
         "fleet.mobility": False,
         "fleet.opt_in_share": 1.0,
-        "fleet.away_connectivity": 0.0,
         "fleet.chip.slots": 1,
         "workload.interactive.rate_per_s": 0.0,
         "workload.batch.rate_per_s": 0.0,
@@ -125,22 +117,22 @@ def job(jid: int, cls: int, t: float, prompt: int, output: int, max_wait_s: floa
 # on car 0 at t = 10. Job 1 (500 prompt, 300 output: 0.5 + 7.5 s) keeps car 1 busy 10.5 -> 18.5.
 # Car 0 leaves at ``dep``: job 0 is preempted after ``dep - 10`` s and restarts on car 1 at 18.5.
 @pytest.mark.parametrize(
-    "cls, dep, decoded, wasted, finish",
+    "cls, dep, wasted, finish",
     [
         # batch, preempted while decoding: 4 s of decode = 160 tokens kept; prefill (1000) redone;
         # restart: 1 s prefill + 240 tokens / 40 = 7 s -> 25.5
-        (BATCH_CLASS, 15.0, 160, 1000, 18.5 + 1.0 + 240 / 40),
+        (BATCH_CLASS, 15.0, 1000, 18.5 + 1.0 + 240 / 40),
         # batch, preempted during prefill (0.5 s = 500 tokens): nothing kept, 500 wasted; 11 s
-        (BATCH_CLASS, 10.5, 0, 500, 18.5 + 11.0),
+        (BATCH_CLASS, 10.5, 500, 18.5 + 11.0),
         # interactive, preempted while decoding: restarts from scratch; 1000 + 160 wasted
-        (INTERACTIVE_CLASS, 15.0, 160, 1160, 18.5 + 11.0),
+        (INTERACTIVE_CLASS, 15.0, 1160, 18.5 + 11.0),
         # interactive, preempted during prefill: 500 wasted
-        (INTERACTIVE_CLASS, 10.5, 0, 500, 18.5 + 11.0),
+        (INTERACTIVE_CLASS, 10.5, 500, 18.5 + 11.0),
     ],
 )
-def test_preemption_checkpoints_batch_and_restarts_interactive(cls, dep, decoded, wasted, finish):
+def test_preemption_checkpoints_batch_and_restarts_interactive(cls, dep, wasted, finish):
     r = hand_run(
-        trips=[[(dep, 600.0, 5.0, WORK)], []],
+        trips=[[(dep, 600.0, 5.0, HOME)], []],
         jobs=[job(0, cls, 10.0, 1000, 400), job(1, INTERACTIVE_CLASS, 10.5, 500, 300)],
     )
     j = r.jobs.set_index("job_id")
@@ -164,20 +156,20 @@ def test_preemption_checkpoints_batch_and_restarts_interactive(cls, dep, decoded
 def test_preempted_job_restarts_at_once_on_a_free_vehicle():
     """Car 1 is idle when car 0 departs at t = 15: the preempted batch job must restart there
     immediately (the dispatcher is work-conserving), finishing at 15 + 1 + 240/40 = 22 s."""
-    r = hand_run(trips=[[(15.0, 600.0, 5.0, WORK)], []], jobs=[job(0, BATCH_CLASS, 10.0, 1000, 400)])
+    r = hand_run(trips=[[(15.0, 600.0, 5.0, HOME)], []], jobs=[job(0, BATCH_CLASS, 10.0, 1000, 400)])
     row = r.jobs.set_index("job_id").loc[0]
-    assert row["outcome"] == "completed", (
-        f"preempted job left {row['outcome']!r} although vehicle 1 had a free slot from t=15 s "
-        f"to the end ({r.metric('run.simulated_s')} s)")
+    assert row["outcome"] == "completed"
     assert row["vehicle_id"] == 1
-    assert row["finish_s"] == pytest.approx(22.0)
+    assert row["finish_s"] == pytest.approx(22.0), (
+        f"the preempted job finished at {row['finish_s']} s: it waited in the queue from t=15 s "
+        "although vehicle 1 had a free slot all along")
 
 
 def test_arrivals_are_not_held_behind_a_requeued_job():
     """Interactive job 0 is preempted at t = 15 while car 1 idles; job 1 arrives at t = 30.
     Both must be served by car 1 at once: job 0 on 15 -> 26 (11 s), job 1 on 30 -> 32 (1 + 1 s)."""
     r = hand_run(
-        trips=[[(15.0, 600.0, 5.0, WORK)], []],
+        trips=[[(15.0, 600.0, 5.0, HOME)], []],
         jobs=[job(0, INTERACTIVE_CLASS, 10.0, 1000, 400), job(1, INTERACTIVE_CLASS, 30.0, 1000, 40)],
     )
     j = r.jobs.set_index("job_id")
@@ -186,7 +178,7 @@ def test_arrivals_are_not_held_behind_a_requeued_job():
     assert j.loc[0, "outcome"] == "completed" and j.loc[0, "finish_s"] == pytest.approx(26.0)
 
 
-def test_queued_job_drops_exactly_at_its_limit_and_preempted_job_past_its_limit_drops():
+def test_queued_job_drops_exactly_at_its_limit():
     # Car 1 busy 10.5 -> 18.5 with job 1. Job 2 arrives at 11 with max wait 3 s: dropped at 14.
     r = hand_run(
         trips=[[], []],
@@ -348,7 +340,10 @@ def test_preempted_jobs_latency_and_waste_bounds(mobility_run):
     inter = ~batch
     assert (p.loc[inter, "wasted_tokens"]
             <= p.loc[inter, "preemptions"] * (p.loc[inter, "prompt_tokens"] + p.loc[inter, "output_tokens"])).all()
-    assert (p["wasted_tokens"] > 0).all()  # every preemption came >= 1 ms after a start
+    # Tokens are wasted in whole units: a preemption less than 1 ms after a start (prefill at
+    # 1,000 tok/s) wastes none. That happens by chance (once in ~650 preemptions with this seed),
+    # so only the share is bounded here; exact amounts are checked on the hand-built fleet above.
+    assert (p["wasted_tokens"] > 0).mean() > 0.95
     assert mobility_run.metric("tokens.wasted") == int(j["wasted_tokens"].sum())
 
 
@@ -417,19 +412,33 @@ def test_least_loaded_always_picks_a_least_busy_vehicle_with_a_free_slot():
 
 
 def test_round_robin_cycles_through_all_vehicles_at_low_load():
-    c = 10
-    days = 0.25
-    # rho = 0.01: a car is still busy when its turn comes again (9 arrivals later) with
-    # probability (lambda / (lambda + mu))^9 ~ 4e-10 per job
-    r = run(default_scenario().with_overrides(mmc_overrides(c, 0.1, days, 51, "round_robin")))
+    """Identical single-slot cars, every job the same size, no queueing: the rotation visits every
+    car once per round, in the order the cars joined it (all at t = 0, by id).
+
+    Equal service times make cars free up in the order they were served, so the rotation order
+    never changes. (With random service times a car that finishes early overtakes one that
+    finished later, which is correct round robin too: the replay test below covers that case.)
+    """
+    c, days = 10, 0.05
+    r = run(default_scenario().with_overrides({
+        "fleet.vehicles": c, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "workload.interactive.rate_per_s": 0.0,
+        # batch units of 1 prompt + 1 output token: 1/1000 + 1/40 = 0.026 s each, at 0.5/s;
+        # a car is busy at its next turn only if 9 arrivals fall within 0.026 s: never
+        "workload.batch.rate_per_s": 0.5, "workload.batch.prompt_tokens": 1,
+        "workload.batch.output_tokens": 1,
+        "run.days": days, "run.seed": 51, "dispatch.policy": "round_robin", "report.figures": False,
+    }))
     j = r.jobs.sort_values("arrival_s", kind="stable")
-    j = j[j["arrival_s"] < days * DAY_S - 600.0]  # all of these completed (service ~ Exp(1 s))
+    j = j[j["arrival_s"] < days * DAY_S - 60.0]  # all of these completed
     assert (j["outcome"] == "completed").all()
     assert (j["wait_s"] == 0).all()  # no queueing
+    assert np.allclose(j["latency_s"], HW4.service_s(1, 1))
     ids = j["vehicle_id"].to_numpy()
     assert len(ids) > 1500
-    for k in range(len(ids) - c + 1):
+    for k in range(len(ids) - c + 1):  # every vehicle before any repeats
         assert len(set(ids[k:k + c])) == c, (k, ids[k:k + c])
+    assert (ids == np.arange(len(ids)) % c).all()
 
 
 def test_round_robin_serves_the_vehicle_free_longest():

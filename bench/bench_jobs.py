@@ -1,0 +1,58 @@
+"""Jobs per wall-second, end to end: 1,000 always-available vehicles at 80 % load.
+
+Mobility off, every owner opted in, every car plugged in at home at its charge limit, hw4 chips
+(4 slots), Azure-conversation token sizes served at the chip's token rates, interactive Poisson
+arrivals at 80 % of the slot capacity. Counts arrival, dispatch, service, energy and recording;
+excludes building the fleet and writing files.
+
+    python bench/bench_jobs.py [--seconds 1200] [--vehicles 1000] [--load 0.8]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import machine
+
+from fleet.chip import CHIP_PRESETS
+from fleet.workload import AZURE_CONV_2023_OUTPUT_DIST, AZURE_CONV_2023_PROMPT_DIST
+from sim.runner import Simulation
+from sim.scenario import default_scenario
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=1200.0, help="simulated seconds")
+    ap.add_argument("--vehicles", type=int, default=1000)
+    ap.add_argument("--load", type=float, default=0.8, help="offered load per slot")
+    args = ap.parse_args()
+    chip = CHIP_PRESETS["hw4"]
+    mean_service_s = chip.service_s(AZURE_CONV_2023_PROMPT_DIST.mean_tokens, AZURE_CONV_2023_OUTPUT_DIST.mean_tokens)
+    rate = args.load * args.vehicles * chip.slots / mean_service_s
+    sc = default_scenario().with_overrides({
+        "run.days": args.seconds / 86400.0,
+        "fleet.vehicles": args.vehicles,
+        "fleet.mobility": False,
+        "fleet.opt_in_share": 1.0,
+        "fleet.initial_soc_min": 0.9,
+        "fleet.initial_soc_max": 0.9,
+        "workload.interactive.rate_per_s": rate,
+        "workload.interactive.diurnal": "flat",
+        "workload.interactive.max_wait_s": 1e9,
+        "workload.batch.rate_per_s": 0.0,
+    })
+    sim = Simulation(sc)
+    t0 = time.perf_counter()
+    res = sim.run()
+    wall = time.perf_counter() - t0
+    s = res.summary
+    jobs = s["jobs"]["arrived"]
+    print(machine())
+    print(f"vehicles {args.vehicles}, simulated {args.seconds:g} s, arrival rate {rate:.1f}/s, "
+          f"mean service {mean_service_s:.2f} s, utilization {s['utilization']['mean']:.3f}")
+    print(f"jobs {jobs}, events {s['run']['events']}, wall {wall:.2f} s, "
+          f"jobs per wall-second {jobs / wall:,.0f}, events per wall-second {s['run']['events'] / wall:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
