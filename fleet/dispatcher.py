@@ -11,6 +11,8 @@ Job books: arrived = completed + dropped + queued + running, at every instant.
 """
 from __future__ import annotations
 
+from simpy.events import Timeout
+
 from collections import deque
 
 from fleet import channels as ch
@@ -81,13 +83,12 @@ class Dispatcher:
         if left <= 0.0:
             self._drop(job)
             return
-        ev = self.env.timeout(left)
+        ev = Timeout(self.env, left, job)
         ev.callbacks.append(self._on_expiry)
         job.expiry_event = ev
-        ev.job = job
 
     def _on_expiry(self, ev) -> None:
-        job = ev.job
+        job = ev._value
         if job.state == QUEUED and job.expiry_event is ev:
             self._drop(job)
 
@@ -144,14 +145,15 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ service
     def _start(self, job: Job, v) -> None:
-        now = self.env.now
-        chip = v.spec.chip
+        env = self.env
+        now = env._now
         if job.service_left_s is not None:
             service = job.service_left_s
             job.prefill_s = 0.0
         else:
-            job.prefill_s = job.prompt_tokens / chip.prefill_tokens_per_s
-            service = job.prefill_s + (job.output_tokens - job.output_done) / chip.decode_tokens_per_s
+            chip = v.spec.chip
+            job.prefill_s = prefill = job.prompt_tokens / chip.prefill_tokens_per_s
+            service = prefill + (job.output_tokens - job.output_done) / chip.decode_tokens_per_s
         job.state = RUNNING
         job.vehicle = v
         job.start_s = now
@@ -159,31 +161,37 @@ class Dispatcher:
             job.first_start_s = now
         self.running += 1
         self.started += 1
-        v.start_job(job, now)
-        ev = self.env.timeout(service)
+        v.jobs.append(job)
+        v._slots_changed(now, 1)
+        ev = Timeout(env, service, job)  # the job rides in the event's value
         ev.callbacks.append(self._on_complete)
-        ev.job = job
         job.run_event = ev
-        self.vehicle_changed(v)
+        # the vehicle lost a free slot: re-file it (nothing new to dispatch)
+        busy = v.busy
+        self.index.update(v, busy if busy < v.spec.chip.slots else -1)
+        if self._updates:
+            self.policy.on_vehicle_changed(v)
 
     def _on_complete(self, ev) -> None:
-        job = ev.job
-        if job.run_event is not ev or job.state != RUNNING:
+        job = ev._value
+        if job.run_event is not ev:
             return  # preempted earlier
-        now = self.env.now
+        now = self.env._now
         v = job.vehicle
         job.state = COMPLETED
         job.finish_s = now
         job.run_event = None
         self.running -= 1
         self.completed += 1
-        tokens = job.prompt_tokens + job.output_tokens
+        out = job.output_tokens
+        tokens = job.prompt_tokens + out
         self.tokens_served += tokens
-        self.tokens_generated += job.output_tokens
+        self.tokens_generated += out
         v.jobs_done += 1
         v.tokens_done += tokens
         self.log.append(job)
-        v.end_job(job, now)
+        v.jobs.remove(job)
+        v._slots_changed(now, -1)
         self.vehicle_changed(v)
 
     def preempt_all(self, v, now: float, cause: str) -> None:

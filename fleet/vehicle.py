@@ -16,6 +16,8 @@ discharge efficiency below 1 the difference is a discharge loss.
 """
 from __future__ import annotations
 
+from simpy.events import Timeout
+
 from dataclasses import dataclass, field
 
 from fleet import channels as ch
@@ -217,10 +219,10 @@ class Vehicle:
             for k in range(a, b):
                 dep = plan.depart_s[k]
                 if dep > env.now:
-                    yield env.timeout(dep - env.now)
+                    yield Timeout(env, dep - env.now)
                 duration = plan.arrive_s[k] - dep
                 self._depart(env.now, plan.distance_km[k], duration)
-                yield env.timeout(duration)
+                yield Timeout(env, duration)
                 self._arrive(env.now, plan, k, b, day)
             day += 1
 
@@ -349,8 +351,18 @@ class Vehicle:
         (battery, or the grid at the charge limit) change. A charging car, or a battery with
         discharge losses, takes the general path.
         """
-        if now > self.t_s:
-            self._settle(now)
+        dt = now - self.t_s
+        if dt > 0.0:  # _settle, inlined
+            h = dt / 3600.0
+            self.energy_wh += self.p_batt * h
+            infer = (self.p_active + self.p_idle + self.p_overhead) * h
+            self.e_infer += infer
+            if not self.plugged:
+                self.e_infer_batt_since_plug += infer
+            self.e_drive += self.p_drive * h
+            self.e_sleep += self.p_sleep * h
+            self.e_loss += (self.p_closs + self.p_dloss) * h
+            self.t_s = now
         busy = self.busy + delta
         self.busy = busy
         state = SERVING if busy else AVAILABLE
@@ -540,7 +552,7 @@ class Vehicle:
         t = self._next_threshold_s(now)
         if t < self.check_at:
             env = self.ctx.env
-            ev = env.timeout(t - now)
+            ev = Timeout(env, t - now)
             ev.callbacks.append(self._on_threshold)
             self.check_event = ev
             self.check_at = t

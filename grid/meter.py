@@ -16,7 +16,7 @@ class PriceCarbonTable:
     Built once per run and shared by every vehicle's :class:`GridMeter`.
     """
 
-    __slots__ = ("times", "cum_price", "cum_carbon", "price", "carbon", "start_s", "end_s")
+    __slots__ = ("times", "cum_price", "cum_carbon", "price", "carbon", "start_s", "end_s", "_piece")
 
     def __init__(self, price: StepSignal, carbon: StepSignal) -> None:
         self.start_s = max(price.start_s, carbon.start_s)
@@ -28,14 +28,24 @@ class PriceCarbonTable:
         self.carbon = [carbon.value(t) for t in times]
         self.cum_price = [price.cumulative(t) for t in times]
         self.cum_carbon = [carbon.cumulative(t) for t in times]
+        self._piece = (0.0, -1.0, 0.0, 0.0, 0.0, 0.0)  # cache: t0, t1, cum price, price, cum carbon, carbon
 
     def cumulatives(self, t_s: float) -> tuple[float, float]:
         """Exact integrals of price ($·s/kWh) and carbon (g·s/kWh) from the signals' start to ``t_s``."""
+        t0, t1, cp, p, cc, c = self._piece
+        if t0 <= t_s < t1:  # most queries fall in the same piece as the previous one
+            dt = t_s - t0
+            return cp + p * dt, cc + c * dt
         if not (self.start_s <= t_s <= self.end_s):
             raise ValueError(f"grid signals cover {self.start_s} s .. {self.end_s} s; asked for {t_s} s")
-        i = bisect_right(self.times, t_s) - 1
-        dt = t_s - self.times[i]
-        return self.cum_price[i] + self.price[i] * dt, self.cum_carbon[i] + self.carbon[i] * dt
+        times = self.times
+        i = bisect_right(times, t_s) - 1
+        t0 = times[i]
+        t1 = times[i + 1] if i + 1 < len(times) else self.end_s
+        cp, p, cc, c = self.cum_price[i], self.price[i], self.cum_carbon[i], self.carbon[i]
+        self._piece = (t0, t1, cp, p, cc, c)
+        dt = t_s - t0
+        return cp + p * dt, cc + c * dt
 
 
 class GridMeter:

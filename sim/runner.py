@@ -5,6 +5,9 @@ dispatcher and the sampler are wired here and nowhere else.
 """
 from __future__ import annotations
 
+from simpy.events import Timeout
+
+import gc
 import random
 import time
 from dataclasses import dataclass
@@ -186,7 +189,7 @@ class Simulation:
         self.workload, self._exp_mean_for_trace = build_workload(sc, self.clock, streams.get("workload"))
         self._trace_service_rng = streams.get("trace_service")
         self._build_fleet(streams)
-        self._arrivals = None
+        self._limits = {c: (lim.slo_s, lim.max_wait_s) for c, lim in self.workload.class_limits.items()}
         self._next_job_id = 0
         self.series: list[tuple] = []
 
@@ -251,19 +254,23 @@ class Simulation:
             if self._chunk_end >= self.horizon_s:
                 return
             self._load_chunk(self._chunk_end)
-        ev = self.env.timeout(self._arr[self._i] - self.env.now)
+        ev = Timeout(self.env, self._arr[self._i] - self.env.now)
         ev.callbacks.append(self._on_arrival)
 
     def _on_arrival(self, _ev) -> None:
         i = self._i
         c = self._cls[i]
-        limits = self.workload.class_limits[c]
-        job = Job(self._next_job_id, c, self._arr[i], self._prompt[i], self._output[i], limits.slo_s,
-                  limits.max_wait_s, self._service[i] if self._service is not None else None)
+        slo_s, max_wait_s = self._limits[c]
+        job = Job(self._next_job_id, c, self._arr[i], self._prompt[i], self._output[i], slo_s, max_wait_s,
+                  self._service[i] if self._service is not None else None)
         self._next_job_id += 1
-        self._i = i + 1
+        i += 1
+        self._i = i
         self.dispatcher.submit(job)
-        self._schedule_next_arrival()
+        if i < len(self._arr):
+            Timeout(self.env, self._arr[i] - self.env._now).callbacks.append(self._on_arrival)
+        else:
+            self._schedule_next_arrival()
 
     # ------------------------------------------------------------------ sampling
     def _sampler(self):
@@ -291,7 +298,17 @@ class Simulation:
         self._i = 0
         self._schedule_next_arrival()
         env.process(self._sampler())
-        env.run(until=self.horizon_s)
+        # The run allocates millions of short-lived, acyclic objects (jobs, events): freeze the
+        # long-lived ones built so far and collect young generations less often.
+        gc.collect()
+        gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(100_000, 50, 100)
+        try:
+            env.run(until=self.horizon_s)
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
         if not self.series or self.series[-1][1] < self.horizon_s:
             self._sample(self.horizon_s)  # run(until=...) stops before events at the horizon
         for v in self.vehicles:
