@@ -11,20 +11,26 @@ Job books: arrived = completed + dropped + queued + running, at every instant.
 """
 from __future__ import annotations
 
-from simpy.events import Timeout
-
 from collections import deque
 
+from simpy.events import Timeout
+
 from fleet import channels as ch
+from fleet.channels import AVAILABLE
 from fleet.fleetview import FreeSlotIndex
 from fleet.joblog import JobLog
-from fleet.channels import AVAILABLE
 from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, QUEUED, RUNNING, Job
 from fleet.policies import DispatchPolicy
 
 
 class Dispatcher:
     """Routes jobs to vehicles with free slots through a pluggable policy."""
+
+    __slots__ = (
+        "env", "rec", "index", "log", "policy", "_updates", "queues", "queued", "running", "arrived",
+        "started", "completed", "dropped", "preemptions", "preemptions_by_cause", "decisions",
+        "_draining", "tokens_served", "tokens_generated", "queued_at_end", "running_at_end",
+    )
 
     def __init__(self, env, rec, index: FreeSlotIndex, log: JobLog) -> None:
         self.env = env
@@ -46,7 +52,8 @@ class Dispatcher:
         self._draining = False
         self.tokens_served = 0
         self.tokens_generated = 0
-        self.wasted_tokens = 0
+        self.queued_at_end = 0
+        self.running_at_end = 0
 
     def job_totals(self) -> tuple[int, int, int, int, int]:
         """Running totals in the order of ``channels.JOB_COUNTERS``."""

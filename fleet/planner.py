@@ -9,6 +9,7 @@ its trips that would depart before the start are skipped (every car starts parke
 from __future__ import annotations
 
 import bisect
+from array import array
 
 import numpy as np
 
@@ -19,20 +20,25 @@ _INF = float("inf")
 
 
 class PlanLists:
-    """One day's plan as Python lists, plus the km left in each vehicle's tour after each trip."""
+    """One day's plan in compact ``array`` columns, plus the km left in each tour after each trip.
+
+    Vehicles read one scalar at a time: indexing an ``array.array`` yields a Python number
+    directly (unlike numpy scalars) and stores 8 bytes per value (unlike lists of floats).
+    """
 
     __slots__ = ("offsets", "depart_s", "arrive_s", "distance_km", "destination", "km_after")
 
     def __init__(self, plan: DayPlan) -> None:
-        self.offsets = plan.offsets.tolist()
-        self.depart_s = plan.depart_s.tolist()
-        self.arrive_s = plan.arrive_s.tolist()
-        self.distance_km = plan.distance_km.tolist()
-        self.destination = plan.destination.tolist()
+        self.offsets = array("q", plan.offsets.astype(np.int64).tobytes())
+        self.depart_s = array("d", plan.depart_s.astype(np.float64).tobytes())
+        self.arrive_s = array("d", plan.arrive_s.astype(np.float64).tobytes())
+        self.distance_km = array("d", plan.distance_km.astype(np.float64).tobytes())
+        self.destination = array("b", plan.destination.astype(np.int8).tobytes())
         cs = np.cumsum(plan.distance_km)
         n_trips = np.diff(plan.offsets)
         last = np.repeat(plan.offsets[1:] - 1, n_trips)
-        self.km_after = (cs[last] - cs).tolist() if len(cs) else []
+        km_after = (cs[last] - cs) if len(cs) else np.array([], dtype=np.float64)
+        self.km_after = array("d", km_after.astype(np.float64).tobytes())
 
 
 class DayPlanner:

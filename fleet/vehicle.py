@@ -4,9 +4,10 @@ Between two events every power of a vehicle is constant, so the energy of a segm
 analytically when it ends (:meth:`Vehicle._settle`). Powers are re-derived after each state change
 (:meth:`Vehicle._apply`), which pushes the deltas to the fleet recorder and the grid meter and
 schedules the next internal threshold: the next charging-taper step, the charge limit, or the
-serving guard of an unplugged car. Thresholds are scheduled at their exact instant; a threshold
-that moves later leaves its earlier event in place, which then finds nothing to do and
-reschedules (one event per state change, never a periodic tick).
+serving guard of an unplugged car. Thresholds are scheduled at their exact instant, and only if
+they fall before the car's next departure; a threshold that moves later leaves its earlier event
+in place, which then finds nothing to do and reschedules (one event per state change, never a
+periodic tick).
 
 Load-side categories (W): driving, inference_active, inference_idle, awake_overhead, sleep.
 Plugged: the charger draws ``P`` from the grid, ``efficiency*P`` reaches the DC bus, feeds the
@@ -16,11 +17,12 @@ discharge efficiency below 1 the difference is a discharge loss.
 """
 from __future__ import annotations
 
-from simpy.events import Timeout
-
 from dataclasses import dataclass, field
 
+from simpy.events import Timeout
+
 from fleet import channels as ch
+from fleet.battery import BatterySpec, ChargerSpec
 from fleet.channels import (
     BUSY_SLOTS,
     CHARGING,
@@ -37,7 +39,6 @@ from fleet.channels import (
     P_SLEEP,
     PLUGGED,
 )
-from fleet.battery import BatterySpec, ChargerSpec
 from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.mobility import HOME
 
@@ -348,30 +349,38 @@ class Vehicle:
         """Fast path of :meth:`_apply` for a change of busy slots (``delta``) on an online car.
 
         Only the chip's active power, the state (available/serving) and what feeds the load
-        (battery, or the grid at the charge limit) change. A charging car, or a battery with
-        discharge losses, takes the general path.
+        change: the grid at the charge limit, else the battery. A battery with discharge losses,
+        or a tapered charger that no longer covers the load, takes the general path.
         """
         dt = now - self.t_s
-        if dt > 0.0:  # _settle, inlined
+        if dt > 0.0:  # _settle, inlined; an online car has no driving or sleep power
             h = dt / 3600.0
             self.energy_wh += self.p_batt * h
             infer = (self.p_active + self.p_idle + self.p_overhead) * h
             self.e_infer += infer
             if not self.plugged:
                 self.e_infer_batt_since_plug += infer
-            self.e_drive += self.p_drive * h
-            self.e_sleep += self.p_sleep * h
             self.e_loss += (self.p_closs + self.p_dloss) * h
             self.t_s = now
         busy = self.busy + delta
         self.busy = busy
         state = SERVING if busy else AVAILABLE
         spec = self.spec
-        if (self.plugged and not self.full) or spec.battery.discharge_efficiency != 1.0:
+        chip = spec.chip
+        p_active = (chip.active_w - chip.idle_w) * busy / chip.slots
+        load = self.p_overhead + self.p_idle + p_active
+        plugged = self.plugged
+        if plugged and not self.full:
+            charger = spec.home_charger
+            p_batt = charger.efficiency * charger.step_power_w(self.step) - load
+            general = p_batt < 0.0
+        else:
+            p_batt = -load
+            general = spec.battery.discharge_efficiency != 1.0
+        if general:
             self.state = state
             self._apply(now)
             return
-        chip = spec.chip
         w = self.weight
         rec = self.ctx.rec
         if state != self.state:
@@ -385,14 +394,12 @@ class Vehicle:
         t_last[i] = now
         level[i] += delta * w
         self.r_busy = busy
-        p_active = (chip.active_w - chip.idle_w) * busy / chip.slots
         i = P_ACTIVE
         acc[i] += level[i] * (now - t_last[i])
         t_last[i] = now
         level[i] += (p_active - self.p_active) * w
         self.p_active = p_active
-        load = self.p_overhead + self.p_idle + p_active
-        if self.plugged:  # at the charge limit: the charger covers the load
+        if plugged and self.full:  # at the charge limit: the charger covers the load
             eff = spec.home_charger.efficiency
             p_grid = load / eff
             p_closs = p_grid * (1.0 - eff)
@@ -407,12 +414,12 @@ class Vehicle:
             self.p_grid = p_grid
             self.p_closs = p_closs
             self.meter.set_power(now, p_grid)
-        else:
+        else:  # the battery takes the change (charging slower, or discharging faster)
             i = P_BATTERY
             acc[i] += level[i] * (now - t_last[i])
             t_last[i] = now
-            level[i] += (-load - self.p_batt) * w
-            self.p_batt = -load
+            level[i] += (p_batt - self.p_batt) * w
+            self.p_batt = p_batt
             self._plan_threshold(now)
 
     # ------------------------------------------------------------------ energy
@@ -549,8 +556,13 @@ class Vehicle:
         return _INF
 
     def _plan_threshold(self, now: float) -> None:
+        """Schedule the next threshold if it comes before both the planned one and departure.
+
+        A threshold at or after the next departure needs no event: departing settles the
+        segment and the next parking plans its own thresholds.
+        """
         t = self._next_threshold_s(now)
-        if t < self.check_at:
+        if t < self.check_at and t < self.next_departure_s:
             env = self.ctx.env
             ev = Timeout(env, t - now)
             ev.callbacks.append(self._on_threshold)

@@ -61,7 +61,8 @@ class HourlyProfile:
         return StepSignal.from_local_hourly(own, self.values, t0_s, t1_s, self.name, self.unit)
 
 
-_DCRL = "HewlettPackard/dc-rl@a92b475 data/CarbonIntensity/{}_NG_&_avgCI.csv (MIT; US EIA-930 2022), mean avg_CI by local hour"
+_DCRL = ("HewlettPackard/dc-rl@a92b475 data/CarbonIntensity/{}_NG_&_avgCI.csv (MIT; US EIA-930 2022), "
+         "mean avg_CI by local hour")
 
 CARBON_PROFILES: dict[str, HourlyProfile] = {
     "caiso_2022": HourlyProfile(
@@ -120,7 +121,8 @@ def load_eia930(path: str | Path) -> pd.Series:
             if ts.tzinfo is None:
                 ts = ts.replace(tzinfo=ZoneInfo("UTC"))
             if prev is not None and ts <= prev:
-                raise DataFileError(p, line, f"timestamp {raw_ts!r} is not after the previous row's; timestamps must strictly increase")
+                raise DataFileError(
+                    p, line, f"timestamp {raw_ts!r} is not after the previous row's; timestamps must strictly increase")
             prev = ts
             if raw_ci == "":
                 continue  # hour missing in the source data
@@ -129,7 +131,8 @@ def load_eia930(path: str | Path) -> pd.Series:
             except ValueError:
                 ci = math.nan
             if not math.isfinite(ci) or ci < 0:
-                raise DataFileError(p, line, f"avg_CI {raw_ci!r} is not allowed; must be a number >= 0 (gCO2/kWh) or empty")
+                raise DataFileError(
+                    p, line, f"avg_CI {raw_ci!r} is not allowed; must be a number >= 0 (gCO2/kWh) or empty")
             stamps.append(ts)
             values.append(ci)
     if not values:

@@ -24,7 +24,8 @@ class TouPeriod:
         if not math.isfinite(self.price_usd_per_kwh) or self.price_usd_per_kwh < 0:
             raise ValueError(f"period {self.name}: price_usd_per_kwh {self.price_usd_per_kwh} must be a number >= 0")
         if not self.hours or any(not (isinstance(h, int) and 0 <= h <= 23) for h in self.hours):
-            raise ValueError(f"period {self.name}: hours {self.hours} must be integers 0..23 (local hour), at least one")
+            raise ValueError(
+                f"period {self.name}: hours {self.hours} must be integers 0..23 (local hour), at least one")
         if not self.weekdays or any(not (isinstance(d, int) and 0 <= d <= 6) for d in self.weekdays):
             raise ValueError(f"period {self.name}: weekdays {self.weekdays} must be integers 0..6 (Monday = 0)")
 

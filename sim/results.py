@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from fleet import channels as ch
-from fleet.jobs import CLASS_NAMES, COMPLETED, DROPPED, OUTCOME_NAMES
+from fleet.jobs import CLASS_NAMES, COMPLETED, OUTCOME_NAMES
 from sim import __version__
 from sim.scenario import Scenario, resolve
 

@@ -5,8 +5,6 @@ dispatcher and the sampler are wired here and nowhere else.
 """
 from __future__ import annotations
 
-from simpy.events import Timeout
-
 import gc
 import random
 import time
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from fleet import channels as ch
 from fleet.battery import BatterySpec, ChargerSpec
@@ -23,8 +22,8 @@ from fleet.dispatcher import Dispatcher
 from fleet.fleetview import FleetView, FreeSlotIndex
 from fleet.joblog import JobLog
 from fleet.jobs import Job
-from fleet.mobility import MobilityModel, MobilityParams
-from fleet.planner import DayPlanner
+from fleet.mobility import DayPlan, MobilityModel, MobilityParams
+from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
 from fleet.vehicle import Vehicle, VehicleSpec
 from fleet.workload import (
@@ -45,7 +44,7 @@ from sim.errors import ScenarioError
 from sim.recorder import Recorder
 from sim.results import Results, assemble_results
 from sim.rng import RandomStreams
-from sim.scenario import Scenario
+from sim.scenario import Scenario, load_scenario
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 
@@ -66,9 +65,6 @@ class _NoTrips:
     """A planner for ``fleet.mobility = false``: every car stays parked at home."""
 
     def __init__(self, n: int) -> None:
-        from fleet.planner import PlanLists  # noqa: PLC0415 (tiny, local use)
-        from fleet.mobility import DayPlan  # noqa: PLC0415
-
         empty = np.array([], dtype=float)
         self._plan = PlanLists(DayPlan(np.zeros(n + 1, dtype=np.int64), empty, empty, empty,
                                        np.array([], dtype=np.int8)))
@@ -289,6 +285,11 @@ class Simulation:
     # ------------------------------------------------------------------ run
     def run(self) -> Results:
         """Run to the horizon and assemble the results."""
+        self.execute()
+        return self.results()
+
+    def execute(self) -> None:
+        """Run the simulation to the horizon and close every account (no results assembly)."""
         wall0 = time.perf_counter()
         env = self.env
         for v in self.vehicles:
@@ -314,9 +315,12 @@ class Simulation:
         for v in self.vehicles:
             v.finish(self.horizon_s)
         self.dispatcher.close(self.vehicles)
-        wall_s = time.perf_counter() - wall0
-        events = next(env._eid) if hasattr(env, "_eid") else -1  # events scheduled
-        return assemble_results(self, wall_s, events)
+        self.wall_s = time.perf_counter() - wall0
+        self.events = next(env._eid) if hasattr(env, "_eid") else -1  # events scheduled
+
+    def results(self) -> Results:
+        """The results of an executed simulation."""
+        return assemble_results(self, self.wall_s, self.events)
 
 
 def run(scenario: Scenario) -> Results:
@@ -326,6 +330,4 @@ def run(scenario: Scenario) -> Results:
 
 def run_file(path: str | Path | None, overrides: list[str] | None = None) -> Results:
     """Load a scenario file (None = built-in), apply overrides, run it."""
-    from sim.scenario import load_scenario  # noqa: PLC0415
-
     return run(load_scenario(path, overrides))

@@ -94,7 +94,8 @@ def test_set_values_are_toml_or_plain_strings():
     assert sc["workload.interactive.diurnal"] == "flat"
 
 
-BAD_TRACE = "TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:15:46.6805900,374,44\r\n2023-11-16 18:15:50.9951690,abc,109"
+BAD_TRACE = ("TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:15:46.6805900,374,44\r\n"
+             "2023-11-16 18:15:50.9951690,abc,109")
 
 BAD_CASES = [
     # (scenario text or None, extra args, substrings the one-line message must contain)

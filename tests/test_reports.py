@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import build_report
-from reports import figures, style
+from reports import build_report, figures, style
 from reports.page import write_page
 from sim.results import load_results, write_results
 from sim.runner import run

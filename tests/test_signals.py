@@ -128,7 +128,7 @@ def test_from_local_hourly_dst_spring_forward_day():
     assert [v - 100 for _, v in first_day] == [0, 1] + list(range(3, 24))
     assert [t for t, _ in first_day] == [3600.0 * k for k in range(23)]
     # each piece holds the profile value of its local hour, checked independently via datetime
-    for t, v in first_day:
+    for t, _ in first_day:
         mid = t + 1800
         assert s.value(mid) == profile[clock.to_datetime(mid).hour]
     # next day is a normal 24-piece day
