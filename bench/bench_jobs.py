@@ -57,7 +57,8 @@ def main() -> None:
         jobs = s["jobs"]["arrived"]
         rates.append(jobs / (t1 - t0))
         asm.append(t2 - t1)
-        print(f"  jobs {jobs}, events {s['run']['events']}, simulate {t1 - t0:.2f} s -> {jobs / (t1 - t0):,.0f} jobs/s; "
+        print(f"  jobs {jobs}, events {s['run']['events']}, simulate {t1 - t0:.2f} s "
+              f"-> {jobs / (t1 - t0):,.0f} jobs/s; "
               f"results tables {t2 - t1:.2f} s; utilization {s['utilization']['mean']:.3f}")
     print(f"vehicles {args.vehicles}, simulated {args.seconds:g} s, arrival rate {rate:.1f}/s, "
           f"mean service {mean_service_s:.2f} s")
