@@ -94,11 +94,6 @@ class FleetView:
         """Number of online vehicles with at least one free slot."""
         return self._index.size
 
-    def vehicles_with_busy(self, busy_slots: int) -> tuple:
-        """Online vehicles with a free slot and exactly ``busy_slots`` busy slots (a snapshot)."""
-        b = self._index.buckets
-        return tuple(b[busy_slots]) if busy_slots < len(b) else ()
-
     @staticmethod
     def free_slots(v) -> int:
         """Free slots of ``v`` (0 if offline)."""

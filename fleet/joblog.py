@@ -24,6 +24,7 @@ COLUMNS = (
     ("slo_s", np.float64),
 )
 CHUNK_ROWS = 65536
+ROW_DTYPE = np.dtype(list(COLUMNS))
 
 
 class JobLog:
@@ -33,7 +34,7 @@ class JobLog:
 
     def __init__(self) -> None:
         self._rows: list[tuple] = []
-        self._chunks: list[dict[str, np.ndarray]] = []
+        self._chunks: list[np.ndarray] = []  # structured arrays of ROW_DTYPE
         self._n = 0
 
     def append(self, job: Job) -> None:
@@ -50,8 +51,7 @@ class JobLog:
 
     def _pack(self) -> None:
         if self._rows:
-            cols = list(zip(*self._rows))
-            self._chunks.append({name: np.array(col, dtype=dt) for (name, dt), col in zip(COLUMNS, cols)})
+            self._chunks.append(np.array(self._rows, dtype=ROW_DTYPE))  # one C-level conversion
             self._rows = []
 
     def __len__(self) -> int:
@@ -60,7 +60,6 @@ class JobLog:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """All columns as numpy arrays, sorted by job id."""
         self._pack()
-        cols = {name: np.concatenate([c[name] for c in self._chunks]) if self._chunks else np.array([], dtype=dt)
-                for name, dt in COLUMNS}
-        order = np.argsort(cols["job_id"], kind="stable")
-        return {k: v[order] for k, v in cols.items()}
+        table = np.concatenate(self._chunks) if self._chunks else np.empty(0, dtype=ROW_DTYPE)
+        table = table[np.argsort(table["job_id"], kind="stable")]
+        return {name: np.ascontiguousarray(table[name]) for name, _ in COLUMNS}

@@ -43,7 +43,6 @@ from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.mobility import HOME
 
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
-STATE_NAMES = {DRIVING: "driving", PARKED: "parked", AVAILABLE: "available", SERVING: "serving"}
 _TOL_WH = 1e-6
 _INF = float("inf")
 
@@ -192,11 +191,6 @@ class Vehicle:
     def soc(self) -> float:
         """State of charge at the last settled instant (0..1)."""
         return self.energy_wh / self.spec.battery.capacity_wh
-
-    @property
-    def online(self) -> bool:
-        """Awake and able to hold jobs."""
-        return self.state == AVAILABLE or self.state == SERVING
 
     @property
     def free_slots(self) -> int:

@@ -9,7 +9,6 @@ import gc
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import simpy
@@ -44,7 +43,7 @@ from sim.errors import ScenarioError
 from sim.recorder import Recorder
 from sim.results import Results, assemble_results
 from sim.rng import RandomStreams
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 
@@ -326,8 +325,3 @@ class Simulation:
 def run(scenario: Scenario) -> Results:
     """Run ``scenario`` and return its results (nothing is written to disk)."""
     return Simulation(scenario).run()
-
-
-def run_file(path: str | Path | None, overrides: list[str] | None = None) -> Results:
-    """Load a scenario file (None = built-in), apply overrides, run it."""
-    return run(load_scenario(path, overrides))
