@@ -51,7 +51,7 @@ class JobLog:
 
     def _pack(self) -> None:
         if self._rows:
-            self._chunks.append(np.array(self._rows, dtype=ROW_DTYPE))  # one C-level conversion
+            self._chunks.append(np.fromiter(self._rows, dtype=ROW_DTYPE, count=len(self._rows)))
             self._rows = []
 
     def __len__(self) -> int:

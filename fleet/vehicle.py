@@ -382,37 +382,38 @@ class Vehicle:
             rec.add(state, w, now)
             self.state = self.r_state = state
         # Recorder.add inlined for the levels that change on every job start and end.
-        level, acc, t_last = rec.level, rec._acc, rec._t_last
+        level, acc = rec.level, rec.acc
+        since = now - rec.t_open
         i = BUSY_SLOTS
-        acc[i] += level[i] * (now - t_last[i])
-        t_last[i] = now
-        level[i] += delta * w
+        d = delta * w
+        acc[i] += d * since
+        level[i] += d
         self.r_busy = busy
         i = P_ACTIVE
-        acc[i] += level[i] * (now - t_last[i])
-        t_last[i] = now
-        level[i] += (p_active - self.p_active) * w
+        d = (p_active - self.p_active) * w
+        acc[i] += d * since
+        level[i] += d
         self.p_active = p_active
         if plugged and self.full:  # at the charge limit: the charger covers the load
             eff = spec.home_charger.efficiency
             p_grid = load / eff
             p_closs = p_grid * (1.0 - eff)
             i = P_GRID
-            acc[i] += level[i] * (now - t_last[i])
-            t_last[i] = now
-            level[i] += (p_grid - self.p_grid) * w
+            d = (p_grid - self.p_grid) * w
+            acc[i] += d * since
+            level[i] += d
             i = P_CHARGE_LOSS
-            acc[i] += level[i] * (now - t_last[i])
-            t_last[i] = now
-            level[i] += (p_closs - self.p_closs) * w
+            d = (p_closs - self.p_closs) * w
+            acc[i] += d * since
+            level[i] += d
             self.p_grid = p_grid
             self.p_closs = p_closs
             self.meter.set_power(now, p_grid)
         else:  # the battery takes the change (charging slower, or discharging faster)
             i = P_BATTERY
-            acc[i] += level[i] * (now - t_last[i])
-            t_last[i] = now
-            level[i] += (p_batt - self.p_batt) * w
+            d = (p_batt - self.p_batt) * w
+            acc[i] += d * since
+            level[i] += d
             self.p_batt = p_batt
             self._plan_threshold(now)
 
@@ -478,7 +479,8 @@ class Vehicle:
 
         # Recorder updates (each scaled by weight), Recorder.add inlined: this runs on every event.
         rec = self.ctx.rec
-        level, acc, t_last = rec.level, rec._acc, rec._t_last
+        level, acc = rec.level, rec.acc
+        since = now - rec.t_open
         changes = []
         if state != self.r_state:
             if self.r_state >= 0:
@@ -530,8 +532,7 @@ class Vehicle:
             self.p_grid = p_grid
             self.meter.set_power(now, p_grid)
         for i, d in changes:
-            acc[i] += level[i] * (now - t_last[i])
-            t_last[i] = now
+            acc[i] += d * since
             level[i] += d
         self._plan_threshold(now)
 

@@ -11,40 +11,33 @@ from collections.abc import Sequence
 
 
 class Recorder:
-    """Exact time integrals of levels and per-interval event counts."""
+    """Exact time integrals of levels and per-interval event counts.
 
-    __slots__ = (
-        "level_names",
-        "counter_names",
-        "level",
-        "_acc",
-        "_t_last",
-        "_total",
-        "counts",
-        "_t_interval",
-    )
+    A level's integral over the open interval ``[t_open, t]`` is
+    ``level * (t - t_open) - acc``, where each change ``delta`` at time ``u`` adds
+    ``delta * (u - t_open)`` to ``acc``: two list updates per change, whatever the history.
+    """
+
+    __slots__ = ("level_names", "counter_names", "level", "acc", "t_open", "_total", "counts")
 
     def __init__(self, level_names: Sequence[str], counter_names: Sequence[str], t0_s: float = 0.0):
         self.level_names = tuple(level_names)
         self.counter_names = tuple(counter_names)
         n = len(self.level_names)
         self.level = [0.0] * n  # current value of each level
-        self._acc = [0.0] * n  # integral over the open interval (unit*s)
-        self._t_last = [t0_s] * n
+        self.acc = [0.0] * n  # sum of delta * (time of change - t_open) over the open interval
+        self.t_open = t0_s  # start of the open interval (s)
         self._total = [0.0] * n  # integral since t0 up to the last closed interval (unit*s)
         self.counts = [0] * len(self.counter_names)
-        self._t_interval = t0_s
 
     def add(self, i: int, delta: float, t_s: float) -> None:
-        """Change level ``i`` by ``delta`` at time ``t_s`` (non-decreasing)."""
-        level = self.level
-        self._acc[i] += level[i] * (t_s - self._t_last[i])
-        self._t_last[i] = t_s
-        level[i] += delta
+        """Change level ``i`` by ``delta`` at time ``t_s`` (within the open interval)."""
+        self.acc[i] += delta * (t_s - self.t_open)
+        self.level[i] += delta
 
     def add_integral(self, i: int, amount: float) -> None:
         """Add an impulse ``amount`` (unit*s) to level ``i``'s integral (e.g. an instant purchase)."""
-        self._acc[i] += amount
+        self.acc[i] -= amount
 
     def close_interval(self, t_s: float) -> tuple[float, list[float], list[int]]:
         """Close the interval ending at ``t_s``.
@@ -52,18 +45,17 @@ class Recorder:
         Returns ``(duration_s, integrals, counts)``: each level's integral over the interval
         (unit*s) and each counter's events; then starts a new interval.
         """
-        level, acc, t_last, total = self.level, self._acc, self._t_last, self._total
+        duration = t_s - self.t_open
+        level, acc, total = self.level, self.acc, self._total
         integrals = []
         for i in range(len(level)):
-            a = acc[i] + level[i] * (t_s - t_last[i])
+            a = level[i] * duration - acc[i]
             integrals.append(a)
             total[i] += a
             acc[i] = 0.0
-            t_last[i] = t_s
         counts = self.counts
         self.counts = [0] * len(counts)
-        duration = t_s - self._t_interval
-        self._t_interval = t_s
+        self.t_open = t_s
         return duration, integrals, counts
 
     def totals(self) -> dict[str, float]:
