@@ -12,7 +12,7 @@ LEVELS = (
     "parked",  # asleep or offline
     "available",  # awake, chip idle
     "serving",  # awake, at least one busy slot
-    "charging",  # orthogonal: plugged and drawing power to fill the battery
+    "charging",  # orthogonal: plugged below the charge limit, the charger drawing its step power
     "plugged",
     "busy_slots",
     "online_slots",

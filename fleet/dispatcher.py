@@ -21,6 +21,11 @@ from fleet.fleetview import FreeSlotIndex
 from fleet.joblog import JobLog
 from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, QUEUED, RUNNING, Job
 from fleet.policies import DispatchPolicy
+from sim.errors import FleetsimInputError
+
+
+class PolicyError(FleetsimInputError):
+    """A dispatch policy broke its contract (a user's policy is input to the simulator)."""
 
 
 class Dispatcher:
@@ -152,6 +157,11 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ service
     def _start(self, job: Job, v) -> None:
+        if getattr(v, "bucket", -1) < 0:
+            raise PolicyError(
+                f"dispatch.policy: policy '{self.policy.name or type(self.policy).__name__}' chose vehicle "
+                f"{getattr(v, 'vid', v)!r}, which has no free slot; select() must return a vehicle with a "
+                "free slot (from the view) or None")
         env = self.env
         now = env._now
         if job.service_left_s is not None:
@@ -207,7 +217,8 @@ class Dispatcher:
         The caller updates ``v``'s state and then calls :meth:`vehicle_changed`, which re-dispatches.
         """
         chip = v.spec.chip
-        for job in list(v.jobs):
+        # Requeue at the head, latest arrival first, so the earliest ends up first in line.
+        for job in sorted(v.jobs, key=_arrival, reverse=True):
             elapsed = now - job.start_s
             if job.service_left_s is not None:  # fixed service requirement
                 if job.job_class == BATCH_CLASS:
@@ -256,3 +267,7 @@ class Dispatcher:
                 self.log.append(job)
         self.queued_at_end = self.queued[0] + self.queued[1]
         self.running_at_end = self.running
+
+
+def _arrival(job: Job) -> float:
+    return job.arrival_s

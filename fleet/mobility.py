@@ -87,7 +87,7 @@ class MobilityParams:
 
     def __post_init__(self) -> None:
         def bad(field: str, value: object, allowed: str) -> ScenarioError:
-            return ScenarioError(f"mobility.{field} = {value!r}: {allowed}")
+            return ScenarioError(f"fleet.itinerary.{field} = {value!r}: {allowed}")
 
         for field in ("trips_per_day", "weekday_km_per_day", "weekend_km_per_day",
                       "minutes_per_day", "max_trip_km"):

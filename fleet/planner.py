@@ -8,7 +8,6 @@ its trips that would depart before the start are skipped (every car starts parke
 """
 from __future__ import annotations
 
-import bisect
 from array import array
 
 import numpy as np
@@ -53,7 +52,7 @@ class DayPlanner:
         self._plans: dict[int, PlanLists] = {}
         self._last_arrival: np.ndarray | None = None
         self._planned_through = -1
-        self._oldest = 0
+        self._entered: dict[int, int] = {}  # day -> vehicles that have entered it
 
     @property
     def n_days(self) -> int:
@@ -67,13 +66,16 @@ class DayPlanner:
     def day(self, d: int, now_s: float = 0.0) -> PlanLists:
         """Plan of local day ``d`` (0 = the day containing the start) for a vehicle entering it.
 
-        Plans of days that ended more than a day before ``now_s`` are released (a trip running
-        past midnight is the longest any vehicle lags behind the clock).
+        Every vehicle enters every day once, in order; when the last one enters day ``d``, no
+        vehicle needs the plans before ``d`` any more and they are released. (``now_s`` is not
+        needed; it is accepted for planners that key on time.)
         """
-        cur = bisect.bisect_right(self.midnights, now_s) - 1
-        while self._oldest < cur - 1:
-            self._plans.pop(self._oldest, None)
-            self._oldest += 1
+        entered = self._entered.get(d, 0) + 1
+        self._entered[d] = entered
+        if entered == len(self.commuter):
+            for old in [k for k in self._plans if k < d]:
+                del self._plans[old]
+            self._entered.pop(d - 1, None)
         return self._get(d)
 
     def _get(self, d: int) -> PlanLists:

@@ -269,7 +269,7 @@ class Vehicle:
         self.trip_w = trip_wh * 3600.0 / duration_s
         self.trips += 1
         self.km += distance_km
-        ctx.rec.counts[ch.C_TRIPS] += 1
+        ctx.rec.counts[ch.C_TRIPS] += self.weight
         self._apply(now)
         ctx.dispatcher.vehicle_changed(self)
 
@@ -326,7 +326,7 @@ class Vehicle:
         ctx.dispatcher.vehicle_changed(self)
 
     def _can_serve(self) -> bool:
-        return self.connected and (self.plugged or not self.low)
+        return self.connected and not self.low
 
     # ------------------------------------------------------------------ jobs (called by the dispatcher)
     def start_job(self, job, now: float) -> None:
@@ -364,10 +364,12 @@ class Vehicle:
         p_active = (chip.active_w - chip.idle_w) * busy / chip.slots
         load = self.p_overhead + self.p_idle + p_active
         plugged = self.plugged
-        if plugged and not self.full:
+        if plugged:
             charger = spec.home_charger
             p_batt = charger.efficiency * charger.step_power_w(self.step) - load
-            general = p_batt < 0.0
+            general = p_batt < 0.0 or self.p_dloss != 0.0
+            if self.full:
+                p_batt = 0.0
         else:
             p_batt = -load
             general = spec.battery.discharge_efficiency != 1.0
@@ -460,6 +462,8 @@ class Vehicle:
         if self.plugged:
             charger = spec.home_charger
             eff = charger.efficiency
+            if self.full and load > eff * charger.step_power_w(self.step):
+                self.full = False  # the charger cannot cover the load: the battery drains
             if self.full:
                 p_grid = load / eff
                 p_batt = 0.0
@@ -541,11 +545,20 @@ class Vehicle:
         """Exact time of the next internal threshold under the current powers (inf if none)."""
         p = self.p_batt
         if self.plugged:
-            if self.full or p <= 0.0:
+            if self.full or p == 0.0:
                 return _INF
             bat = self.spec.battery
-            target_soc = min(self.spec.home_charger.step_upper_soc(self.step), bat.charge_limit_soc)
-            return now + max(0.0, target_soc * bat.capacity_wh - self.energy_wh) * 3600.0 / p
+            charger = self.spec.home_charger
+            cap = bat.capacity_wh
+            if p > 0.0:  # charging up to the end of this taper step or the limit
+                target_soc = min(charger.step_upper_soc(self.step), bat.charge_limit_soc)
+                return now + max(0.0, target_soc * cap - self.energy_wh) * 3600.0 / p
+            # The load exceeds the charger's output at this step: the battery drains, and a
+            # serving car stops at its reserve. (The step does not go back down while plugged:
+            # a conservative simplification that avoids chattering across a step boundary.)
+            if self.state in (AVAILABLE, SERVING):
+                return now + max(0.0, self.energy_wh - bat.reserve_soc * cap) * 3600.0 / -p
+            return _INF
         if self.state in (AVAILABLE, SERVING) and p < 0.0:
             return now + max(0.0, self.energy_wh - self.guard_wh) * 3600.0 / -p
         return _INF
@@ -574,24 +587,43 @@ class Vehicle:
         bat = self.spec.battery
         cap = bat.capacity_wh
         if self.plugged and not self.full:
-            limit_wh = bat.charge_limit_soc * cap
-            if self.energy_wh >= limit_wh - _TOL_WH:
-                self.full = True
-            elif self.energy_wh >= self.spec.home_charger.step_upper_soc(self.step) * cap - _TOL_WH:
-                self.step += 1
+            charger = self.spec.home_charger
+            e = self.energy_wh
+            if self.p_batt > 0.0:
+                reached = True
+                if e >= bat.charge_limit_soc * cap - _TOL_WH:
+                    self.full = True
+                elif e >= charger.step_upper_soc(self.step) * cap - _TOL_WH:
+                    self.step += 1
+                else:
+                    reached = False  # an earlier plan that the powers have since pushed back
+                if reached and self.low:  # charged up a step since it hit the reserve: serve again
+                    self.low = False
+                    self.state = AVAILABLE if self._can_serve() else PARKED
+                    self._apply(now)
+                    self.ctx.dispatcher.vehicle_changed(self)
+                    return
+            elif self.p_batt < 0.0:
+                if self.state in (AVAILABLE, SERVING) and e <= bat.reserve_soc * cap + _TOL_WH:
+                    self._stop_serving(now)
+                    return
             self._apply(now)
         elif not self.plugged and self.state in (AVAILABLE, SERVING):
             if self.energy_wh <= self.guard_wh + _TOL_WH:
-                self.low = True
-                if self.jobs:
-                    self.ctx.dispatcher.preempt_all(self, now, "reserve")
-                self.state = PARKED
-                self._apply(now)
-                self.ctx.dispatcher.vehicle_changed(self)
+                self._stop_serving(now)
             else:
                 self._plan_threshold(now)
         else:
             self._plan_threshold(now)
+
+    def _stop_serving(self, now: float) -> None:
+        """The battery reached what the car must keep: preempt its jobs and go to sleep."""
+        self.low = True
+        if self.jobs:
+            self.ctx.dispatcher.preempt_all(self, now, "reserve")
+        self.state = PARKED
+        self._apply(now)
+        self.ctx.dispatcher.vehicle_changed(self)
 
     # ------------------------------------------------------------------ end of run
     def finish(self, now: float) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sim import __version__
 from sim.errors import FleetsimInputError
 
+EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -76,6 +77,9 @@ def cmd_run(args) -> int:
         sys.stdout.write(scenario.to_toml())
         return 0
     out = Path(args.out) if args.out else Path("results") / f"{scenario['run.name']}_seed{scenario['run.seed']}"
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise FleetsimInputError(f"--out {out}: {parent} is a file, not a folder; allowed: a folder path")
     if out.exists() and not (out / "summary.json").exists():
         raise FleetsimInputError(f"--out {out}: exists and is not a fleetsim results folder; allowed: a new "
                                  "folder or an earlier results folder")
@@ -88,6 +92,11 @@ def cmd_run(args) -> int:
         draw = build_report
     folder = write_results(results, out, before_publish=draw)
     _print_headline(results.summary, folder)
+    checks = results.summary["checks"]
+    if not checks["passed"]:
+        print(f"fleetsim: warning: end-of-run balance checks failed ({checks}); the results are suspect",
+              file=sys.stderr)
+        return EXIT_CHECKS_FAILED
     return 0
 
 

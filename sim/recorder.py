@@ -28,7 +28,7 @@ class Recorder:
         self.acc = [0.0] * n  # sum of delta * (time of change - t_open) over the open interval
         self.t_open = t0_s  # start of the open interval (s)
         self._total = [0.0] * n  # integral since t0 up to the last closed interval (unit*s)
-        self.counts = [0] * len(self.counter_names)
+        self.counts = [0.0] * len(self.counter_names)  # weighted event counts
 
     def add(self, i: int, delta: float, t_s: float) -> None:
         """Change level ``i`` by ``delta`` at time ``t_s`` (within the open interval)."""
@@ -39,7 +39,7 @@ class Recorder:
         """Add an impulse ``amount`` (unit*s) to level ``i``'s integral (e.g. an instant purchase)."""
         self.acc[i] -= amount
 
-    def close_interval(self, t_s: float) -> tuple[float, list[float], list[int]]:
+    def close_interval(self, t_s: float) -> tuple[float, list[float], list[float]]:
         """Close the interval ending at ``t_s``.
 
         Returns ``(duration_s, integrals, counts)``: each level's integral over the interval
@@ -54,7 +54,7 @@ class Recorder:
             total[i] += a
             acc[i] = 0.0
         counts = self.counts
-        self.counts = [0] * len(counts)
+        self.counts = [0.0] * len(counts)
         self.t_open = t_s
         return duration, integrals, counts
 

@@ -60,7 +60,7 @@ def _timeseries(sim) -> pd.DataFrame:
     t1 = np.array([r[1] for r in rows])
     dur = t1 - t0
     integ = np.array([r[2] for r in rows]).reshape(len(rows), len(ch.LEVELS))
-    counts = np.array([r[3] for r in rows], dtype=np.int64).reshape(len(rows), len(ch.COUNTERS))
+    counts = np.array([r[3] for r in rows], dtype=np.float64).reshape(len(rows), len(ch.COUNTERS))
     mean = integ / dur[:, None]
     df = pd.DataFrame({"t_s": t1})
     df["time"] = [sim.clock.to_datetime(t).isoformat() for t in t1]
@@ -162,6 +162,27 @@ def _class_metrics(jobs: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+# Tolerances of the end-of-run checks: relative to the energy turned over, and per vehicle.
+ENERGY_RTOL = 1e-9
+VEHICLE_ATOL_WH = 1e-6
+
+
+def _checks(balance_kwh: float, per_vehicle_wh: pd.Series, meter_gap_kwh: float, job_residual: int,
+            turnover_kwh: float) -> dict[str, Any]:
+    """The energy and job balances, and whether all of them hold within tolerance."""
+    tol_kwh = ENERGY_RTOL * max(1.0, turnover_kwh)
+    worst_wh = float(per_vehicle_wh.abs().max()) if len(per_vehicle_wh) else 0.0
+    passed = (abs(balance_kwh) <= tol_kwh and worst_wh <= VEHICLE_ATOL_WH
+              and abs(meter_gap_kwh) <= tol_kwh and job_residual == 0)
+    return {
+        "energy_balance_residual_kwh": balance_kwh,
+        "vehicle_energy_residual_max_wh": worst_wh,
+        "grid_meter_vs_recorder_kwh": meter_gap_kwh,
+        "job_balance_residual": job_residual,
+        "passed": bool(passed),
+    }
+
+
 def assemble_results(sim, wall_s: float, events: int) -> Results:
     """Collect a finished :class:`sim.runner.Simulation` into :class:`Results`."""
     sc = sim.scenario
@@ -191,7 +212,9 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     horizon_s = sim.horizon_s
     online_slot_s = totals["online_slots"]
     generated = d.tokens_generated
-    inference_j = energy["inference"] * 3.6e6
+    # Jobs and tokens are the simulated workload (not scaled by weight): divide the simulated
+    # vehicles' own inference energy by them.
+    inference_j = float(veh["inference_wh"].sum()) * 3600.0
     summary: dict[str, Any] = {
         "fleetsim_version": __version__,
         "scenario": sc["run.name"],
@@ -206,7 +229,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         "fleet": {
             "vehicles_simulated": len(sim.vehicles),
             "vehicles_represented": float(w.sum()),
-            "opted_in": int(veh["opted_in"].sum()),
+            "opted_in": float((veh["opted_in"] * w).sum()),
             "trips": int((veh["trips"] * w).sum()),
             "km": float((veh["km"] * w).sum()),
             "trips_impacted": int((veh["trips_impacted"] * w).sum()),
@@ -243,12 +266,8 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "wasted": int(jobs["wasted_tokens"].sum()),
         },
         "inference_j_per_token": inference_j / generated if generated else None,
-        "checks": {
-            "energy_balance_residual_kwh": balance,
-            "vehicle_energy_residual_max_wh": float(per_vehicle.abs().max()) if len(per_vehicle) else 0.0,
-            "grid_meter_vs_recorder_kwh": grid_meter_kwh - energy["grid_import"],
-            "job_balance_residual": int(job_residual),
-        },
+        "checks": _checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
+                          energy["grid_import"] + abs(energy["battery_change"]) + loads),
     }
     return Results(summary, ts, jobs, veh, sc)
 

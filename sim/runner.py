@@ -178,10 +178,18 @@ class Simulation:
         cls = policy_class(sc["dispatch.policy"])
         try:
             policy = cls(view, policy_rng, **sc["dispatch.params"])
-        except TypeError as exc:
-            raise ScenarioError(f"dispatch.params: {exc}") from None
+        except ScenarioError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a user's policy: report it in one line
+            raise ScenarioError(f"dispatch.policy: building '{sc['dispatch.policy']}' with dispatch.params "
+                                f"{sc['dispatch.params']!r} failed ({type(exc).__name__}: {exc})") from None
         self.dispatcher.set_policy(policy)
-        self.workload, self._exp_mean_for_trace = build_workload(sc, self.clock, streams.get("workload"))
+        try:
+            self.workload, self._exp_mean_for_trace = build_workload(sc, self.clock, streams.get("workload"))
+        except ScenarioError:
+            raise
+        except ValueError as exc:  # a parameter combination the workload rejects
+            raise ScenarioError(f"workload: {exc}") from None
         self._trace_service_rng = streams.get("trace_service")
         self._build_fleet(streams)
         self._limits = {c: (lim.slo_s, lim.max_wait_s) for c, lim in self.workload.class_limits.items()}
@@ -272,7 +280,9 @@ class Simulation:
         interval = self.scenario["run.sample_interval_s"]
         t = 0.0
         while t < self.horizon_s:
-            nxt = min(t + interval, self.horizon_s)
+            nxt = t + interval
+            if nxt > self.horizon_s - 1e-6 * interval:  # no sliver interval from rounding
+                nxt = self.horizon_s
             yield self.env.timeout(nxt - t)
             self._sample(nxt)
             t = nxt

@@ -11,7 +11,7 @@ import difflib
 import math
 import re
 import tomllib
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -107,7 +107,7 @@ def _anchor_paths(raw: dict[str, Any], base: Path) -> None:
         file_part, sep, rest = value.partition(":") if path == "dispatch.policy" else (value, "", "")
         looks_like_file = file_part.endswith((".csv", ".py", ".txt")) or "/" in file_part
         if looks_like_file and not Path(file_part).is_absolute():
-            _set_path(raw, path, str(base / file_part) + sep + rest)
+            _set_path(raw, path, str((base / file_part).resolve()) + sep + rest)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -153,7 +153,12 @@ def parse_start(value: Any, key: str) -> datetime:
                 zone = ZoneInfo(m.group(2))
             except (ZoneInfoNotFoundError, ValueError):
                 raise ScenarioError(f"{key} = {value!r}: unknown time zone {m.group(2)!r}") from None
-            return datetime.fromisoformat(m.group(1).replace(" ", "T")).replace(tzinfo=zone)
+            naive = datetime.fromisoformat(m.group(1).replace(" ", "T"))
+            local = naive.replace(tzinfo=zone)
+            if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+                raise ScenarioError(f"{key} = {value!r}: that local time does not exist in {m.group(2)} "
+                                    "(skipped by a daylight-saving change); allowed: an existing local time")
+            return local
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
@@ -282,6 +287,9 @@ def _check(key: Key, value: Any) -> Any:
 
 def _check_cross(v: dict[str, Any]) -> None:
     """Constraints between keys."""
+    if v["run"]["days"] * 86400.0 < 1.0:
+        raise ScenarioError(f"run.days = {v['run']['days']!r}: allowed: at least one simulated second "
+                            f"({1 / 86400.0:.3g} days)")
     bat = v["fleet"]["battery"]
     if bat["reserve_soc"] >= bat["charge_limit_soc"]:
         raise ScenarioError(

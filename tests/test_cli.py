@@ -112,12 +112,19 @@ BAD_CASES = [
     (None, ["--set", "workload.trace=missing_trace.csv"], ["missing_trace.csv", "not found"]),
     (None, ["--set", "workload.trace=bad_trace.csv"], ["bad_trace.csv:3", "ContextTokens", "'abc'"]),
     (None, ["--set", "fleet.initial_soc_max=1.5"], ["fleet.initial_soc_max = 1.5", "<= 1"]),
+    (None, ["--set", "run.days=1e-12"], ["run.days = 1e-12", "at least one simulated second"]),
+    (None, ["--set", "fleet.itinerary.trip_km_sigma=37"], ["fleet.itinerary.trip_km_sigma = 37.0", "<= 3"]),
+    (None, ["--set", "fleet.chip.active_w=1e308"], ["fleet.chip.active_w", "<= 100000"]),
+    (None, ["--set", "run.start='2022-03-13T02:30 America/Los_Angeles'"], ["run.start", "does not exist"]),
+    (None, ["--set", "workload.trace=one_row.csv", "--set", "workload.trace_loop=true"], ["workload:", "loop"]),
+    (None, ["--set", "dispatch.params={alpha=1}"], ["dispatch.", "alpha"]),
 ]
 
 
 @pytest.mark.parametrize("text,extra,needles", BAD_CASES)
 def test_bad_input_is_one_line_exit_2_and_no_results(tmp_path, text, extra, needles):
     (tmp_path / "bad_trace.csv").write_bytes(BAD_TRACE.encode())
+    (tmp_path / "one_row.csv").write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n")
     args = ["run"]
     if text is not None:
         (tmp_path / "bad.toml").write_text(text)
@@ -146,6 +153,13 @@ def test_out_must_not_clobber_a_foreign_folder(tmp_path):
     assert proc.returncode == 2
     assert "not a fleetsim results folder" in proc.stderr
     assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_out_inside_a_file_is_bad_input_before_running(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    proc = fleetsim("run", *SMALL, "--out", str(tmp_path / "afile" / "x"))
+    assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_report_on_a_non_results_folder_is_bad_input(tmp_path):
