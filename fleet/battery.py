@@ -41,6 +41,10 @@ class ChargerSpec:
     taper_end_fraction: float = 0.1
     taper_steps: int = 4
 
+    def __post_init__(self) -> None:
+        # Grid-side power of every piece, looked up on the hot path as ``step_powers_w[k]``.
+        object.__setattr__(self, "step_powers_w", tuple(self.step_power_w(k) for k in range(self.taper_steps + 1)))
+
     def step_index(self, soc: float) -> int:
         """Index of the constant-power piece that holds at ``soc`` (0 = before the taper)."""
         if soc < self.taper_start_soc:

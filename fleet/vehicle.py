@@ -366,7 +366,7 @@ class Vehicle:
         plugged = self.plugged
         if plugged:
             charger = spec.home_charger
-            p_batt = charger.efficiency * charger.step_power_w(self.step) - load
+            p_batt = charger.efficiency * charger.step_powers_w[self.step] - load
             general = p_batt < 0.0 or self.p_dloss != 0.0
             if self.full:
                 p_batt = 0.0
@@ -462,14 +462,14 @@ class Vehicle:
         if self.plugged:
             charger = spec.home_charger
             eff = charger.efficiency
-            if self.full and load > eff * charger.step_power_w(self.step):
+            if self.full and load > eff * charger.step_powers_w[self.step]:
                 self.full = False  # the charger cannot cover the load: the battery drains
             if self.full:
                 p_grid = load / eff
                 p_batt = 0.0
             else:
                 charging = True
-                p_grid = charger.step_power_w(self.step)
+                p_grid = charger.step_powers_w[self.step]
                 p_batt = eff * p_grid - load
                 if p_batt < 0.0:  # loads exceed the tapered charger: the battery covers the rest
                     deficit = -p_batt
