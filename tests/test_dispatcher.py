@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mmc import mmc_overrides
 
 from fleet.chip import CHIP_PRESETS
 from fleet.fleetview import FreeSlotIndex
@@ -46,27 +47,6 @@ def chi2_bounds(dof: int, z: float = 4.75) -> tuple[float, float]:
     h = 2.0 / (9.0 * dof)
     return dof * (1 - h - z * math.sqrt(h)) ** 3, dof * (1 - h + z * math.sqrt(h)) ** 3
 
-
-def mmc_overrides(vehicles: int, lam: float, days: float, seed: int, policy: str,
-                  slots: int = 1, max_wait_s: float = 1e9, mean_service_s: float = 1.0) -> dict:
-    """Every car at home, plugged and online; exponential service; interactive jobs only."""
-    return {
-        "fleet.vehicles": vehicles,
-        "fleet.mobility": False,
-        "fleet.opt_in_share": 1.0,
-        "fleet.chip.slots": slots,
-        "workload.service": "exponential",
-        "workload.mean_service_s": mean_service_s,
-        "workload.interactive.rate_per_s": lam,
-        "workload.interactive.diurnal": "flat",
-        "workload.batch.rate_per_s": 0.0,
-        "workload.interactive.max_wait_s": max_wait_s,
-        "workload.interactive.slo_s": 1e9,
-        "run.days": days,
-        "run.seed": seed,
-        "dispatch.policy": policy,
-        "report.figures": False,
-    }
 
 
 # ====================================================================== hand-built fleets

@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 import pytest
+from mmc import mmc_overrides
 
 from sim.results import Results
 from sim.runner import run
@@ -98,27 +99,7 @@ def mmc_deterministic_patience(c: int, lam: float, mu: float, tau: float) -> dic
 
 
 # ---------------------------------------------------------------------------------- runs
-def mmc_overrides(vehicles: int, slots: int, mean_service_s: float, lam: float, days: float,
-                  seed: int, policy: str = "least_loaded", max_wait_s: float = 1e9) -> dict:
-    horizon = days * DAY_S
-    return {
-        "fleet.vehicles": vehicles,
-        "fleet.mobility": False,
-        "fleet.opt_in_share": 1.0,
-        "fleet.chip.slots": slots,
-        "workload.service": "exponential",
-        "workload.mean_service_s": mean_service_s,
-        "workload.interactive.rate_per_s": lam,
-        "workload.interactive.diurnal": "flat",
-        "workload.batch.rate_per_s": 0.0,
-        "workload.interactive.max_wait_s": max_wait_s,
-        "workload.interactive.slo_s": 1e9,
-        "run.days": days,
-        "run.seed": seed,
-        "run.sample_interval_s": horizon / N_BATCHES,
-        "dispatch.policy": policy,
-        "report.figures": False,
-    }
+
 
 
 @functools.lru_cache(maxsize=None)
@@ -126,7 +107,8 @@ def mmc_run(vehicles: int, slots: int, rho: float, days: float, seed: int,
             policy: str = "least_loaded") -> Results:
     """M/M/(vehicles*slots) at utilization ``rho`` with mean service 1 s."""
     lam = rho * vehicles * slots / 1.0
-    return run(default_scenario().with_overrides(mmc_overrides(vehicles, slots, 1.0, lam, days, seed, policy)))
+    return run(default_scenario().with_overrides(mmc_overrides(
+        vehicles, lam, days, seed, policy, slots=slots, sample_interval_s=days * DAY_S / N_BATCHES)))
 
 
 # (vehicles, slots, rho, days, seed, policy): one config per dispatch path. With one slot per
@@ -263,7 +245,8 @@ def test_mm1_mean_wait():
     rho, mean_s = 0.5, 2.0
     lam, mu = rho / mean_s, 1.0 / mean_s
     days = 2.0  # ~86k jobs
-    r = run(default_scenario().with_overrides(mmc_overrides(1, 1, mean_s, lam, days, seed=21)))
+    r = run(default_scenario().with_overrides(mmc_overrides(
+        1, lam, days, seed=21, mean_service_s=mean_s, sample_interval_s=days * DAY_S / N_BATCHES)))
     done = completed_in_arrival_order(r)
     wait = done["wait_s"].to_numpy()
     wq_theory = rho / (mu - lam)  # = 2 s
@@ -288,7 +271,7 @@ def test_mm1_mean_wait():
 def test_mmc_with_deterministic_patience_drop_rate(c, rho, tau, days, seed):
     lam = rho * c
     r = run(default_scenario().with_overrides(
-        mmc_overrides(c, 1, 1.0, lam, days, seed, max_wait_s=tau)))
+        mmc_overrides(c, lam, days, seed, max_wait_s=tau, sample_interval_s=days * DAY_S / N_BATCHES)))
     th = mmc_deterministic_patience(c, lam, 1.0, tau)
     j = r.jobs[r.jobs["outcome"].isin(["completed", "dropped"])].sort_values("arrival_s", kind="stable")
     dropped = (j["outcome"] == "dropped").to_numpy()
