@@ -58,7 +58,7 @@ class GridMeter:
     """
 
     __slots__ = (
-        "_price", "_carbon", "_cums", "_t_s", "_power_w", "_p_cum", "_c_cum",
+        "_price", "_carbon", "_table", "_cums", "_t_s", "_power_w", "_p_cum", "_c_cum",
         "_energy_ws", "_cost_ws", "_co2_ws",
     )
 
@@ -70,7 +70,8 @@ class GridMeter:
         """
         self._price = price
         self._carbon = carbon
-        self._cums = (table or PriceCarbonTable(price, carbon)).cumulatives
+        self._table = table or PriceCarbonTable(price, carbon)
+        self._cums = self._table.cumulatives
         self._t_s = float(t0_s)
         self._power_w = 0.0
         self._p_cum, self._c_cum = self._cums(t0_s)
@@ -96,14 +97,21 @@ class GridMeter:
     def set_power(self, t_s: float, power_w: float) -> None:
         """Settle up to ``t_s`` s at the old power, then draw ``power_w`` W from ``t_s`` on.
 
-        This runs on every power change of every vehicle: :meth:`settle` is inlined.
+        This runs on every power change of every vehicle: :meth:`settle` and the table's cached
+        piece are inlined.
         """
         if not math.isfinite(power_w):
             raise ValueError(f"grid meter: power_w {power_w} must be a finite number of watts")
         dt = t_s - self._t_s
         if dt < 0:
             raise ValueError(f"grid meter: time {t_s} s is before the last settled time {self._t_s} s")
-        p_cum, c_cum = self._cums(t_s)
+        t0, t1, cp, pr, cc, ci = self._table._piece
+        if t0 <= t_s < t1:
+            off = t_s - t0
+            p_cum = cp + pr * off
+            c_cum = cc + ci * off
+        else:
+            p_cum, c_cum = self._table.cumulatives(t_s)
         p = self._power_w
         if p:
             self._energy_ws += p * dt
