@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from fleet import channels as ch
 from fleet.channels import AVAILABLE
@@ -22,6 +22,7 @@ from fleet.joblog import JobLog
 from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, QUEUED, RUNNING, Job
 from fleet.policies import DispatchPolicy
 from sim.errors import FleetsimInputError
+from sim.timers import TimedCall, call_later
 
 
 class PolicyError(FleetsimInputError):
@@ -95,9 +96,7 @@ class Dispatcher:
         if left <= 0.0:
             self._drop(job)
             return
-        ev = Timeout(self.env, left, job)
-        ev.callbacks.append(self._on_expiry)
-        job.expiry_event = ev
+        job.expiry_event = call_later(self.env, left, self._on_expiry, job)
 
     def _on_expiry(self, ev) -> None:
         job = ev._value
@@ -180,8 +179,8 @@ class Dispatcher:
         self.started += 1
         v.jobs.append(job)
         v._slots_changed(now, 1)
-        ev = Timeout(env, service, job)  # the job rides in the event's value
-        ev.callbacks.append(self._on_complete)
+        ev = TimedCall([self._on_complete], job)  # call_later, inlined: the job rides in the event
+        env.schedule(ev, NORMAL, service)
         job.run_event = ev
         # the vehicle lost a free slot: re-file it (nothing new to dispatch)
         busy = v.busy

@@ -41,6 +41,7 @@ from fleet.channels import (
 )
 from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.mobility import HOME
+from sim.timers import call_later
 
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
 _TOL_WH = 1e-6
@@ -571,10 +572,7 @@ class Vehicle:
         """
         t = self._next_threshold_s(now)
         if t < self.check_at and t < self.next_departure_s:
-            env = self.ctx.env
-            ev = Timeout(env, t - now)
-            ev.callbacks.append(self._on_threshold)
-            self.check_event = ev
+            self.check_event = call_later(self.ctx.env, t - now, self._on_threshold)
             self.check_at = t
 
     def _on_threshold(self, ev) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from fleet import channels as ch
 from fleet.battery import BatterySpec, ChargerSpec
@@ -44,6 +44,7 @@ from sim.recorder import Recorder
 from sim.results import Results, assemble_results
 from sim.rng import RandomStreams
 from sim.scenario import Scenario
+from sim.timers import TimedCall, call_later
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 
@@ -257,8 +258,7 @@ class Simulation:
             if self._chunk_end >= self.horizon_s:
                 return
             self._load_chunk(self._chunk_end)
-        ev = Timeout(self.env, self._arr[self._i] - self.env.now)
-        ev.callbacks.append(self._on_arrival)
+        call_later(self.env, self._arr[self._i] - self.env.now, self._on_arrival)
 
     def _on_arrival(self, _ev) -> None:
         i = self._i
@@ -271,7 +271,8 @@ class Simulation:
         self._i = i
         self.dispatcher.submit(job)
         if i < len(self._arr):
-            Timeout(self.env, self._arr[i] - self.env._now).callbacks.append(self._on_arrival)
+            env = self.env
+            env.schedule(TimedCall([self._on_arrival], None), NORMAL, self._arr[i] - env._now)
         else:
             self._schedule_next_arrival()
 
