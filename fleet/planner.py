@@ -63,12 +63,11 @@ class DayPlanner:
         """Whether local day ``d`` starts before the horizon."""
         return d + 1 < len(self.midnights) and self.midnights[d] < self.horizon_s
 
-    def day(self, d: int, now_s: float = 0.0) -> PlanLists:
+    def day(self, d: int) -> PlanLists:
         """Plan of local day ``d`` (0 = the day containing the start) for a vehicle entering it.
 
         Every vehicle enters every day once, in order; when the last one enters day ``d``, no
-        vehicle needs the plans before ``d`` any more and they are released. (``now_s`` is not
-        needed; it is accepted for planners that key on time.)
+        vehicle needs the plans before ``d`` any more and they are released.
         """
         entered = self._entered.get(d, 0) + 1
         self._entered[d] = entered

@@ -210,7 +210,7 @@ class Vehicle:
         self._arrive_home_at_start()
         planner = ctx.planner
         while planner.has_day(day):
-            plan = planner.day(day, env.now)
+            plan = planner.day(day)
             a, b = plan.offsets[vid], plan.offsets[vid + 1]
             for k in range(a, b):
                 dep = plan.depart_s[k]

@@ -58,7 +58,7 @@ class GridMeter:
     """
 
     __slots__ = (
-        "_price", "_carbon", "_table", "_cums", "_t_s", "_power_w", "_p_cum", "_c_cum",
+        "_price", "_carbon", "_table", "_t_s", "_power_w", "_p_cum", "_c_cum",
         "_energy_ws", "_cost_ws", "_co2_ws",
     )
 
@@ -71,34 +71,21 @@ class GridMeter:
         self._price = price
         self._carbon = carbon
         self._table = table or PriceCarbonTable(price, carbon)
-        self._cums = self._table.cumulatives
         self._t_s = float(t0_s)
         self._power_w = 0.0
-        self._p_cum, self._c_cum = self._cums(t0_s)
+        self._p_cum, self._c_cum = self._table.cumulatives(t0_s)
         self._energy_ws = 0.0  # W·s
         self._cost_ws = 0.0  # W·s·$/kWh
         self._co2_ws = 0.0  # W·s·g/kWh
 
     def settle(self, t_s: float) -> None:
         """Account the draw from the last settled time up to ``t_s`` s at the current power."""
-        dt = t_s - self._t_s
-        if dt < 0:
-            raise ValueError(f"grid meter: time {t_s} s is before the last settled time {self._t_s} s")
-        p_cum, c_cum = self._cums(t_s)
-        p = self._power_w
-        if p:
-            self._energy_ws += p * dt
-            self._cost_ws += p * (p_cum - self._p_cum)
-            self._co2_ws += p * (c_cum - self._c_cum)
-        self._p_cum = p_cum
-        self._c_cum = c_cum
-        self._t_s = t_s
+        self.set_power(t_s, self._power_w)
 
     def set_power(self, t_s: float, power_w: float) -> None:
         """Settle up to ``t_s`` s at the old power, then draw ``power_w`` W from ``t_s`` on.
 
-        This runs on every power change of every vehicle: :meth:`settle` and the table's cached
-        piece are inlined.
+        This runs on every power change of every vehicle: the table's cached piece is read inline.
         """
         if not math.isfinite(power_w):
             raise ValueError(f"grid meter: power_w {power_w} must be a finite number of watts")

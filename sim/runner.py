@@ -69,7 +69,7 @@ class _NoTrips:
         self._plan = PlanLists(DayPlan(np.zeros(n + 1, dtype=np.int64), empty, empty, empty,
                                        np.array([], dtype=np.int8)))
 
-    def day(self, d: int, now_s: float = 0.0):
+    def day(self, d: int):
         return self._plan
 
     def has_day(self, d: int) -> bool:

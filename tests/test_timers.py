@@ -1,6 +1,6 @@
 """TimedCall behaves like a SimPy Timeout with one callback, in time and in tie order."""
-import simpy
 import pytest
+import simpy
 
 from sim.timers import call_later
 

@@ -39,7 +39,7 @@ class OneDayPlanner:
     def has_day(self, d: int) -> bool:
         return d == 0
 
-    def day(self, d: int, now_s: float = 0.0):
+    def day(self, d: int):
         return self.plan
 
     def next_tour(self, vid: int, d: int) -> tuple[float, float, float]:
