@@ -12,6 +12,7 @@ Job books: arrived = completed + dropped + queued + running, at every instant.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappush
 
 from simpy.events import NORMAL
 
@@ -180,7 +181,7 @@ class Dispatcher:
         v.jobs.append(job)
         v._slots_changed(now, 1)
         ev = TimedCall([self._on_complete], job)  # call_later, inlined: the job rides in the event
-        env.schedule(ev, NORMAL, service)
+        heappush(env._queue, (now + service, NORMAL, next(env._eid), ev))  # Environment.schedule
         job.run_event = ev
         # the vehicle lost a free slot: re-file it (nothing new to dispatch)
         busy = v.busy

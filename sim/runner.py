@@ -9,9 +9,9 @@ import gc
 import random
 import time
 from dataclasses import dataclass
+from heapq import heappush
 
 import numpy as np
-import simpy
 from simpy.events import NORMAL
 
 from fleet import channels as ch
@@ -39,6 +39,7 @@ from grid.profiles import CARBON_PROFILES, load_eia930
 from grid.signals import StepSignal
 from grid.tariff import TARIFFS
 from sim.clock import DAY_S, Clock
+from sim.engine import Environment
 from sim.errors import ScenarioError
 from sim.recorder import Recorder
 from sim.results import Results, assemble_results
@@ -53,7 +54,7 @@ ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 class FleetContext:
     """What every vehicle shares: the environment, recorder, dispatcher, planner and draws."""
 
-    env: simpy.Environment
+    env: Environment
     rec: Recorder
     dispatcher: Dispatcher
     planner: object
@@ -167,7 +168,7 @@ class Simulation:
         self.clock = Clock(sc.start_datetime())
         self.horizon_s = sc["run.days"] * DAY_S
         streams = RandomStreams(sc["run.seed"])
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.price, self.carbon = build_signals(sc, self.clock, self.horizon_s)
         self.spec = build_vehicle_spec(sc)
         self.rec = Recorder(ch.LEVELS, ch.COUNTERS)
@@ -272,7 +273,8 @@ class Simulation:
         self.dispatcher.submit(job)
         if i < len(self._arr):
             env = self.env
-            env.schedule(TimedCall([self._on_arrival], None), NORMAL, self._arr[i] - env._now)
+            # Environment.schedule, inlined: the arrival's absolute time goes on the heap directly
+            heappush(env._queue, (self._arr[i], NORMAL, next(env._eid), TimedCall([self._on_arrival], None)))
         else:
             self._schedule_next_arrival()
 
@@ -316,7 +318,7 @@ class Simulation:
         thresholds = gc.get_threshold()
         gc.set_threshold(100_000, 50, 100)
         try:
-            env.run(until=self.horizon_s)
+            env.run_until(self.horizon_s)
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
