@@ -66,4 +66,5 @@ COUNTERS = ("trips_started",)
 (C_TRIPS,) = range(len(COUNTERS))
 
 # Per-interval job counts are differences of the dispatcher's running totals at each sample.
-JOB_COUNTERS = ("jobs_arrived", "jobs_started", "jobs_completed", "jobs_dropped", "jobs_preempted")
+JOB_COUNTERS = ("jobs_arrived", "jobs_started", "jobs_completed", "jobs_dropped", "jobs_overflowed",
+                "jobs_preempted", "preempted_departure", "preempted_reserve")

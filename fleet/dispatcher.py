@@ -1,17 +1,26 @@
-"""The dispatcher: a central queue per job class, a policy, and the jobs' lifecycle.
+"""The dispatcher: job queues, a policy, and every job's lifecycle on the fleet.
 
-Arrivals, completions and queue expiries are SimPy timeouts with callbacks (jobs are never
-processes). Interactive jobs are served before batch jobs; each class queue is FIFO. A job waits
-at most its class's ``max_wait_s`` after arrival, then it is dropped and counted. When a vehicle
-departs or reaches its reserve mid-job, the job is preempted and requeued at the head of its
-queue: batch jobs keep the tokens already decoded, interactive jobs restart and their lost tokens
-count as waste.
+Arrivals, completions and queue expiries are timed callbacks (jobs are never processes).
+Interactive jobs go before batch jobs; within a class the order is FIFO or EDF
+(``dispatch.queue_order``). Two queueing disciplines (``dispatch.queueing``):
 
-Job books: arrived = completed + dropped + queued + running, at every instant.
+- ``central``: one queue at the dispatcher. A job starts only on a vehicle with a free slot;
+  the policy chooses among those vehicles (an M/G/c system when vehicles stay put).
+- ``vehicle``: the policy sends each job to an online vehicle on arrival, where it waits in the
+  vehicle's own queue if every slot is busy (the supermarket model of the load-balancing
+  literature). The central queue holds jobs only while no vehicle is online.
+
+A job still queued ``max_wait_s`` after arrival is dropped, or overflows to the data-center
+pool (``dispatch.on_max_wait``). When a vehicle departs or reaches its reserve mid-job, its
+jobs are preempted and requeued at the head of the central queue: batch jobs keep the tokens
+already decoded (checkpoint) and redo only the prefill; interactive jobs restart, and their
+lost tokens and the chip energy spent on them count as waste. Jobs waiting in that vehicle's
+own queue go back to the central queue too.
+
+Job books at every instant: arrived = completed + dropped + overflowed + queued + running.
 """
 from __future__ import annotations
 
-from collections import deque
 from heapq import heappush
 
 from simpy.events import NORMAL
@@ -20,10 +29,17 @@ from fleet import channels as ch
 from fleet.channels import AVAILABLE
 from fleet.fleetview import FreeSlotIndex
 from fleet.joblog import JobLog
-from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, QUEUED, RUNNING, Job
+from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, OVERFLOW, QUEUED, RUNNING, Job
 from fleet.policies import DispatchPolicy
+from fleet.queues import FIFO, JobQueue
 from sim.errors import FleetsimInputError
 from sim.timers import TimedCall, call_later
+
+CENTRAL, VEHICLE = "central", "vehicle"
+QUEUEINGS = (CENTRAL, VEHICLE)
+DROP, OVERFLOW_TO_DC = "drop", "overflow"
+ON_MAX_WAIT = (DROP, OVERFLOW_TO_DC)
+PREEMPTION_CAUSES = ("departure", "reserve")
 
 
 class PolicyError(FleetsimInputError):
@@ -31,40 +47,52 @@ class PolicyError(FleetsimInputError):
 
 
 class Dispatcher:
-    """Routes jobs to vehicles with free slots through a pluggable policy."""
+    """Routes jobs to vehicles through a pluggable policy."""
 
     __slots__ = (
-        "env", "rec", "index", "log", "policy", "_updates", "queues", "queued", "running", "arrived",
-        "started", "completed", "dropped", "preemptions", "preemptions_by_cause", "decisions",
-        "_draining", "tokens_served", "tokens_generated", "queued_at_end", "running_at_end",
+        "env", "rec", "index", "log", "policy", "_updates", "queue", "queue_order", "local", "datacenter",
+        "queued", "running", "arrived", "started", "completed", "dropped", "overflowed", "preemptions",
+        "preemptions_by_cause", "decisions", "_draining", "tokens_served", "tokens_generated",
+        "wasted_tokens", "wasted_wh", "queued_at_end", "running_at_end",
     )
 
-    def __init__(self, env, rec, index: FreeSlotIndex, log: JobLog) -> None:
+    def __init__(self, env, rec, index: FreeSlotIndex, log: JobLog, queue_order: str = FIFO,
+                 queueing: str = CENTRAL, datacenter=None) -> None:
+        if queueing not in QUEUEINGS:
+            raise ValueError(f"queueing {queueing!r}; allowed: {', '.join(QUEUEINGS)}")
         self.env = env
         self.rec = rec
         self.index = index
         self.log = log
         self.policy: DispatchPolicy | None = None
         self._updates = False
-        self.queues = (deque(), deque())  # per job class; may hold dropped entries (lazy removal)
-        self.queued = [0, 0]
+        self.queue_order = queue_order
+        self.queue = JobQueue(queue_order)  # central
+        self.local = queueing == VEHICLE
+        self.datacenter = datacenter  # None: jobs past their wait limit are dropped
+        self.queued = [0, 0]  # per class, central and local queues together
         self.running = 0
         self.arrived = 0
         self.started = 0
         self.completed = 0
         self.dropped = 0
+        self.overflowed = 0
         self.preemptions = 0
-        self.preemptions_by_cause: dict[str, int] = {}
+        self.preemptions_by_cause: dict[str, int] = dict.fromkeys(PREEMPTION_CAUSES, 0)
         self.decisions = 0
         self._draining = False
         self.tokens_served = 0
         self.tokens_generated = 0
+        self.wasted_tokens = 0
+        self.wasted_wh = 0.0
         self.queued_at_end = 0
         self.running_at_end = 0
 
-    def job_totals(self) -> tuple[int, int, int, int, int]:
+    def job_totals(self) -> tuple:
         """Running totals in the order of ``channels.JOB_COUNTERS``."""
-        return self.arrived, self.started, self.completed, self.dropped, self.preemptions
+        cause = self.preemptions_by_cause
+        return (self.arrived, self.started, self.completed, self.dropped, self.overflowed, self.preemptions,
+                cause["departure"], cause["reserve"])
 
     def set_policy(self, policy: DispatchPolicy) -> None:
         """Install the policy (built by the runner with a :class:`FleetView`)."""
@@ -75,93 +103,96 @@ class Dispatcher:
     def submit(self, job: Job) -> None:
         """A job arrives now."""
         self.arrived += 1
-        if self.index.size and not (self.queued[0] or (job.job_class == BATCH_CLASS and self.queued[1])):
+        queue = self.queue
+        if self.index.size and not (queue.counts[0] or (job.job_class == BATCH_CLASS and queue.counts[1])):
             self.decisions += 1
             v = self.policy.select(job)
             if v is not None:
-                self._start(job, v)
+                self._assign(job, v)
                 return
-        self._enqueue(job, front=False)
+        self._enqueue(job, queue, front=False)
 
-    def _enqueue(self, job: Job, front: bool) -> None:
-        now = self.env.now
-        job.state = QUEUED
-        c = job.job_class
-        if front:
-            self.queues[c].appendleft(job)
+    def _assign(self, job: Job, v) -> None:
+        """Start ``job`` on ``v``, or (vehicle queueing) queue it there when ``v`` is full."""
+        if v.bucket < 0:
+            self._reject(v)
+        if self.local and v.busy >= v.spec.chip.slots:
+            q = v.local
+            if q is None:
+                q = v.local = JobQueue(self.queue_order, owner=v)
+            self._enqueue(job, q, front=False)
+            self._reindex(v)
         else:
-            self.queues[c].append(job)
+            self._start(job, v)
+
+    def _reject(self, v) -> None:
+        what = "is offline" if self.local else "has no free slot"
+        raise PolicyError(
+            f"dispatch.policy: policy '{self.policy.name or type(self.policy).__name__}' chose vehicle "
+            f"{getattr(v, 'vid', v)!r}, which {what}; select() must return an eligible vehicle from the view "
+            "or None")
+
+    def _enqueue(self, job: Job, queue: JobQueue, front: bool) -> None:
+        now = self.env.now
+        left = job.arrival_s + job.max_wait_s - now
+        c = job.job_class
+        job.state = QUEUED
+        queue.push(job, front)
         self.queued[c] += 1
         self.rec.add(ch.Q_INTERACTIVE + c, 1, now)
-        left = job.arrival_s + job.max_wait_s - now
         if left <= 0.0:
-            self._drop(job)
+            self._give_up(job)
             return
         job.expiry_event = call_later(self.env, left, self._on_expiry, job)
 
     def _on_expiry(self, ev) -> None:
         job = ev._value
         if job.state == QUEUED and job.expiry_event is ev:
-            self._drop(job)
+            self._give_up(job)
 
-    def _drop(self, job: Job) -> None:
-        """Remove a queued job for waiting too long (lazy removal from the deque)."""
-        now = self.env.now
+    def _unqueue(self, job: Job) -> None:
+        """Book-keeping of a job leaving a queue (popped, dropped or overflowed)."""
         c = job.job_class
-        job.state = DROPPED
-        job.finish_s = now
-        job.expiry_event = None
         self.queued[c] -= 1
-        self.rec.add(ch.Q_INTERACTIVE + c, -1, now)
-        self.dropped += 1
-        self.log.append(job)
+        self.rec.add(ch.Q_INTERACTIVE + c, -1, self.env.now)
+        job.expiry_event = None
 
-    def _pop(self) -> Job | None:
-        """Next queued job by priority (interactive first), skipping dropped entries."""
-        for c in (0, 1):
-            if self.queued[c]:
-                q = self.queues[c]
-                while q:
-                    job = q.popleft()
-                    if job.state == QUEUED:
-                        self.queued[c] -= 1
-                        self.rec.add(ch.Q_INTERACTIVE + c, -1, self.env.now)
-                        job.expiry_event = None
-                        return job
-        return None
-
-    def _peek(self) -> Job | None:
-        for c in (0, 1):
-            if self.queued[c]:
-                q = self.queues[c]
-                while q[0].state != QUEUED:
-                    q.popleft()
-                return q[0]
-        return None
+    def _give_up(self, job: Job) -> None:
+        """The job waited past its limit: drop it or send it to the data center."""
+        queue = job.queue
+        queue.discard(job)
+        self._unqueue(job)
+        if self.datacenter is not None:
+            job.state = OVERFLOW
+            self.overflowed += 1
+            self.datacenter.submit(job)
+        else:
+            job.state = DROPPED
+            job.finish_s = self.env.now
+            self.dropped += 1
+            self.log.append(job)
+        if queue.owner is not None:
+            self._reindex(queue.owner)
 
     def _drain(self) -> None:
-        """Assign queued jobs while vehicles with free slots exist and the policy agrees."""
-        index = self.index
+        """Assign centrally queued jobs while vehicles are available and the policy agrees."""
+        index, queue = self.index, self.queue
         self._draining = True
         try:
-            while index.size and (self.queued[0] or self.queued[1]):
-                job = self._peek()
+            while index.size and len(queue):
+                job = queue.peek()
                 self.decisions += 1
                 v = self.policy.select(job)
                 if v is None:
                     return
-                self._pop()
-                self._start(job, v)
+                queue.pop()
+                self._unqueue(job)
+                self._assign(job, v)
         finally:
             self._draining = False
 
     # ------------------------------------------------------------------ service
     def _start(self, job: Job, v) -> None:
-        if getattr(v, "bucket", -1) < 0:
-            raise PolicyError(
-                f"dispatch.policy: policy '{self.policy.name or type(self.policy).__name__}' chose vehicle "
-                f"{getattr(v, 'vid', v)!r}, which has no free slot; select() must return a vehicle with a "
-                "free slot (from the view) or None")
         env = self.env
         now = env._now
         if job.service_left_s is not None:
@@ -174,6 +205,7 @@ class Dispatcher:
         job.state = RUNNING
         job.vehicle = v
         job.start_s = now
+        job.end_s = now + service
         if job.first_start_s < 0.0:
             job.first_start_s = now
         self.running += 1
@@ -183,11 +215,7 @@ class Dispatcher:
         ev = TimedCall([self._on_complete], job)  # call_later, inlined: the job rides in the event
         heappush(env._queue, (now + service, NORMAL, next(env._eid), ev))  # Environment.schedule
         job.run_event = ev
-        # the vehicle lost a free slot: re-file it (nothing new to dispatch)
-        busy = v.busy
-        self.index.update(v, busy if busy < v.spec.chip.slots else -1)
-        if self._updates:
-            self.policy.on_vehicle_changed(v)
+        self._reindex(v)
 
     def _on_complete(self, ev) -> None:
         job = ev._value
@@ -209,23 +237,39 @@ class Dispatcher:
         self.log.append(job)
         v.jobs.remove(job)
         v._slots_changed(now, -1)
+        q = v.local
+        if q is not None and len(q):  # vehicle queueing: the next job waiting here starts
+            nxt = q.pop()
+            self._unqueue(nxt)
+            self._start(nxt, v)
+            return
         self.vehicle_changed(v)
 
     def preempt_all(self, v, now: float, cause: str) -> None:
-        """Preempt every job running on ``v`` (it departs or hit its reserve) and requeue them.
+        """Preempt every job on ``v`` (it departs or hit its reserve) and requeue them centrally.
 
         The caller updates ``v``'s state and then calls :meth:`vehicle_changed`, which re-dispatches.
         """
         chip = v.spec.chip
+        marginal_w = (chip.active_w - chip.idle_w) / chip.slots
+        queue = self.queue
+        if v.local is not None and len(v.local):
+            waiting = v.local.take_all()
+            for job in reversed(waiting):  # to the central head, keeping their order
+                self._move_to_front(job, queue)
         # Requeue at the head, latest arrival first, so the earliest ends up first in line.
         for job in sorted(v.jobs, key=_arrival, reverse=True):
             elapsed = now - job.start_s
+            wasted_s = elapsed
             if job.service_left_s is not None:  # fixed service requirement
                 if job.job_class == BATCH_CLASS:
                     job.service_left_s -= elapsed
+                    wasted_s = 0.0
                 else:
                     job.wasted_tokens += job.prompt_tokens + job.output_tokens
+                    self.wasted_tokens += job.prompt_tokens + job.output_tokens
             else:
+                prefilled = min(job.prompt_tokens, int(elapsed * chip.prefill_tokens_per_s))
                 decoded = 0
                 if elapsed > job.prefill_s:
                     decoded = min(
@@ -234,9 +278,13 @@ class Dispatcher:
                     )
                 if job.job_class == BATCH_CLASS:  # checkpoint: keep decoded tokens, redo prefill
                     job.output_done += decoded
-                    job.wasted_tokens += min(job.prompt_tokens, int(elapsed * chip.prefill_tokens_per_s))
+                    lost = prefilled
+                    wasted_s = min(elapsed, job.prefill_s)
                 else:
-                    job.wasted_tokens += min(job.prompt_tokens, int(elapsed * chip.prefill_tokens_per_s)) + decoded
+                    lost = prefilled + decoded
+                job.wasted_tokens += lost
+                self.wasted_tokens += lost
+            self.wasted_wh += marginal_w * wasted_s / 3600.0
             job.run_event = None
             job.preemptions += 1
             self.running -= 1
@@ -244,27 +292,47 @@ class Dispatcher:
             self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
             v.preempted += 1
             v.end_job(job, now)
-            self._enqueue(job, front=True)
+            self._enqueue(job, queue, front=True)
+
+    def _move_to_front(self, job: Job, queue: JobQueue) -> None:
+        """Move a job from a vehicle's own queue to the head of the central queue."""
+        job.state = QUEUED
+        queue.push(job, front=True)  # its expiry event and queue counts stay as they are
 
     # ------------------------------------------------------------------ capacity
-    def vehicle_changed(self, v) -> None:
-        """Re-index ``v`` after its online state or busy slots changed; dispatch waiting jobs."""
-        self.index.update(v, v.busy if (v.state >= AVAILABLE and v.busy < v.spec.chip.slots) else -1)
+    def _reindex(self, v) -> None:
+        """File ``v`` in the index under its load, and tell a policy that keeps its own index."""
+        if v.state >= AVAILABLE:
+            if self.local:
+                q = v.local
+                key = v.busy + (len(q) if q is not None else 0)
+            else:
+                key = v.busy if v.busy < v.spec.chip.slots else -1
+        else:
+            key = -1
+        self.index.update(v, key)
         if self._updates:
             self.policy.on_vehicle_changed(v)
-        if self.index.size and not self._draining and (self.queued[0] or self.queued[1]):
+
+    def vehicle_changed(self, v) -> None:
+        """Re-index ``v`` after its online state or load changed; dispatch waiting jobs."""
+        self._reindex(v)
+        if self.index.size and not self._draining and len(self.queue):
             self._drain()
 
     # ------------------------------------------------------------------ end of run
-    def close(self, vehicles) -> None:
-        """Record the jobs still queued, and those still running on ``vehicles``, at the end."""
-        for q in self.queues:
-            for job in q:
-                if job.state == QUEUED:
-                    self.log.append(job)
+    def close(self, vehicles, now: float) -> None:
+        """Record the jobs still queued or running at the end (fleet and data center)."""
+        for job in self.queue.jobs():
+            self.log.append(job)
         for v in vehicles:
+            if v.local is not None:
+                for job in v.local.jobs():
+                    self.log.append(job)
             for job in v.jobs:
                 self.log.append(job)
+        if self.datacenter is not None:
+            self.datacenter.close(now)
         self.queued_at_end = self.queued[0] + self.queued[1]
         self.running_at_end = self.running
 

@@ -64,35 +64,69 @@ class FreeSlotIndex:
         return None  # pragma: no cover
 
 
+EXACT, PREDICTED, NONE = "exact", "predicted", "none"
+DEPARTURE_KNOWLEDGE = (EXACT, PREDICTED, NONE)
+
+
 class FleetView:
     """Read-only access to the fleet for dispatch policies.
 
-    Policies receive vehicle handles from this view and may read them only through the view's
-    methods. They must not change a vehicle, hold a reference across runs, or scan the fleet.
+    Policies receive vehicle handles from this view (``least_loaded``, ``uniform``, or their own
+    index fed by ``on_vehicle_changed``) and read them only through the view's methods. They
+    must not change a vehicle or the fleet, and must not scan the fleet: each method is O(1).
+
+    A vehicle is *eligible* when the dispatcher may choose it: online with a free slot
+    (central queueing), or online at all (vehicle queueing, where a full vehicle queues the job).
     """
 
-    __slots__ = ("_index", "_env", "_price", "_carbon", "least_loaded", "uniform")
+    __slots__ = ("_index", "_env", "_price", "_carbon", "_knowledge", "local_queues", "least_loaded",
+                 "uniform")
 
-    def __init__(self, index: FreeSlotIndex, env, price_signal, carbon_signal) -> None:
+    def __init__(self, index: FreeSlotIndex, env, price_signal, carbon_signal,
+                 departure_knowledge: str = EXACT, local_queues: bool = False) -> None:
+        if departure_knowledge not in DEPARTURE_KNOWLEDGE:
+            raise ValueError(f"departure knowledge {departure_knowledge!r}; allowed: {', '.join(DEPARTURE_KNOWLEDGE)}")
         self._index = index
         self._env = env
         self._price = price_signal
         self._carbon = carbon_signal
-        #: ``least_loaded(rng)``: a vehicle with the fewest busy slots, ties broken uniformly
-        #: (O(max slots)).
+        self._knowledge = departure_knowledge
+        #: whether jobs may wait in a vehicle's own queue (``dispatch.queueing = "vehicle"``)
+        self.local_queues = local_queues
+        #: ``least_loaded(rng)``: an eligible vehicle with the lowest load (busy slots, plus its
+        #: own queue under vehicle queueing), ties broken uniformly (O(max load)).
         self.least_loaded = index.least_loaded
-        #: ``uniform(rng)``: a vehicle chosen uniformly among those with a free slot.
+        #: ``uniform(rng)``: an eligible vehicle chosen uniformly at random (O(max load)).
         self.uniform = index.uniform
 
+    # ------------------------------------------------------------------ the fleet
     @property
     def now_s(self) -> float:
         """Current simulation time (s)."""
         return self._env.now
 
     @property
-    def n_with_free_slot(self) -> int:
-        """Number of online vehicles with at least one free slot."""
+    def n_eligible(self) -> int:
+        """Number of eligible vehicles."""
         return self._index.size
+
+    n_with_free_slot = n_eligible  # the name under central queueing
+
+    @staticmethod
+    def eligible(v) -> bool:
+        """Whether the dispatcher may choose ``v`` now."""
+        return v.bucket >= 0
+
+    @property
+    def departure_knowledge(self) -> str:
+        """What :meth:`departure_s` reveals: ``exact``, ``predicted`` or ``none``."""
+        return self._knowledge
+
+    # ------------------------------------------------------------------ one vehicle
+    @staticmethod
+    def vehicle_id(v) -> int:
+        """Identifier of ``v``."""
+        return v.vid
 
     @staticmethod
     def free_slots(v) -> int:
@@ -105,30 +139,108 @@ class FleetView:
         return v.busy
 
     @staticmethod
+    def slots(v) -> int:
+        """Chip slots of ``v``."""
+        return v.spec.chip.slots
+
+    @staticmethod
+    def queued_jobs(v) -> int:
+        """Jobs waiting in ``v``'s own queue (vehicle queueing; else 0)."""
+        q = v.local
+        return len(q) if q is not None else 0
+
+    @staticmethod
+    def load(v) -> int:
+        """Busy slots plus jobs waiting in ``v``'s own queue."""
+        q = v.local
+        return v.busy + (len(q) if q is not None else 0)
+
+    @staticmethod
+    def queued_tokens(v) -> int:
+        """Tokens still to process (prompt and output) of the jobs waiting in ``v``'s own queue."""
+        q = v.local
+        if q is None or not len(q):
+            return 0
+        return sum(j.prompt_tokens + j.output_tokens - j.output_done for j in q.jobs())
+
+    @staticmethod
+    def work_anchor_s(v) -> float:
+        """Sum of the expected end times of ``v``'s running jobs plus the service time of the
+        jobs in its own queue (s). Work left at time t is ``work_anchor_s(v) - busy_slots(v) * t``."""
+        s = 0.0
+        for job in v.jobs:
+            s += job.end_s
+        q = v.local
+        if q is not None and len(q):
+            s += sum(FleetView.service_s(v, j) for j in q.jobs())
+        return s
+
+    def work_left_s(self, v) -> float:
+        """Remaining service of ``v``'s running and own queued jobs on its chip (s)."""
+        return self.work_anchor_s(v) - v.busy * self._env.now
+
+    @staticmethod
     def soc(v) -> float:
         """State of charge of ``v`` at its last event (0..1)."""
         return v.soc
+
+    @staticmethod
+    def reserve_soc(v) -> float:
+        """State of charge below which an unplugged ``v`` stops serving."""
+        return v.spec.battery.reserve_soc
 
     @staticmethod
     def plugged(v) -> bool:
         """Whether ``v`` is plugged in."""
         return v.plugged
 
+    def departure_s(self, v) -> float:
+        """When ``v`` leaves, as the dispatcher knows it (s; inf when unknown or not today)."""
+        k = self._knowledge
+        if k == EXACT:
+            return v.next_departure_s
+        if k == PREDICTED:
+            return v.dep_pred_s
+        return float("inf")
+
     @staticmethod
     def next_departure_s(v) -> float:
-        """Scheduled departure of ``v`` (s; inf when unknown)."""
+        """Scheduled departure of ``v`` (s; inf when none): the itinerary's truth, for tests."""
         return v.next_departure_s
 
     @staticmethod
     def chip(v):
-        """Chip specification of ``v``."""
+        """Chip specification of ``v`` (slots, token rates, idle and active W)."""
         return v.spec.chip
 
     @staticmethod
-    def vehicle_id(v) -> int:
-        """Identifier of ``v``."""
-        return v.vid
+    def service_s(v, job) -> float:
+        """Expected service time of ``job`` on ``v``'s chip (s)."""
+        if job.service_left_s is not None:
+            return job.service_left_s
+        chip = v.spec.chip
+        return job.prompt_tokens / chip.prefill_tokens_per_s + (job.output_tokens - job.output_done) / \
+            chip.decode_tokens_per_s
 
+    def marginal_carbon_g_per_kwh(self, v) -> float:
+        """Carbon of one more kWh of inference on ``v`` now (g/kWh at the chip).
+
+        Plugged: the region's grid now, through the charger's losses. Unplugged: the battery's
+        stored energy (average-cost accounting of when it was charged), through discharge losses.
+        """
+        spec = v.spec
+        if v.plugged:
+            return self._carbon.value(self._env.now) / spec.home_charger.efficiency
+        return v.batt_g_per_wh * 1000.0 / spec.battery.discharge_efficiency
+
+    def marginal_price_usd_per_kwh(self, v) -> float:
+        """Cost of one more kWh of inference on ``v`` now ($/kWh at the chip); see the carbon twin."""
+        spec = v.spec
+        if v.plugged:
+            return self._price.value(self._env.now) / spec.home_charger.efficiency
+        return v.batt_usd_per_wh * 1000.0 / spec.battery.discharge_efficiency
+
+    # ------------------------------------------------------------------ the region's grid
     def price_usd_per_kwh(self) -> float:
         """Current grid price ($/kWh)."""
         return self._price.value(self._env.now)

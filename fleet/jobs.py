@@ -1,13 +1,13 @@
 """Inference jobs: plain records with ``__slots__`` (never SimPy processes).
 
-A job's life: QUEUED -> RUNNING -> (COMPLETED | back to QUEUED on preemption) or DROPPED when it
-waits past its class's limit. Batch jobs keep the tokens they already decoded when preempted
+A job's life: QUEUED -> RUNNING -> (COMPLETED | back to QUEUED on preemption); a job that waits
+past its class's limit is DROPPED, or OVERFLOW when it is sent to the data-center pool instead. Batch jobs keep the tokens they already decoded when preempted
 (checkpointing); interactive jobs restart from scratch and their lost tokens count as waste.
 """
 from __future__ import annotations
 
-QUEUED, RUNNING, COMPLETED, DROPPED = 0, 1, 2, 3
-OUTCOME_NAMES = ("queued", "running", "completed", "dropped")
+QUEUED, RUNNING, COMPLETED, DROPPED, OVERFLOW = 0, 1, 2, 3, 4
+OUTCOME_NAMES = ("queued", "running", "completed", "dropped", "overflow")
 CLASS_NAMES = ("interactive", "batch")
 
 
@@ -24,15 +24,18 @@ class Job:
         "service_s",
         "service_left_s",
         "slo_s",
+        "deadline_s",
         "max_wait_s",
         "state",
         "vehicle",
         "start_s",
+        "end_s",
         "first_start_s",
         "finish_s",
         "prefill_s",
         "run_event",
         "expiry_event",
+        "queue",
         "preemptions",
         "wasted_tokens",
     )
@@ -57,15 +60,18 @@ class Job:
         self.service_s = service_s  # fixed service requirement (exponential option) or None
         self.service_left_s = service_s
         self.slo_s = slo_s
+        self.deadline_s = arrival_s + slo_s  # absolute completion target: the EDF key
         self.max_wait_s = max_wait_s
         self.state = QUEUED
         self.vehicle = None
         self.start_s = -1.0
+        self.end_s = -1.0  # expected end of the current service on a vehicle
         self.first_start_s = -1.0
         self.finish_s = -1.0
         self.prefill_s = 0.0
         self.run_event = None
         self.expiry_event = None
+        self.queue = None  # the JobQueue holding it while queued
         self.preemptions = 0
         self.wasted_tokens = 0
 

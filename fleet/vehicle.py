@@ -128,9 +128,14 @@ class Vehicle:
         "jobs_done",
         "tokens_done",
         "preempted",
-        # dispatcher index bookkeeping
+        # dispatcher index bookkeeping, own job queue (vehicle queueing) and predicted departure
         "bucket",
         "bucket_pos",
+        "local",
+        "dep_pred_s",
+        # average-cost battery content: carbon (g/Wh) and cost ($/Wh) of the stored energy
+        "batt_g_per_wh",
+        "batt_usd_per_wh",
     )
 
     def __init__(
@@ -186,6 +191,9 @@ class Vehicle:
         self.preempted = 0
         self.bucket = -1
         self.bucket_pos = -1
+        self.local = None
+        self.dep_pred_s = _INF
+        self.batt_g_per_wh, self.batt_usd_per_wh = ctx.battery_content0
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -278,6 +286,10 @@ class Vehicle:
         """Instant en-route top-up of ``energy_wh`` at a public DC charger, bought at ``now``."""
         eff = self.spec.public_dc_efficiency
         grid_wh = energy_wh / eff
+        e0 = self.energy_wh
+        price, carbon = self.meter.prices_at(now)  # $/kWh, g/kWh
+        self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_wh * carbon / 1000.0) / (e0 + energy_wh)
+        self.batt_usd_per_wh = (self.batt_usd_per_wh * e0 + grid_wh * price / 1000.0) / (e0 + energy_wh)
         self.energy_wh += energy_wh
         self.e_loss += grid_wh - energy_wh
         self.fast_charges += 1
@@ -323,6 +335,10 @@ class Vehicle:
         )
         self.low = not self.plugged and self.energy_wh <= self.guard_wh + _TOL_WH
         self.state = AVAILABLE if self._can_serve() else PARKED
+        if ctx.departure_rng is not None:  # what a dispatcher with predicted departures believes
+            dep = self.next_departure_s
+            self.dep_pred_s = max(now, dep + ctx.departure_rng.gauss(0.0, ctx.departure_error_s)) \
+                if dep < _INF else _INF
         self._apply(now)
         ctx.dispatcher.vehicle_changed(self)
 
@@ -350,6 +366,8 @@ class Vehicle:
         dt = now - self.t_s
         if dt > 0.0:  # _settle, inlined; an online car has no driving or sleep power
             h = dt / 3600.0
+            if self.p_batt > 0.0:
+                self._charge_content(now, self.p_batt * h)
             self.energy_wh += self.p_batt * h
             infer = (self.p_active + self.p_idle + self.p_overhead) * h
             self.e_infer += infer
@@ -426,6 +444,8 @@ class Vehicle:
         dt = now - self.t_s
         if dt > 0.0:
             h = dt / 3600.0
+            if self.p_batt > 0.0:
+                self._charge_content(now, self.p_batt * h)
             self.energy_wh += self.p_batt * h
             infer = (self.p_active + self.p_idle + self.p_overhead) * h
             self.e_infer += infer
@@ -435,6 +455,23 @@ class Vehicle:
             self.e_sleep += self.p_sleep * h
             self.e_loss += (self.p_closs + self.p_dloss) * h
             self.t_s = now
+
+    def _charge_content(self, now: float, stored_wh: float) -> None:
+        """Average-cost accounting of ``stored_wh`` Wh charged over ``[t_s, now]`` from the grid.
+
+        The stored energy carries the grid's mean carbon and price over the segment, grossed up
+        by the charger's losses; mixing it with the battery's content gives the new average.
+        Discharging leaves the average unchanged.
+        """
+        dt = now - self.t_s
+        table = self.meter.table
+        p0, c0 = table.cumulatives(self.t_s)
+        p1, c1 = table.cumulatives(now)
+        grid_kwh = stored_wh / self.spec.home_charger.efficiency / 1000.0
+        e0 = self.energy_wh
+        e1 = e0 + stored_wh
+        self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_kwh * (c1 - c0) / dt) / e1
+        self.batt_usd_per_wh = (self.batt_usd_per_wh * e0 + grid_kwh * (p1 - p0) / dt) / e1
 
     def _apply(self, now: float) -> None:
         """Derive powers from the state, push deltas to the recorder and meter, plan thresholds.

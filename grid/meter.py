@@ -110,6 +110,15 @@ class GridMeter:
         self._power_w = power_w
 
     @property
+    def table(self) -> PriceCarbonTable:
+        """The shared price/carbon table (exact cumulative integrals)."""
+        return self._table
+
+    def prices_at(self, t_s: float) -> tuple[float, float]:
+        """Price ($/kWh) and carbon intensity (g/kWh) in force at ``t_s`` s."""
+        return self._price.value(t_s), self._carbon.value(t_s)
+
+    @property
     def t_s(self) -> float:
         """Last settled simulation time (s)."""
         return self._t_s

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from fleet import channels as ch
-from fleet.jobs import CLASS_NAMES, COMPLETED, OUTCOME_NAMES
+from fleet.jobs import CLASS_NAMES, COMPLETED, OUTCOME_NAMES, OVERFLOW
 from sim import __version__
 from sim.scenario import Scenario, resolve
 
@@ -104,8 +104,11 @@ def _jobs(sim) -> pd.DataFrame:
         "wasted_tokens": cols["wasted_tokens"],
         "slo_s": cols["slo_s"],
     })
+    df["served_by"] = np.where(cols["outcome"] == OVERFLOW, "datacenter",
+                               np.where(cols["vehicle_id"] >= 0, "vehicle", ""))
     df["wait_s"] = df["start_s"] - df["arrival_s"]
-    done = cols["outcome"] == COMPLETED
+    # finished: completed on a vehicle, or served to the end by the overflow data center
+    done = (cols["outcome"] == COMPLETED) | ((cols["outcome"] == OVERFLOW) & (cols["finish_s"] >= 0))
     df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"], np.nan)
     df["slo_met"] = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
     return df
@@ -113,7 +116,7 @@ def _jobs(sim) -> pd.DataFrame:
 
 def _vehicles(sim) -> pd.DataFrame:
     vs = sim.vehicles
-    return pd.DataFrame({
+    df = pd.DataFrame({
         "vehicle_id": [v.vid for v in vs],
         "weight": [v.weight for v in vs],
         "opted_in": [v.opted_in for v in vs],
@@ -136,6 +139,8 @@ def _vehicles(sim) -> pd.DataFrame:
         "sleep_wh": [v.e_sleep for v in vs],
         "losses_wh": [v.e_loss for v in vs],
     })
+    df["payout_usd"] = payouts_usd(sim.scenario, df)
+    return df
 
 
 def _percentiles(x: np.ndarray) -> dict[str, float | None]:
@@ -149,16 +154,80 @@ def _class_metrics(jobs: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in CLASS_NAMES:
         j = jobs[jobs["job_class"] == name]
-        left = j["outcome"].isin(["completed", "dropped"])
+        left = _left(j)
         done = j[j["outcome"] == "completed"]
+        overflow = j[j["outcome"] == "overflow"]
         out[name] = {
             "arrived": int(len(j)),
             "completed": int(len(done)),
             "dropped": int((j["outcome"] == "dropped").sum()),
+            "overflowed": int(len(overflow)),
             "latency_s": _percentiles(done["latency_s"].to_numpy()),
             "wait_s": _percentiles(done["wait_s"].to_numpy()),
+            "overflow_latency_s": _percentiles(overflow["latency_s"].dropna().to_numpy()),
             "slo_attainment": float(j["slo_met"].sum() / left.sum()) if left.sum() else None,
         }
+    return out
+
+
+def _left(jobs: pd.DataFrame) -> pd.Series:
+    """Jobs that have left the system: completed, dropped, or finished by the data center."""
+    return jobs["outcome"].isin(["completed", "dropped"]) | jobs["latency_s"].notna()
+
+
+def gini(x: np.ndarray) -> float | None:
+    """Gini coefficient of non-negative amounts (0 = equal shares, 1 = one holder has all)."""
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = len(x)
+    if n == 0 or x.sum() <= 0.0:
+        return None
+    ranks = np.arange(1, n + 1)
+    return max(0.0, float((2.0 * (ranks * x).sum()) / (n * x.sum()) - (n + 1.0) / n))
+
+
+DAYS_PER_MONTH = 365.25 / 12.0
+
+
+def payouts_usd(sc, veh: pd.DataFrame) -> np.ndarray:
+    """What each simulated car's owner earns over the run under ``fleet.payout`` (US $)."""
+    scheme = sc["fleet.payout.scheme"]
+    opted = veh["opted_in"].to_numpy(dtype=bool)
+    if scheme == "per_kwh":
+        pay = veh["inference_wh"].to_numpy() / WH_PER_KWH * sc["fleet.payout.usd_per_kwh"]
+    elif scheme == "per_token":
+        pay = veh["tokens_served"].to_numpy() / 1e6 * sc["fleet.payout.usd_per_million_tokens"]
+    else:
+        pay = np.full(len(veh), sc["fleet.payout.usd_per_month"] * sc["run.days"] / DAYS_PER_MONTH)
+    return np.where(opted, pay, 0.0)
+
+
+def _fairness(sc, veh: pd.DataFrame) -> dict[str, Any]:
+    """Owner earnings and the spread of served work across opted-in owners."""
+    opted = veh["opted_in"].to_numpy(dtype=bool)
+    pay = veh["payout_usd"].to_numpy()[opted]
+    tokens = veh["tokens_served"].to_numpy()[opted]
+    w = veh["weight"].to_numpy()[opted]
+    q = np.percentile(pay, [10, 50, 90]) if len(pay) else [None] * 3
+    return {
+        "payout_scheme": sc["fleet.payout.scheme"],
+        "owners_opted_in": int(opted.sum()),
+        "payout_usd_total": float((pay * w).sum()),
+        "payout_usd_per_owner": {"mean": float(pay.mean()) if len(pay) else None,
+                                 "p10": q[0], "p50": q[1], "p90": q[2]},
+        "payout_usd_per_owner_month": float(pay.mean()) * DAYS_PER_MONTH / sc["run.days"] if len(pay) else None,
+        "gini_tokens_served": gini(tokens),
+        "gini_payout": gini(pay),
+        "owners_served_share": float((tokens > 0).mean()) if len(tokens) else None,
+    }
+
+
+def _overflow(sim, jobs: pd.DataFrame) -> dict[str, Any] | None:
+    """The data-center pool's figures, or None when jobs past their wait are dropped."""
+    if sim.datacenter is None:
+        return None
+    out = sim.datacenter.summary()
+    served = jobs[(jobs["outcome"] == "overflow")]
+    out["latency_s"] = _percentiles(served["latency_s"].dropna().to_numpy())
     return out
 
 
@@ -207,8 +276,8 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     grid_meter_kwh = float((veh["grid_wh"] * w).sum()) / WH_PER_KWH
 
     completed = jobs[jobs["outcome"] == "completed"]
-    left = jobs["outcome"].isin(["completed", "dropped"])
-    job_residual = d.arrived - (d.completed + d.dropped + d.queued_at_end + d.running_at_end)
+    left = _left(jobs)
+    job_residual = d.arrived - (d.completed + d.dropped + d.overflowed + d.queued_at_end + d.running_at_end)
     horizon_s = sim.horizon_s
     online_slot_s = totals["online_slots"]
     generated = d.tokens_generated
@@ -221,6 +290,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         "seed": sc["run.seed"],
         "run": {
             "wall_s": wall_s,
+            "decisions_per_wall_s": d.decisions / wall_s if wall_s > 0 else None,  # wall clock, like wall_s
             "events": int(events),
             "start": sc.start_datetime().isoformat(),
             "simulated_s": horizon_s,
@@ -244,16 +314,29 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "arrived": d.arrived,
             "completed": d.completed,
             "dropped": d.dropped,
+            "overflowed": d.overflowed,
             "queued_at_end": d.queued_at_end,
             "running_at_end": d.running_at_end,
             "preempted": d.preemptions,
             "preempted_by_cause": dict(sorted(d.preemptions_by_cause.items())),
+            "wasted_tokens": d.wasted_tokens,
+            "wasted_kwh": d.wasted_wh / WH_PER_KWH,
             "latency_s": _percentiles(completed["latency_s"].to_numpy()),
             "wait_s": _percentiles(completed["wait_s"].to_numpy()),
             "slo_attainment": float(jobs["slo_met"].sum() / left.sum()) if left.sum() else None,
             "by_class": _class_metrics(jobs),
             "dispatch_decisions": d.decisions,
         },
+        "dispatch": {
+            "policy": sc["dispatch.policy"],
+            "queueing": sc["dispatch.queueing"],
+            "queue_order": sc["dispatch.queue_order"],
+            "departure_knowledge": sc["dispatch.departure_knowledge"],
+            "on_max_wait": sc["dispatch.on_max_wait"],
+            "decisions": d.decisions,
+        },
+        "overflow": _overflow(sim, jobs),
+        "fairness": _fairness(sc, veh),
         "utilization": {
             "mean": totals["busy_slots"] / online_slot_s if online_slot_s else 0.0,
         },

@@ -17,10 +17,11 @@ from simpy.events import NORMAL
 from fleet import channels as ch
 from fleet.battery import BatterySpec, ChargerSpec
 from fleet.chip import CHIP_PRESETS, ChipSpec
+from fleet.datacenter import DataCenterPool, DataCenterSpec
 from fleet.dispatcher import Dispatcher
 from fleet.fleetview import FleetView, FreeSlotIndex
 from fleet.joblog import JobLog
-from fleet.jobs import Job
+from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
 from fleet.mobility import DayPlan, MobilityModel, MobilityParams
 from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
@@ -60,6 +61,11 @@ class FleetContext:
     planner: object
     rng: random.Random
     away_connectivity: float
+    #: draws of predicted-departure errors (None unless dispatch.departure_knowledge = "predicted")
+    departure_rng: random.Random | None = None
+    departure_error_s: float = 0.0
+    #: carbon (g/Wh) and cost ($/Wh) of the energy in the batteries at the start
+    battery_content0: tuple[float, float] = (0.0, 0.0)
 
 
 class _NoTrips:
@@ -160,6 +166,17 @@ def build_workload(sc: Scenario, clock: Clock, rng: np.random.Generator):
     return wl, None
 
 
+def initial_battery_content(table: PriceCarbonTable, span_s: float) -> tuple[float, float]:
+    """Carbon (g/Wh) and cost ($/Wh) of the energy in the batteries at the start.
+
+    The charge a car starts with was bought before the run; it is valued at the grid's mean
+    carbon intensity and price over the first ``span_s`` seconds (the first day).
+    """
+    p0, c0 = table.cumulatives(0.0)
+    p1, c1 = table.cumulatives(span_s)
+    return (c1 - c0) / span_s / 1000.0, (p1 - p0) / span_s / 1000.0
+
+
 class Simulation:
     """One run of one scenario."""
 
@@ -174,8 +191,17 @@ class Simulation:
         self.rec = Recorder(ch.LEVELS, ch.COUNTERS)
         self.index = FreeSlotIndex()
         self.log = JobLog()
-        self.dispatcher = Dispatcher(self.env, self.rec, self.index, self.log)
-        view = FleetView(self.index, self.env, self.price, self.carbon)
+        self.table = PriceCarbonTable(self.price, self.carbon)
+        datacenter = None
+        if sc["dispatch.on_max_wait"] == "overflow":
+            dc = {k: sc[f"dispatch.datacenter.{k}"] for k in DataCenterSpec.__dataclass_fields__}
+            datacenter = DataCenterPool(self.env, DataCenterSpec(**dc), self.log, self.table)
+        self.datacenter = datacenter
+        self.dispatcher = Dispatcher(self.env, self.rec, self.index, self.log, queue_order=sc["dispatch.queue_order"],
+                                     queueing=sc["dispatch.queueing"], datacenter=datacenter)
+        view = FleetView(self.index, self.env, self.price, self.carbon,
+                         departure_knowledge=sc["dispatch.departure_knowledge"],
+                         local_queues=sc["dispatch.queueing"] == "vehicle")
         policy_rng = random.Random(int(streams.get("policy").integers(2**63)))
         cls = policy_class(sc["dispatch.policy"])
         try:
@@ -194,7 +220,11 @@ class Simulation:
             raise ScenarioError(f"workload: {exc}") from None
         self._trace_service_rng = streams.get("trace_service")
         self._build_fleet(streams)
-        self._limits = {c: (lim.slo_s, lim.max_wait_s) for c, lim in self.workload.class_limits.items()}
+        per_token = {INTERACTIVE_CLASS: sc["workload.interactive.slo_s_per_output_token"]}
+        max_wait = {INTERACTIVE_CLASS: sc["workload.interactive.max_wait_s"],
+                    BATCH_CLASS: sc["workload.batch.max_wait_s"] or sc["workload.batch.deadline_s"]}
+        self._limits = {c: (lim.slo_s, per_token.get(c, 0.0), max_wait[c])
+                        for c, lim in self.workload.class_limits.items()}
         self._next_job_id = 0
         self.series: list[tuple] = []
 
@@ -227,9 +257,13 @@ class Simulation:
             planner=planner,
             rng=random.Random(int(streams.get("parking").integers(2**63))),
             away_connectivity=sc["fleet.away_connectivity"],
+            departure_rng=(random.Random(int(streams.get("departure_prediction").integers(2**63)))
+                           if sc["dispatch.departure_knowledge"] == "predicted" else None),
+            departure_error_s=sc["dispatch.departure_error_s"],
+            battery_content0=initial_battery_content(self.table, min(self.horizon_s, DAY_S)),
         )
         cap = self.spec.battery.capacity_wh
-        table = PriceCarbonTable(self.price, self.carbon)
+        table = self.table
         weight = sc["fleet.weight"]
         self.opted_in = opted_in
         self.home_charger = home_charger
@@ -264,8 +298,11 @@ class Simulation:
     def _on_arrival(self, _ev) -> None:
         i = self._i
         c = self._cls[i]
-        slo_s, max_wait_s = self._limits[c]
-        job = Job(self._next_job_id, c, self._arr[i], self._prompt[i], self._output[i], slo_s, max_wait_s,
+        slo_s, slo_per_token_s, max_wait_s = self._limits[c]
+        output = self._output[i]
+        if slo_per_token_s:
+            slo_s += slo_per_token_s * output
+        job = Job(self._next_job_id, c, self._arr[i], self._prompt[i], output, slo_s, max_wait_s,
                   self._service[i] if self._service is not None else None)
         self._next_job_id += 1
         i += 1
@@ -326,7 +363,7 @@ class Simulation:
             self._sample(self.horizon_s)  # run(until=...) stops before events at the horizon
         for v in self.vehicles:
             v.finish(self.horizon_s)
-        self.dispatcher.close(self.vehicles)
+        self.dispatcher.close(self.vehicles, self.horizon_s)
         self.wall_s = time.perf_counter() - wall0
         self.events = next(env._eid) if hasattr(env, "_eid") else -1  # events scheduled
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from fleet.battery import BatterySpec, ChargerSpec
 from fleet.chip import CHIP_PRESETS
+from fleet.datacenter import DataCenterSpec
 from fleet.mobility import MobilityParams
 from fleet.vehicle import VehicleSpec
 from fleet.workload import (
@@ -22,7 +23,7 @@ from fleet.workload import (
     DEFAULT_INTERACTIVE_SLO_S,
 )
 
-_B, _C, _V, _M = BatterySpec(), ChargerSpec(), VehicleSpec(), MobilityParams()
+_B, _C, _V, _M, _DC = BatterySpec(), ChargerSpec(), VehicleSpec(), MobilityParams(), DataCenterSpec()
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,16 @@ KEYS: tuple[Key, ...] = (
        "mobile samples reach 5/1 Mbps (facts.md §7). At home: Wi-Fi, always", **SHARE),
     _k("fleet.initial_soc_min", "float", 0.5, "lowest initial SoC (uniform draw); ASSUMPTION", **SHARE),
     _k("fleet.initial_soc_max", "float", 0.9, "highest initial SoC (uniform draw); ASSUMPTION", **SHARE),
+    _k("fleet.payout.scheme", "str", "flat_monthly",
+       "how owners are paid: 'per_kwh' of inference energy, 'per_token' served, or 'flat_monthly' per "
+       "opted-in car", choices=("per_kwh", "per_token", "flat_monthly")),
+    _k("fleet.payout.usd_per_month", "float", 100.0,
+       "flat payout per opted-in car and month, US $; Musk, 2025-11-06: \"$100 or $200 a month\" (facts.md §1)",
+       lo=0.0, hi=1e6),
+    _k("fleet.payout.usd_per_kwh", "float", 0.5,
+       "payout per kWh of inference energy, US $; ASSUMPTION (about the peak EV2-A price)", lo=0.0, hi=1e3),
+    _k("fleet.payout.usd_per_million_tokens", "float", 0.1,
+       "payout per million tokens served, US $; ASSUMPTION: sweep it", lo=0.0, hi=1e6),
     _k("fleet.mobility", "bool", True,
        "follow itineraries; false keeps every car parked at home (for validation)"),
     _k("fleet.chip.preset", "str", "hw4", "chip preset", choices=tuple(sorted(CHIP_PRESETS))),
@@ -171,17 +182,50 @@ KEYS: tuple[Key, ...] = (
        choices=("default", "flat")),
     _k("workload.interactive.slo_s", "float", DEFAULT_INTERACTIVE_SLO_S,
        "interactive latency objective, s; ASSUMPTION", **POS),
+    _k("workload.interactive.slo_s_per_output_token", "float", 0.0,
+       "added to the SLO per output token, s (e.g. a time-per-output-token target); 0 = one SLO for all",
+       lo=0.0, hi=60.0),
     _k("workload.interactive.max_wait_s", "float", DEFAULT_INTERACTIVE_MAX_WAIT_S,
-       "interactive jobs waiting longer than this after arrival are dropped, s; ASSUMPTION", **POS),
+       "interactive jobs still queued this long after arrival are dropped or overflow, s; ASSUMPTION", **POS),
     _k("workload.batch.rate_per_s", "float", 0.5, "batch work-unit arrival rate, units/s", lo=0.0, hi=1e7),
     _k("workload.batch.prompt_tokens", "int", DEFAULT_BATCH_PROMPT_TOKENS, "prompt tokens per work unit", lo=1, hi=1e7),
     _k("workload.batch.output_tokens", "int", DEFAULT_BATCH_OUTPUT_TOKENS, "output tokens per work unit", lo=1, hi=1e7),
     _k("workload.batch.deadline_s", "float", DEFAULT_BATCH_DEADLINE_S,
-       "batch deadline after arrival, s (also its longest wait); ASSUMPTION", **POS),
+       "batch deadline after arrival, s; ASSUMPTION", **POS),
+    _k("workload.batch.max_wait_s", "float", None,
+       "batch units still queued this long after arrival are dropped or overflow, s (default: the deadline)",
+       **POS),
     # ------------------------------------------------------------------ dispatch
     _k("dispatch.policy", "str", "least_loaded",
        "dispatch policy: a registered name (fleetsim policies) or module:Class"),
     _k("dispatch.params", "table", {}, "parameters passed to the policy's constructor"),
+    _k("dispatch.queueing", "str", "central",
+       "'central': jobs wait at the dispatcher and start only on a free slot; 'vehicle': each job is sent "
+       "to an online car on arrival and waits in that car's queue",
+       choices=("central", "vehicle")),
+    _k("dispatch.queue_order", "str", "fifo",
+       "order within a class (interactive always before batch): 'fifo' or 'edf' (earliest deadline first)",
+       choices=("fifo", "edf")),
+    _k("dispatch.departure_knowledge", "str", "exact",
+       "what the dispatcher knows of departures: 'exact' (the owner's scheduled departure), 'predicted' "
+       "(exact + Gaussian error) or 'none'", choices=("exact", "predicted", "none")),
+    _k("dispatch.departure_error_s", "float", 1800.0,
+       "standard deviation of predicted departures, s; ASSUMPTION: sweep it", lo=0.0, hi=1e6),
+    _k("dispatch.on_max_wait", "str", "drop",
+       "a job still queued at its class's max wait is dropped ('drop') or served by the data center "
+       "('overflow')", choices=("drop", "overflow")),
+    _k("dispatch.datacenter.servers", "int", _DC.servers, "overflow data-center GPU servers; ASSUMPTION",
+       lo=1, hi=10_000_000),
+    _k("dispatch.datacenter.slots_per_server", "int", _DC.slots_per_server,
+       "concurrent requests per server; batch 8 (facts.md §6, ml-energy leaderboard)", lo=1, hi=4096),
+    _k("dispatch.datacenter.decode_tokens_per_s", "float", _DC.decode_tokens_per_s,
+       "decode rate per slot; 1,070 tok/s at batch 8 on an H100, Llama-3.1-8B (facts.md §6)", **POS),
+    _k("dispatch.datacenter.prefill_tokens_per_s", "float", _DC.prefill_tokens_per_s,
+       "prefill rate per slot; derived from H100 bf16 FLOP/s at ~40 % use, ASSUMPTION", **POS),
+    _k("dispatch.datacenter.server_w", "float", _DC.server_w,
+       "server power at full batch, W; 486 W at batch 8 (facts.md §6)", **POS),
+    _k("dispatch.datacenter.pue", "float", _DC.pue, "power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)",
+       lo=1.0, hi=5.0),
     # ------------------------------------------------------------------ grid
     _k("grid.carbon", "str", "caiso_2022",
        "carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or an EIA-930 CSV path"),

@@ -117,7 +117,7 @@ def test_preemption_checkpoints_batch_and_restarts_interactive(cls, dep, wasted,
     )
     j = r.jobs.set_index("job_id")
     assert r.metric("jobs.preempted") == 1
-    assert r.metric("jobs.preempted_by_cause") == {"departure": 1}
+    assert r.metric("jobs.preempted_by_cause") == {"departure": 1, "reserve": 0}
     assert j.loc[1, "outcome"] == "completed" and j.loc[1, "finish_s"] == pytest.approx(18.5)
     row = j.loc[0]
     assert row["outcome"] == "completed"

@@ -76,7 +76,7 @@ def test_preempted_jobs_requeue_earliest_arrival_first():
     def preempt(_ev):
         v = sim.vehicles[0]
         disp.preempt_all(v, env.now, "test")
-        seen["order"] = [j.job_id for j in disp.queues[BATCH_CLASS]]
+        seen["order"] = [j.job_id for j in disp.queue.jobs() if j.job_class == BATCH_CLASS]
 
     env.timeout(6.0).callbacks.append(submit)
     env.timeout(7.0).callbacks.append(preempt)

@@ -164,7 +164,7 @@ def test_serving_on_battery_stops_exactly_at_the_guard():
     assert v.e_sleep == pytest.approx(sleep_w * (82800.0 - t_cross) / 3600.0, abs=1e-6)
     assert e_depart - trip_wh >= 0.2 * cap  # the trip home keeps the reserve
     s = res.summary
-    assert s["jobs"]["preempted_by_cause"] == {"reserve": 4}
+    assert s["jobs"]["preempted_by_cause"] == {"departure": 0, "reserve": 4}
     assert s["fleet"]["trips_impacted"] == 0
     jobs = res.jobs
     assert (jobs["preemptions"] == 1).all() and (jobs["outcome"] == "queued").all()

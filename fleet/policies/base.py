@@ -1,12 +1,15 @@
-"""Dispatch policies: a small base class, a registry by name, and the built-in policies.
+"""The dispatch-policy contract, its parameters, and the registry of policies by name.
 
-A policy chooses which vehicle serves a job. It receives a :class:`fleet.fleetview.FleetView`
-and its own ``random.Random``; ``select(job)`` returns a vehicle handle that has a free slot, or
-``None`` to leave the job queued. Decisions must be O(1) or O(log n) in fleet size: use the
-view's indexes, never a scan. A policy that keeps its own index overrides
-``on_vehicle_changed``, which the dispatcher calls whenever a vehicle's free slots change.
+A policy chooses which vehicle serves a job. It is built once per run with a read-only
+:class:`fleet.fleetview.FleetView`, its own ``random.Random`` and its parameters
+(``dispatch.params``). ``select(job)`` returns an *eligible* vehicle handle from the view (one
+with a free slot; under vehicle queueing any online vehicle) or ``None`` to leave the job
+queued. Decisions must be O(1) or O(log n) in fleet size: use the view's indexes or keep your
+own, fed by ``on_vehicle_changed``, which the dispatcher calls after every change of a
+vehicle's load or eligibility when ``wants_updates`` is true. A policy must not change
+vehicles, jobs or the fleet, and must not scan the fleet.
 
-A user policy is named in a scenario as ``module:Class`` (the module must be importable).
+A user policy is named in a scenario as ``module:Class`` or ``path/to/file.py:Class``.
 """
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ import difflib
 import importlib
 import importlib.util
 import random
-from collections import deque
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,19 +26,41 @@ _REGISTRY: dict[str, type[DispatchPolicy]] = {}
 
 
 class DispatchPolicy:
-    """Base class of dispatch policies."""
+    """Base class of dispatch policies.
+
+    ``PARAMS`` maps each parameter a policy takes to its default; the values a scenario gives
+    in ``dispatch.params`` are checked against it (name, type) and merged into ``self.params``.
+    """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     #: whether the dispatcher must call :meth:`on_vehicle_changed`
     wants_updates: ClassVar[bool] = False
+    #: parameter name -> default value (its type is the allowed type)
+    PARAMS: ClassVar[dict[str, float | int | str]] = {}
 
     def __init__(self, view, rng: random.Random, **params) -> None:
-        if params:
-            key = next(iter(params))
-            raise ScenarioError(f"dispatch.params.{key}: policy '{self.name}' takes no parameter '{key}'")
+        label = self.name or type(self).__name__
+        for key, value in params.items():
+            if key not in self.PARAMS:
+                hint = difflib.get_close_matches(key, self.PARAMS, n=1)
+                did = f" (did you mean '{hint[0]}'?)" if hint else ""
+                allowed = ", ".join(self.PARAMS) or "none"
+                raise ScenarioError(f"dispatch.params.{key}: policy '{label}' takes no parameter '{key}'{did}; "
+                                    f"allowed: {allowed}")
+            want = type(self.PARAMS[key])
+            ok = isinstance(value, want) or (want is float and isinstance(value, int))
+            if not ok or isinstance(value, bool):
+                raise ScenarioError(f"dispatch.params.{key} = {value!r}: allowed: a {want.__name__}")
+        self.params = {**self.PARAMS, **{k: (float(v) if type(self.PARAMS[k]) is float else v)
+                                         for k, v in params.items()}}
         self.view = view
         self.rng = rng
+
+    def _require(self, key: str, ok: bool, allowed: str) -> None:
+        """Reject a parameter value with the one-line error of bad input."""
+        if not ok:
+            raise ScenarioError(f"dispatch.params.{key} = {self.params[key]!r}: allowed: {allowed}")
 
     def select(self, job):
         """Return a vehicle with a free slot for ``job``, or None to keep it queued."""
@@ -98,66 +122,3 @@ def _import_policy_module(module_name: str):
         return importlib.import_module(module_name)
     except ImportError as exc:
         raise ScenarioError(f"dispatch.policy: cannot import module '{module_name}' ({exc})") from None
-
-
-@register
-class RandomPolicy(DispatchPolicy):
-    """Uniformly random among vehicles with a free slot."""
-
-    name = "random"
-    summary = "a vehicle chosen uniformly at random among those with a free slot"
-
-    def __init__(self, view, rng: random.Random, **params) -> None:
-        super().__init__(view, rng, **params)
-        self._pick = view.uniform
-
-    def select(self, job):
-        return self._pick(self.rng)
-
-
-@register
-class LeastLoadedPolicy(DispatchPolicy):
-    """Join the vehicle with the fewest busy slots (ties uniformly at random)."""
-
-    name = "least_loaded"
-    summary = "the vehicle with the fewest busy slots, ties broken at random"
-
-    def __init__(self, view, rng: random.Random, **params) -> None:
-        super().__init__(view, rng, **params)
-        self._pick = view.least_loaded
-
-    def select(self, job):
-        return self._pick(self.rng)
-
-
-@register
-class RoundRobinPolicy(DispatchPolicy):
-    """Cycle through vehicles with a free slot in the order they became free.
-
-    A rotation queue holds each vehicle with a free slot once; a served vehicle that still has
-    a free slot goes to the back. Stale entries are skipped lazily (amortised O(1)).
-    """
-
-    name = "round_robin"
-    summary = "cycles through vehicles with a free slot in turn"
-    wants_updates = True
-
-    def __init__(self, view, rng: random.Random, **params) -> None:
-        super().__init__(view, rng, **params)
-        self._ring: deque = deque()
-        self._queued: set[int] = set()
-
-    def on_vehicle_changed(self, vehicle) -> None:
-        vid = self.view.vehicle_id(vehicle)
-        if vid not in self._queued and self.view.free_slots(vehicle) > 0:
-            self._ring.append(vehicle)
-            self._queued.add(vid)
-
-    def select(self, job):
-        ring, queued, view = self._ring, self._queued, self.view
-        while ring:
-            v = ring.popleft()
-            queued.discard(view.vehicle_id(v))
-            if view.free_slots(v) > 0:
-                return v
-        return None

@@ -1,0 +1,92 @@
+"""Energy-, carbon- and price-aware dispatch: where does the next kWh of inference come from?
+
+A plugged car's marginal energy comes from its region's grid now (through the charger's
+losses); an unplugged car's comes from its battery, charged earlier at the grid's price and
+carbon of that time (average-cost accounting, see ``fleet.vehicle``).
+"""
+from __future__ import annotations
+
+import random
+
+from fleet.policies.base import DispatchPolicy, register
+from fleet.policies.keyed import KeyedIndex
+
+
+@register
+class EnergyAwarePolicy(DispatchPolicy):
+    """Plugged-in vehicles first (least loaded), then the highest state of charge above the reserve.
+
+    Unplugged cars are only eligible while above what they must keep (reserve and the rest of
+    the day's trips), so every candidate is above its reserve. O(log n).
+    """
+
+    name = "energy_aware"
+    summary = "plugged-in cars first, then the unplugged car with the highest state of charge"
+    wants_updates = True
+
+    def __init__(self, view, rng: random.Random, **params) -> None:
+        super().__init__(view, rng, **params)
+        self._index = KeyedIndex(self._key, rng)
+
+    def _key(self, v) -> tuple:
+        view = self.view
+        if view.plugged(v):
+            return (0, view.load(v))
+        return (1, -view.soc(v))
+
+    def on_vehicle_changed(self, vehicle) -> None:
+        view = self.view
+        self._index.refile(vehicle, view.vehicle_id(vehicle), view.eligible(vehicle))
+
+    def select(self, job):
+        return self._index.first()
+
+
+class _MarginalSourcePolicy(DispatchPolicy):
+    """The eligible vehicle whose marginal kWh is lowest in ``signal`` (carbon or price) now.
+
+    Plugged cars all draw on the region's grid now: the least loaded of them stands for the
+    grid. Unplugged cars are sorted by their battery's stored intensity, which does not change
+    while they discharge. A decision compares the two heads: O(log n).
+    """
+
+    wants_updates = True
+    signal = ""
+
+    def __init__(self, view, rng: random.Random, **params) -> None:
+        super().__init__(view, rng, **params)
+        marginal = view.marginal_carbon_g_per_kwh if self.signal == "carbon" else view.marginal_price_usd_per_kwh
+        self._marginal = marginal
+        self._plugged = KeyedIndex(view.load, rng)
+        self._battery = KeyedIndex(marginal, rng)
+
+    def on_vehicle_changed(self, vehicle) -> None:
+        view = self.view
+        vid = view.vehicle_id(vehicle)
+        eligible = view.eligible(vehicle)
+        plugged = view.plugged(vehicle)
+        self._plugged.refile(vehicle, vid, eligible and plugged)
+        self._battery.refile(vehicle, vid, eligible and not plugged)
+
+    def select(self, job):
+        grid = self._plugged.first()
+        battery = self._battery.first()
+        if grid is None or battery is None:
+            return grid if battery is None else battery
+        return grid if self._marginal(grid) <= self._battery.first_key() else battery
+
+
+@register
+class CarbonAwarePolicy(_MarginalSourcePolicy):
+    __doc__ = _MarginalSourcePolicy.__doc__.replace("``signal`` (carbon or price)", "carbon (g/kWh)")
+    name = "carbon_aware"
+    summary = "the car whose next kWh is cleanest now: the grid if plugged, its battery's charge if not"
+    signal = "carbon"
+
+
+@register
+class PriceAwarePolicy(_MarginalSourcePolicy):
+    __doc__ = _MarginalSourcePolicy.__doc__.replace("``signal`` (carbon or price)", "price ($/kWh)")
+    name = "price_aware"
+    summary = "the car whose next kWh is cheapest now: the grid if plugged, its battery's charge if not"
+    signal = "price"
