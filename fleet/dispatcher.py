@@ -215,7 +215,13 @@ class Dispatcher:
         ev = TimedCall([self._on_complete], job)  # call_later, inlined: the job rides in the event
         heappush(env._queue, (now + service, NORMAL, next(env._eid), ev))  # Environment.schedule
         job.run_event = ev
-        self._reindex(v)
+        if self.local:
+            self._reindex(v)
+        else:  # _reindex, inlined: the vehicle lost a free slot
+            busy = v.busy
+            self.index.update(v, busy if busy < v.spec.chip.slots else -1)
+            if self._updates:
+                self.policy.on_vehicle_changed(v)
 
     def _on_complete(self, ev) -> None:
         job = ev._value
@@ -243,7 +249,16 @@ class Dispatcher:
             self._unqueue(nxt)
             self._start(nxt, v)
             return
-        self.vehicle_changed(v)
+        if self.local or v.state < AVAILABLE:
+            self.vehicle_changed(v)
+            return
+        # vehicle_changed, inlined for central queueing: an online vehicle gained a free slot
+        self.index.update(v, v.busy)
+        if self._updates:
+            self.policy.on_vehicle_changed(v)
+        counts = self.queue.counts
+        if (counts[0] or counts[1]) and not self._draining:
+            self._drain()
 
     def preempt_all(self, v, now: float, cause: str) -> None:
         """Preempt every job on ``v`` (it departs or hit its reserve) and requeue them centrally.
@@ -317,7 +332,8 @@ class Dispatcher:
     def vehicle_changed(self, v) -> None:
         """Re-index ``v`` after its online state or load changed; dispatch waiting jobs."""
         self._reindex(v)
-        if self.index.size and not self._draining and len(self.queue):
+        counts = self.queue.counts
+        if self.index.size and not self._draining and (counts[0] or counts[1]):
             self._drain()
 
     # ------------------------------------------------------------------ end of run

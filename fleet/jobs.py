@@ -1,8 +1,9 @@
 """Inference jobs: plain records with ``__slots__`` (never SimPy processes).
 
 A job's life: QUEUED -> RUNNING -> (COMPLETED | back to QUEUED on preemption); a job that waits
-past its class's limit is DROPPED, or OVERFLOW when it is sent to the data-center pool instead. Batch jobs keep the tokens they already decoded when preempted
-(checkpointing); interactive jobs restart from scratch and their lost tokens count as waste.
+past its class's limit is DROPPED, or OVERFLOW when it is sent to the data-center pool instead.
+Batch jobs keep the tokens they already decoded when preempted (checkpointing); interactive
+jobs restart from scratch and their lost tokens count as waste.
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from collections import deque
 from fleet.policies.base import DispatchPolicy, register
 from fleet.policies.keyed import KeyedIndex
 
+
 @register
 class RandomPolicy(DispatchPolicy):
     """Uniformly random among eligible vehicles. O(max load)."""
