@@ -15,8 +15,9 @@ class DepartureAwarePolicy(DispatchPolicy):
     keeps long-parked cars for long jobs. If none fits, the lowest preemption risk: the latest
     departure. Departures are what the dispatcher knows (``dispatch.departure_knowledge``):
     the itinerary (``exact``), a noisy estimate (``predicted``) or nothing (``none``, when every
-    car seems to stay and the choice is random). One sorted index by known departure:
-    O(log n) per decision and per vehicle change.
+    car seems to stay and the choice is random). Only vehicles with a free slot are
+    candidates; under vehicle queueing, when every online car is full, the job joins the least
+    loaded one. One sorted index by known departure: O(log n) per decision and per change.
     """
 
     name = "departure_aware"
@@ -32,13 +33,13 @@ class DepartureAwarePolicy(DispatchPolicy):
 
     def on_vehicle_changed(self, vehicle) -> None:
         view = self.view
-        self._by_departure.refile(vehicle, view.vehicle_id(vehicle), view.eligible(vehicle))
+        self._by_departure.refile(vehicle, view.vehicle_id(vehicle), view.free_slots(vehicle) > 0)
 
     def select(self, job):
         index = self._by_departure
         any_vehicle = index.first()
         if any_vehicle is None:
-            return None
+            return self.view.least_loaded(self.rng)
         end_s = self.view.now_s + self.view.service_s(any_vehicle, job)
         v = index.first_above(end_s)
         if v is not None:

@@ -3,6 +3,9 @@
 A plugged car's marginal energy comes from its region's grid now (through the charger's
 losses); an unplugged car's comes from its battery, charged earlier at the grid's price and
 carbon of that time (average-cost accounting, see ``fleet.vehicle``).
+
+These policies choose among vehicles with a free slot; under vehicle queueing, when every
+online car is full, the job joins the least loaded one.
 """
 from __future__ import annotations
 
@@ -36,10 +39,11 @@ class EnergyAwarePolicy(DispatchPolicy):
 
     def on_vehicle_changed(self, vehicle) -> None:
         view = self.view
-        self._index.refile(vehicle, view.vehicle_id(vehicle), view.eligible(vehicle))
+        self._index.refile(vehicle, view.vehicle_id(vehicle), view.free_slots(vehicle) > 0)
 
     def select(self, job):
-        return self._index.first()
+        v = self._index.first()
+        return v if v is not None else self.view.least_loaded(self.rng)
 
 
 class _MarginalSourcePolicy(DispatchPolicy):
@@ -63,14 +67,16 @@ class _MarginalSourcePolicy(DispatchPolicy):
     def on_vehicle_changed(self, vehicle) -> None:
         view = self.view
         vid = view.vehicle_id(vehicle)
-        eligible = view.eligible(vehicle)
+        free = view.free_slots(vehicle) > 0
         plugged = view.plugged(vehicle)
-        self._plugged.refile(vehicle, vid, eligible and plugged)
-        self._battery.refile(vehicle, vid, eligible and not plugged)
+        self._plugged.refile(vehicle, vid, free and plugged)
+        self._battery.refile(vehicle, vid, free and not plugged)
 
     def select(self, job):
         grid = self._plugged.first()
         battery = self._battery.first()
+        if grid is None and battery is None:
+            return self.view.least_loaded(self.rng)
         if grid is None or battery is None:
             return grid if battery is None else battery
         return grid if self._marginal(grid) <= self._battery.first_key() else battery
