@@ -260,12 +260,80 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
     return fig
 
 
+# ------------------------------------------------------------------------------ dispatch
+PREEMPTION_COLORS = {"departure": "#C0392B", "reserve": "#8E44AD"}
+
+
+def mean_wait_by_interval(results: Results, cls: str) -> np.ndarray:
+    """Mean queue wait (s) of the ``cls`` jobs that started in each sample interval (NaN if none)."""
+    ts, jobs = results.timeseries, results.jobs
+    edges = np.concatenate([[0.0], ts["t_s"].to_numpy(dtype=float)])
+    j = jobs[(jobs["job_class"] == cls) & jobs["start_s"].notna()]
+    start = j["start_s"].to_numpy(dtype=float)
+    wait = j["wait_s"].to_numpy(dtype=float)
+    k = np.clip(np.searchsorted(edges, start, side="right") - 1, 0, len(ts) - 1)
+    total = np.bincount(k, weights=wait, minlength=len(ts))
+    count = np.bincount(k, minlength=len(ts))
+    return np.divide(total, count, out=np.full(len(ts), np.nan), where=count > 0)
+
+
+def make_dispatch(results: Results, dpi: int = 110) -> Figure:
+    """Queue length and mean wait per class over time, and preemptions per interval by cause."""
+    ts = results.timeseries
+    fig = style.new_figure(style.SIZE_TALL, dpi)
+    axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.0, 1.0, 0.8]})
+    pol = results.summary.get("dispatch", {}).get("policy", "?")
+    axes[0].set_title(f"Dispatch: queues, waits and preemptions — policy '{pol}' ({_subtitle(results)})")
+    axes[0].set_ylabel("queued jobs\n(mean)")
+    axes[1].set_ylabel("mean wait of jobs\nstarted (s)")
+    axes[2].set_ylabel("preemptions\nper interval")
+    if len(ts) == 0:
+        style.empty_panel(axes[0], "no time-series samples in this run")
+        return fig
+    lt = style.local_times(ts, _zone(results))
+    x, pad = lt.x, lt.pad
+    top_q, top_w = 1.0, 1.0
+    for cls in style.JOB_CLASSES:
+        color = style.CLASS_COLORS[cls]
+        q = pad(ts[f"queue_{cls}"])
+        axes[0].plot(x, q, color=color, lw=1.6, label=cls, gid=f"queue:{cls}")
+        wait = mean_wait_by_interval(results, cls)
+        axes[1].plot(lt.mid, wait, color=color, lw=1.4, marker=".", ms=3, label=cls, gid=f"wait:{cls}")
+        top_q = max(top_q, float(np.nanmax(q)) * 1.15)
+        if np.any(np.isfinite(wait)):
+            top_w = max(top_w, float(np.nanmax(wait)) * 1.15)
+    axes[0].set_ylim(0, top_q)
+    axes[1].set_ylim(0, top_w)
+    mids = lt.mid
+    width = (ts["t_s"].diff().fillna(ts["t_s"].iloc[0]).to_numpy(dtype=float) / 86400.0) * 0.9
+    bottom = np.zeros(len(ts))
+    total = 0
+    for cause, color in PREEMPTION_COLORS.items():
+        col = f"preempted_{cause}"
+        if col not in ts:
+            continue
+        n = ts[col].to_numpy(dtype=float)
+        total += int(n.sum())
+        axes[2].bar(mids, n, width=width, bottom=bottom, color=color, label=f"{cause} ({int(n.sum()):,})",
+                    gid=f"preempted:{cause}")
+        bottom += n
+    if total == 0:
+        style.empty_panel(axes[2], "no preemptions in this run")
+    for ax in axes:
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(loc="upper right", frameon=False, ncol=2)
+    axes[2].legend(loc="upper right", frameon=False, ncol=2, title="cause")
+    style.time_axis(axes[2], lt)
+    return fig
+
+
 # ------------------------------------------------------------------------------ save helpers
 FIGURES: dict[str, Callable[[Results, int], Figure]] = {
     "fleet_states.png": make_fleet_states,
     "utilization.png": make_utilization,
     "power.png": make_power,
     "latency.png": make_latency,
+    "dispatch.png": make_dispatch,
 }
 
 

@@ -25,6 +25,9 @@ CAPTIONS = {
                  "electricity price and grid carbon intensity below.",
     "latency.png": "Distribution (ECDF) of latency from arrival to last token for completed jobs, "
                    "per class, with each class's SLO; attainment counts dropped jobs as misses.",
+    "dispatch.png": "Mean queue length and mean wait of the jobs that started in each interval, per "
+                    "class; preemptions per interval by cause (the owner departed, or the battery "
+                    "reached what the car must keep).",
 }
 
 _CSS = """

@@ -19,9 +19,9 @@ from sim.results import load_results, write_results
 from sim.runner import run
 from sim.scenario import default_scenario
 
-FIGURE_NAMES = ("fleet_states.png", "utilization.png", "power.png", "latency.png")
+FIGURE_NAMES = ("fleet_states.png", "utilization.png", "power.png", "latency.png", "dispatch.png")
 SIZES_IN = {"fleet_states.png": style.SIZE_WIDE, "utilization.png": style.SIZE_WIDE,
-            "power.png": style.SIZE_TALL, "latency.png": style.SIZE_WIDE}
+            "power.png": style.SIZE_TALL, "latency.png": style.SIZE_WIDE, "dispatch.png": style.SIZE_TALL}
 SMALL = {"run.days": 0.25, "fleet.vehicles": 50}
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -274,3 +274,42 @@ def test_zero_power_and_no_samples_render_annotated(small, tmp_path):
     assert [p.name for p in paths] == list(FIGURE_NAMES)
     for make in figures.FIGURES.values():
         assert _texts(make(empty, 40)).startswith("no ")
+
+
+# ------------------------------------------------------------------------------ dispatch figure
+@pytest.fixture(scope="module")
+def busy_day(tmp_path_factory) -> Path:
+    """A loaded day with departures mid-job and queueing: 60 cars, single-slot chips."""
+    return _run_folder(tmp_path_factory.mktemp("busy") / "res", {
+        "run.days": 1.0, "fleet.vehicles": 60, "fleet.chip.slots": 1, "workload.interactive.rate_per_s": 0.6,
+        "workload.batch.rate_per_s": 0.02, "run.sample_interval_s": 1800.0})
+
+
+def test_dispatch_figure_bars_add_up_to_the_preemption_counts(busy_day):
+    res = load_results(busy_day)
+    fig = figures.make_dispatch(res, dpi=40)
+    by_cause = res.summary["jobs"]["preempted_by_cause"]
+    assert by_cause["departure"] > 0
+    bars = dict.fromkeys(by_cause, 0.0)
+    for ax in fig.axes:
+        for patch in ax.patches:
+            gid = patch.get_gid() or ""
+            if gid.startswith("preempted:"):
+                bars[gid.split(":", 1)[1]] += patch.get_height()
+    assert bars == {k: float(v) for k, v in by_cause.items()}
+
+
+def test_mean_wait_by_interval_matches_a_direct_grouping(busy_day):
+    res = load_results(busy_day)
+    ts, jobs = res.timeseries, res.jobs
+    edges = np.concatenate([[0.0], ts["t_s"].to_numpy()])
+    for cls in ("interactive", "batch"):
+        got = figures.mean_wait_by_interval(res, cls)
+        j = jobs[(jobs["job_class"] == cls) & jobs["start_s"].notna()]
+        want = np.full(len(ts), np.nan)
+        for i in range(len(ts)):  # the interval [edges[i], edges[i+1]) holding each start
+            inside = (j["start_s"] >= edges[i]) & (j["start_s"] < edges[i + 1])
+            if inside.any():
+                want[i] = j.loc[inside, "wait_s"].mean()
+        assert np.allclose(got, want, equal_nan=True, rtol=1e-12, atol=1e-12), cls
+    assert np.nanmax(figures.mean_wait_by_interval(res, "interactive")) > 0.0  # some jobs did wait
