@@ -15,7 +15,8 @@ NEEDS_SHARED = {"azure_replay.toml"}
 
 
 def test_there_are_examples():
-    assert {p.name for p in EXAMPLES} >= {"default.toml", "azure_replay.toml", "plugged_first.toml"}
+    assert {p.name for p in EXAMPLES} >= {"default.toml", "azure_replay.toml", "plugged_first.toml",
+                                          "staying_longest.toml", "supermarket.toml"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -44,3 +45,25 @@ def test_azure_trace_replay_end_to_end():
     assert int(jobs["prompt_tokens"].sum()) == 22_361_870
     assert int(jobs["output_tokens"].sum()) == 4_088_665
     assert (jobs["job_class"] == "interactive").all()
+
+
+def test_compare_policies_prints_one_row_per_policy():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "compare_policies.py"), "--days", "0.1",
+                           "--vehicles", "60"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["policy", "completed", "preempted"]
+    assert [ln.split()[0] for ln in lines[2:]] == ["random", "least_loaded", "departure_aware", "carbon_aware"]
+    completed = {int(ln.split()[1].replace(",", "")) for ln in lines[2:]}
+    assert min(completed) > 0
+
+
+def test_ten_line_policy_is_ten_lines():
+    """The README's custom policy is the example file's class, and it is ten lines long."""
+    src = (ROOT / "examples" / "staying_longest.py").read_text()
+    body = src[src.index("class StayingLongest"):].strip().splitlines()
+    assert len(body) <= 10
+    assert "\n".join(body) in (ROOT / "README.md").read_text()
