@@ -11,11 +11,12 @@ re-indexing, policy update), so occupancy stays constant. Job objects are built 
 starts; the simulation clock does not move during the loop. A second loop of M iterations times
 ``policy.select`` alone through a wrapper (the figure includes one timer call).
 
-Sizes are measured interleaved (all sizes of one policy are built first, then each repetition
-runs every size in turn) so that the machine's speed drifts touch every size alike. The garbage
-collector is set as ``Simulation.execute`` sets it. Reported: the best and the median over the
-repetitions, and the ratio of the largest to the smallest size: about 1 for O(1), a little more
-for O(log n) and cache misses, about N_max/N_min for a scan of the fleet.
+Sizes are measured interleaved: all sizes of one policy are built first, and each repetition
+times its M decisions per size in 10 chunks, alternating between the sizes, so that the machine's
+speed drifts touch every size alike. The garbage collector is set as ``Simulation.execute`` sets
+it. Reported: the best and the median over the repetitions, and the ratio of the largest to the
+smallest size: about 1 for O(1), a little more for O(log n) and cache misses, about N_max/N_min
+for a scan of the fleet.
 
     python bench/bench_dispatch.py [--decisions 20000] [--sizes 1000,10000,100000] [--repeat 3]
                                    [--policies a,b] [--occupancy 0.5]
@@ -39,6 +40,7 @@ from sim.scenario import default_scenario
 
 PROMPT = round(AZURE_CONV_2023_PROMPT_DIST.mean_tokens)
 OUTPUT = round(AZURE_CONV_2023_OUTPUT_DIST.mean_tokens)
+ROUNDS = 10  # each repetition's decisions are timed in this many chunks, alternating between the sizes
 
 
 class Bench:
@@ -161,6 +163,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown policies {unknown}; registered: {', '.join(policy_names())}")
     m = args.decisions
+    chunks = [m // ROUNDS + (1 if i < m % ROUNDS else 0) for i in range(ROUNDS)]
+    chunks = [c for c in chunks if c]
     print(machine())
     print(f"decisions {m:,} per size and repetition, repetitions {args.repeat}, occupancy {args.occupancy:.0%} "
           f"of slots, job {PROMPT}+{OUTPUT} tokens; select timer overhead {timer_overhead_us():.2f} us/call")
@@ -179,10 +183,16 @@ def main() -> None:
         gc.set_threshold(100_000, 50, 100)
         try:
             for _ in range(args.repeat):
-                for b in benches:
-                    pair[b.n].append(b.loop(m) / m * 1e6)
-                for b in benches:
-                    sel[b.n].append(b.select_loop(m) / m * 1e6)
+                t_pair = dict.fromkeys(sizes, 0.0)
+                t_sel = dict.fromkeys(sizes, 0.0)
+                for chunk in chunks:  # sizes alternate every chunk: a drift of the machine's speed hits all
+                    for b in benches:
+                        t_pair[b.n] += b.loop(chunk)
+                    for b in benches:
+                        t_sel[b.n] += b.select_loop(chunk)
+                for n in sizes:
+                    pair[n].append(t_pair[n] / m * 1e6)
+                    sel[n].append(t_sel[n] / m * 1e6)
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
