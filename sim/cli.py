@@ -110,7 +110,8 @@ def _print_headline(s: dict, folder: Path) -> None:
         f"{s['run']['days']:g} days, {s['fleet']['vehicles_simulated']} vehicles, "
         f"{s['run']['wall_s']:.1f} s wall",
         f"  jobs: {j['arrived']} arrived, {j['completed']} completed, {j['dropped']} dropped, "
-        f"{j['preempted']} preemptions; p95 latency {p95}; SLO attainment {slo}",
+        + (f"{j['overflowed']} to the data center, " if s.get("overflow") else "")
+        + f"{j['preempted']} preemptions; p95 latency {p95}; SLO attainment {slo}",
         f"  utilization {100 * s['utilization']['mean']:.1f} %; grid {e['grid_import']:.1f} kWh, "
         f"${s['cost_usd']['electricity']:.2f}, {s['co2_kg']['total']:.1f} kg CO2; "
         f"trips impacted {s['fleet']['trips_impacted']}",
