@@ -307,6 +307,7 @@ class Dispatcher:
             self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
             v.preempted += 1
             v.end_job(job, now)
+            job.vehicle = None  # no car holds it now (a later drop must not name this one)
             self._enqueue(job, queue, front=True)
 
     def _move_to_front(self, job: Job, queue: JobQueue) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import math
 import random
 from pathlib import Path
 from typing import ClassVar
@@ -50,8 +51,9 @@ class DispatchPolicy:
                                     f"allowed: {allowed}")
             want = type(self.PARAMS[key])
             ok = isinstance(value, want) or (want is float and isinstance(value, int))
-            if not ok or isinstance(value, bool):
-                raise ScenarioError(f"dispatch.params.{key} = {value!r}: allowed: a {want.__name__}")
+            if not ok or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+                noun = {int: "an integer", float: "a finite number", str: "a string"}.get(want, want.__name__)
+                raise ScenarioError(f"dispatch.params.{key} = {value!r}: allowed: {noun}")
         self.params = {**self.PARAMS, **{k: (float(v) if type(self.PARAMS[k]) is float else v)
                                          for k, v in params.items()}}
         self.view = view
