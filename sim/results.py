@@ -138,6 +138,9 @@ def _vehicles(sim) -> pd.DataFrame:
         "inference_wh": [v.e_infer for v in vs],
         "sleep_wh": [v.e_sleep for v in vs],
         "losses_wh": [v.e_loss for v in vs],
+        # average-cost content of the energy left in the battery at the end
+        "battery_g_per_kwh": [v.batt_g_per_wh * 1000.0 for v in vs],
+        "battery_usd_per_kwh": [v.batt_usd_per_wh * 1000.0 for v in vs],
     })
     df["payout_usd"] = payouts_usd(sim.scenario, df)
     return df

@@ -203,3 +203,42 @@ def test_energy_and_job_balance_on_random_scenarios(seed):
     dt = np.diff(np.concatenate([[0.0], ts["t_s"].to_numpy()]))
     assert (ts["grid_w"] * dt).sum() / 3.6e6 == pytest.approx(res.summary["energy_kwh"]["grid_import"], rel=1e-9)
     assert res.summary["fleet"]["trips_impacted"] == 0
+
+
+def test_battery_content_carries_the_carbon_and_cost_of_its_charging_hours():
+    """Average-cost battery accounting: with no load while parked, every grid Wh goes to the battery
+    (or its charging losses), so content x energy at the end = the start's content + what the
+    meter paid, exactly."""
+    over = {"run.days": 1.0, "fleet.vehicles": 3, "fleet.mobility": False, "fleet.opt_in_share": 0.0,
+            "fleet.vehicle.sleep_w": 0.0, "fleet.initial_soc_min": 0.3, "fleet.initial_soc_max": 0.6,
+            "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0}
+    sim = Simulation(default_scenario().with_overrides(over))
+    sim.execute()
+    g0_per_wh, usd0_per_wh = sim.ctx.battery_content0
+    # the start's content: the grid's mean over the first day (CAISO 2022 hours, June 6 local)
+    hours = np.arange(0.0, 86400.0, 3600.0) + 1800.0
+    assert g0_per_wh * 1000.0 == pytest.approx(np.mean([sim.carbon.value(t) for t in hours]), rel=1e-12)
+    assert usd0_per_wh * 1000.0 == pytest.approx(np.mean([sim.price.value(t) for t in hours]), rel=1e-12)
+    for v in sim.vehicles:
+        assert v.meter.energy_wh > 1000.0  # it charged
+        assert v.energy_wh == pytest.approx(0.9 * v.spec.battery.capacity_wh, abs=1e-6)
+        want_g = g0_per_wh * v.e_initial_wh + v.meter.co2_g
+        want_usd = usd0_per_wh * v.e_initial_wh + v.meter.cost_usd
+        assert v.batt_g_per_wh * v.energy_wh == pytest.approx(want_g, rel=1e-9)
+        assert v.batt_usd_per_wh * v.energy_wh == pytest.approx(want_usd, rel=1e-9)
+        # charging at night mixes in cleaner or dirtier energy: the average moved
+        assert v.batt_g_per_wh != pytest.approx(g0_per_wh, rel=1e-6)
+
+
+def test_discharging_leaves_the_battery_content_unchanged():
+    """Cars that never charge (no home charger) only discharge: their content stays the start's."""
+    over = {"run.days": 1.0, "fleet.vehicles": 40, "fleet.home_charger_share": 0.0, "fleet.opt_in_share": 0.5,
+            "workload.interactive.rate_per_s": 0.05, "workload.batch.rate_per_s": 0.0}
+    sim = Simulation(default_scenario().with_overrides(over))
+    sim.execute()
+    g0_per_wh, usd0_per_wh = sim.ctx.battery_content0
+    drove = [v for v in sim.vehicles if v.km > 0 and v.fast_charges == 0]
+    assert len(drove) > 10
+    for v in drove:
+        assert v.energy_wh < v.e_initial_wh
+        assert v.batt_g_per_wh == g0_per_wh and v.batt_usd_per_wh == usd0_per_wh
