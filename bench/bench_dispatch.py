@@ -1,15 +1,18 @@
 """Dispatch decision cost: microseconds per decision for every registered policy at several fleet sizes.
 
 For each fleet size N a simulation is built with mobility off, every owner opted in and every car
-plugged in at home at its charge limit (all N cars online), no workload; the vehicles' processes
-are started and the clock advanced by 1 ms, as ``Simulation.execute`` does, so every car is in
-the free-slot index. The dispatcher then starts jobs on half the chip slots through ``submit``
-(the policy places them). Timed: M iterations of one ``submit`` of a new job (the policy's
-decision, the job's start, the vehicle's re-indexing and the policy's update) plus the completion
-of the oldest running job through the dispatcher's ``_on_complete`` (slot freed, job record,
-re-indexing, policy update), so occupancy stays constant. Job objects are built before the timer
-starts; the simulation clock does not move during the loop. A second loop of M iterations times
-``policy.select`` alone through a wrapper (the figure includes one timer call).
+plugged in at home at its charge limit (all N cars online), no workload; the vehicles' processes are
+started and the clock advanced by 1 ms, as ``Simulation.execute`` does, so every car is in the
+free-slot index. The dispatcher then starts jobs on half the chip slots through ``submit`` (the
+policy places them). Timed: M iterations of one ``submit`` of a new job (the policy's decision, the
+job's start, the vehicle's re-indexing and the policy's update) plus the completion of the oldest
+running job through the dispatcher's ``_on_complete`` (slot freed, job record, re-indexing, policy
+update), so occupancy stays constant. Job objects are built before the timer starts, and the
+completed jobs' events are taken off the event queue after it stops (the event loop's pop, untimed);
+the simulation clock does not move during the loop. A second loop of M iterations times
+``policy.select`` alone through a wrapper (the figure includes one timer call). A third loop is a
+control: a random car's id read through the free-slot index, constant work whose growth with N is
+the memory hierarchy's alone.
 
 Sizes are measured interleaved: all sizes of one policy are built first, and each repetition
 times its M decisions per size in 10 chunks, alternating between the sizes, so that the machine's
@@ -29,6 +32,7 @@ import statistics
 import sys
 import time
 from collections import deque
+from heapq import heapify
 
 from common import machine
 
@@ -101,8 +105,38 @@ class Bench:
             push(job)
             complete(pop().run_event)
         dt = time.perf_counter() - t0
+        self.drop_stale_events()
         if d.started - started != m or d.completed - completed != m or any(j.state != RUNNING for j in running):
             raise SystemExit(f"N={self.n}: a timed submit did not start or a completion did not complete")
+        return dt
+
+    def drop_stale_events(self) -> None:
+        """Take the completion events of the jobs completed by hand off the event queue (untimed).
+
+        In a run the event loop pops each completion event and drops it; here the completions are
+        called directly, so without this the dead events would pile up on the heap, keep their
+        jobs alive and make the collector's young-generation passes grow with the run.
+        """
+        queue = self.sim.env._queue
+        live = [e for e in queue if not (isinstance(e[3]._value, Job) and e[3]._value.run_event is not e[3])]
+        heapify(live)
+        queue[:] = live
+
+    def control_loop(self, m: int) -> float:
+        """Wall seconds of ``m`` constant-work reads of a random car: ``FreeSlotIndex.uniform`` and its id.
+
+        The code does the same work at every fleet size; its growth with N is the cost of memory
+        (cache and TLB misses on a larger fleet), the floor under any policy that touches random cars.
+        """
+        uniform = self.sim.index.uniform
+        rng = self.sim.dispatcher.policy.rng
+        s = 0
+        t0 = time.perf_counter()
+        for _ in range(m):
+            s += uniform(rng).vid
+        dt = time.perf_counter() - t0
+        if s < 0:
+            raise SystemExit("negative vehicle id")
         return dt
 
     def select_loop(self, m: int) -> float:
@@ -170,6 +204,7 @@ def main() -> None:
           f"of slots, job {PROMPT}+{OUTPUT} tokens; select timer overhead {timer_overhead_us():.2f} us/call")
     print("us per decision: median (best); submit+complete is the end-to-end pair, select is policy.select alone")
     rows = []
+    control = {n: [] for n in sizes}  # all policies' runs together
     for name in names:
         benches = [Bench(name, n, args.occupancy) for n in sizes]
         builds = ", ".join(f"{b.build_s:.1f}" for b in benches)
@@ -185,14 +220,18 @@ def main() -> None:
             for _ in range(args.repeat):
                 t_pair = dict.fromkeys(sizes, 0.0)
                 t_sel = dict.fromkeys(sizes, 0.0)
+                t_ctl = dict.fromkeys(sizes, 0.0)
                 for chunk in chunks:  # sizes alternate every chunk: a drift of the machine's speed hits all
                     for b in benches:
                         t_pair[b.n] += b.loop(chunk)
                     for b in benches:
                         t_sel[b.n] += b.select_loop(chunk)
+                    for b in benches:
+                        t_ctl[b.n] += b.control_loop(chunk)
                 for n in sizes:
                     pair[n].append(t_pair[n] / m * 1e6)
                     sel[n].append(t_sel[n] / m * 1e6)
+                    control[n].append(t_ctl[n] / m * 1e6)
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
@@ -209,6 +248,9 @@ def main() -> None:
         del benches
         gc.collect()
     lo, hi = sizes[0], sizes[-1]
+    print("control, a random car's id read through the free-slot index (constant work): "
+          + "  ".join(f"N={n}: {fmt(control[n])}" for n in sizes)
+          + f"  ratio {hi}/{lo}: median {statistics.median(control[hi]) / statistics.median(control[lo]):.2f}")
     print()
     print("| policy | " + " | ".join(f"N = {n:,}" for n in sizes) + f" | ratio {hi:,}/{lo:,} (median, best) | "
           + " | ".join(f"select, N = {n:,}" for n in sizes) + " | select ratio |")
