@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 from fleet.policies.base import DispatchPolicy, register
-from fleet.policies.keyed import KeyedIndex
+from fleet.policies.keyed import KeyedIndex, LoadBuckets
 
 
 @register
@@ -20,7 +20,8 @@ class EnergyAwarePolicy(DispatchPolicy):
     """Plugged-in vehicles first (least loaded), then the highest state of charge above the reserve.
 
     Unplugged cars are only eligible while above what they must keep (reserve and the rest of
-    the day's trips), so every candidate is above its reserve. O(log n).
+    the day's trips), so every candidate is above its reserve. Plugged cars sit in buckets by
+    load (O(1) updates), unplugged ones in a sorted index by SoC (O(log n)).
     """
 
     name = "energy_aware"
@@ -29,20 +30,24 @@ class EnergyAwarePolicy(DispatchPolicy):
 
     def __init__(self, view, rng: random.Random, **params) -> None:
         super().__init__(view, rng, **params)
-        self._index = KeyedIndex(self._key, rng)
+        self._plugged = LoadBuckets(rng)
+        self._by_soc = KeyedIndex(self._minus_soc, rng)
 
-    def _key(self, v) -> tuple:
-        view = self.view
-        if view.plugged(v):
-            return (0, view.load(v))
-        return (1, -view.soc(v))
+    def _minus_soc(self, v) -> float:
+        return -self.view.soc(v)
 
     def on_vehicle_changed(self, vehicle) -> None:
         view = self.view
-        self._index.refile(vehicle, view.vehicle_id(vehicle), view.free_slots(vehicle) > 0)
+        vid = view.vehicle_id(vehicle)
+        free = view.free_slots(vehicle) > 0
+        plugged = view.plugged(vehicle)
+        self._plugged.refile(vehicle, vid, view.load(vehicle) if free and plugged else None)
+        self._by_soc.refile(vehicle, vid, free and not plugged)
 
     def select(self, job):
-        v = self._index.first()
+        v = self._plugged.least_loaded()
+        if v is None:
+            v = self._by_soc.first()
         return v if v is not None else self.view.least_loaded(self.rng)
 
 
@@ -61,7 +66,7 @@ class _MarginalSourcePolicy(DispatchPolicy):
         super().__init__(view, rng, **params)
         marginal = view.marginal_carbon_g_per_kwh if self.signal == "carbon" else view.marginal_price_usd_per_kwh
         self._marginal = marginal
-        self._plugged = KeyedIndex(view.load, rng)
+        self._plugged = LoadBuckets(rng)
         self._battery = KeyedIndex(marginal, rng)
 
     def on_vehicle_changed(self, vehicle) -> None:
@@ -69,11 +74,11 @@ class _MarginalSourcePolicy(DispatchPolicy):
         vid = view.vehicle_id(vehicle)
         free = view.free_slots(vehicle) > 0
         plugged = view.plugged(vehicle)
-        self._plugged.refile(vehicle, vid, free and plugged)
+        self._plugged.refile(vehicle, vid, view.load(vehicle) if free and plugged else None)
         self._battery.refile(vehicle, vid, free and not plugged)
 
     def select(self, job):
-        grid = self._plugged.first()
+        grid = self._plugged.least_loaded()
         battery = self._battery.first()
         if grid is None and battery is None:
             return self.view.least_loaded(self.rng)
