@@ -840,3 +840,46 @@ def test_carbon_aware_picks_the_cleanest_marginal_kwh():
     sim.run()
     assert policy.violations == [], (policy.seen, policy.violations)
     assert policy.seen["plugged_vs_battery"] > 1000 and policy.seen["battery_vs_plugged"] > 1000, policy.seen
+
+
+# ====================================================================== departure knowledge
+class _RecordsBeliefs(DepartureAwarePolicy):
+    """departure_aware that records, per decision, the chosen car's believed and true departure."""
+
+    name = ""
+
+    def __init__(self, view, rng, **params):
+        super().__init__(view, rng, **params)
+        self.seen: list[tuple[float, float]] = []
+
+    def select(self, job):
+        v = super().select(job)
+        if v is not None:
+            self.seen.append((self.view.departure_s(v), self.view.next_departure_s(v)))
+        return v
+
+
+def _knowledge_run(knowledge: str, error_s: float) -> tuple[Simulation, list[tuple[float, float]]]:
+    sim = Simulation(scenario({
+        "run.days": 1.0, "fleet.vehicles": 150, "dispatch.policy": "tests.test_policies:_RecordsBeliefs",
+        "dispatch.departure_knowledge": knowledge, "dispatch.departure_error_s": error_s}))
+    sim.execute()
+    return sim, sim.dispatcher.policy.seen
+
+
+def test_departure_knowledge_exact_predicted_and_none():
+    """exact: beliefs are the itinerary; predicted with 0 error: the same decisions; predicted with
+    error: beliefs scatter around the truth with the configured spread; none: nothing is known."""
+    exact, seen_exact = _knowledge_run("exact", 0.0)
+    assert all(b == t for b, t in seen_exact) and len(seen_exact) > 1000
+    zero, seen_zero = _knowledge_run("predicted", 0.0)
+    assert seen_zero == seen_exact
+    noisy, seen_noisy = _knowledge_run("predicted", 1800.0)
+    finite = np.array([(b, t) for b, t in seen_noisy if np.isfinite(t) and np.isfinite(b)])
+    err = finite[:, 0] - finite[:, 1]
+    assert len(err) > 200 and np.std(err) > 300.0  # beliefs are not the truth
+    assert np.all(finite[:, 0] >= 0.0)
+    dep_noisy = noisy.results().summary["jobs"]["preempted_by_cause"]["departure"]
+    assert dep_noisy > exact.results().summary["jobs"]["preempted_by_cause"]["departure"]
+    _, seen_none = _knowledge_run("none", 0.0)
+    assert all(b == float("inf") for b, _ in seen_none)
