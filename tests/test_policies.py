@@ -861,7 +861,7 @@ class _RecordsBeliefs(DepartureAwarePolicy):
 
 def _knowledge_run(knowledge: str, error_s: float) -> tuple[Simulation, list[tuple[float, float]]]:
     sim = Simulation(scenario({
-        "run.days": 1.0, "fleet.vehicles": 150, "dispatch.policy": "tests.test_policies:_RecordsBeliefs",
+        "run.days": 1.0, "fleet.vehicles": 150, "dispatch.policy": f"{__name__}:_RecordsBeliefs",
         "dispatch.departure_knowledge": knowledge, "dispatch.departure_error_s": error_s}))
     sim.execute()
     return sim, sim.dispatcher.policy.seen
