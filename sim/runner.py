@@ -9,10 +9,8 @@ import gc
 import random
 import time
 from dataclasses import dataclass
-from heapq import heappush
 
 import numpy as np
-from simpy.events import NORMAL
 
 from fleet import channels as ch
 from fleet.battery import BatterySpec, ChargerSpec
@@ -46,7 +44,6 @@ from sim.recorder import Recorder
 from sim.results import Results, assemble_results
 from sim.rng import RandomStreams
 from sim.scenario import Scenario
-from sim.timers import TimedCall, call_later
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 
@@ -286,17 +283,18 @@ class Simulation:
         self._output = batch.output_tokens.tolist()
         self._cls = batch.job_class.tolist()
         self._service = service.tolist() if service is not None else None
-        self._i = 0
 
-    def _schedule_next_arrival(self) -> None:
-        while self._i >= len(self._arr):
-            if self._chunk_end >= self.horizon_s:
-                return
+    def _feed_next_chunk(self) -> None:
+        """Load the next non-empty chunk of arrivals and feed its times to the environment."""
+        while self._chunk_end < self.horizon_s:
             self._load_chunk(self._chunk_end)
-        call_later(self.env, self._arr[self._i] - self.env.now, self._on_arrival)
+            if self._arr:
+                self.env.feed(self._arr, self._on_arrival)
+                return
+        self.env.feed([], None)
 
-    def _on_arrival(self, _ev) -> None:
-        i = self._i
+    def _on_arrival(self, i: int) -> None:
+        """Arrival ``i`` of the current chunk (called by the environment at its time)."""
         c = self._cls[i]
         slo_s, slo_per_token_s, max_wait_s = self._limits[c]
         output = self._output[i]
@@ -305,15 +303,9 @@ class Simulation:
         job = Job(self._next_job_id, c, self._arr[i], self._prompt[i], output, slo_s, max_wait_s,
                   self._service[i] if self._service is not None else None)
         self._next_job_id += 1
-        i += 1
-        self._i = i
         self.dispatcher.submit(job)
-        if i < len(self._arr):
-            env = self.env
-            # Environment.schedule, inlined: the arrival's absolute time goes on the heap directly
-            heappush(env._queue, (self._arr[i], NORMAL, next(env._eid), TimedCall([self._on_arrival], None)))
-        else:
-            self._schedule_next_arrival()
+        if i + 1 == len(self._arr):
+            self._feed_next_chunk()
 
     # ------------------------------------------------------------------ sampling
     def _sampler(self):
@@ -345,8 +337,7 @@ class Simulation:
             env.process(v.run())
         self._chunk_end = 0.0
         self._arr = []
-        self._i = 0
-        self._schedule_next_arrival()
+        self._feed_next_chunk()
         env.process(self._sampler())
         # The run allocates millions of short-lived, acyclic objects (jobs, events): freeze the
         # long-lived ones built so far and collect young generations less often.
@@ -365,7 +356,7 @@ class Simulation:
             v.finish(self.horizon_s)
         self.dispatcher.close(self.vehicles, self.horizon_s)
         self.wall_s = time.perf_counter() - wall0
-        self.events = next(env._eid) if hasattr(env, "_eid") else -1  # events scheduled
+        self.events = next(env._eid) + env.stream_calls  # events scheduled, and arrivals fed
 
     def results(self) -> Results:
         """The results of an executed simulation."""

@@ -62,3 +62,36 @@ def test_until_must_be_in_the_future() -> None:
     env = Environment()
     with pytest.raises(ValueError, match="greater than the current simulation time"):
         env.run_until(0.0)
+
+
+def test_fed_calls_merge_with_the_event_queue_in_time_order():
+    """A fed list of times is called in order, interleaved with queued events by time (a fed call
+    goes first at an equal time), may feed the next list, and stops before ``until``."""
+    env = Environment()
+    log: list[tuple[str, float]] = []
+    for t in (0.5, 2.0, 3.5, 9.0):
+        env.timeout(t).callbacks.append(lambda ev, t=t: log.append(("event", env.now)))
+    second = [4.0, 8.0, 12.0]
+
+    def first_fn(i: int) -> None:
+        log.append(("fed", env.now))
+        if i == 2:
+            env.feed(second, second_fn)
+
+    def second_fn(i: int) -> None:
+        log.append(("fed2", env.now))
+
+    env.feed([1.0, 2.0, 3.0], first_fn)
+    env.run_until(10.0)
+    assert log == [("event", 0.5), ("fed", 1.0), ("fed", 2.0), ("event", 2.0), ("fed", 3.0), ("event", 3.5),
+                   ("fed2", 4.0), ("fed2", 8.0), ("event", 9.0)]
+    assert env.now == 10.0 and env.stream_calls == 5
+    env.run_until(13.0)
+    assert log[-1] == ("fed2", 12.0) and env.stream_calls == 6
+
+
+def test_feeding_a_time_in_the_past_is_an_error():
+    env = Environment()
+    env.run_until(5.0)
+    with pytest.raises(ValueError, match="before the current time"):
+        env.feed([4.0], lambda i: None)
