@@ -67,6 +67,11 @@ class VehicleSpec:
     awake_overhead_w: float = 300.0
     # Asleep: Model 3 loses ~5.5 km/24 h (facts.md §1) x 150 Wh/km = 825 Wh/day = 34 W (derived).
     sleep_w: float = 34.0
+    #: chip power per busy slot above idle (W), derived from the chip
+    slot_active_w: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slot_active_w", (self.chip.active_w - self.chip.idle_w) / self.chip.slots)
 
 
 class Vehicle:
@@ -379,8 +384,7 @@ class Vehicle:
         self.busy = busy
         state = SERVING if busy else AVAILABLE
         spec = self.spec
-        chip = spec.chip
-        p_active = (chip.active_w - chip.idle_w) * busy / chip.slots
+        p_active = spec.slot_active_w * busy
         load = self.p_overhead + self.p_idle + p_active
         plugged = self.plugged
         if plugged:
@@ -398,13 +402,16 @@ class Vehicle:
             return
         w = self.weight
         rec = self.ctx.rec
-        if state != self.state:
-            rec.add(self.state, -w, now)
-            rec.add(state, w, now)
-            self.state = self.r_state = state
         # Recorder.add inlined for the levels that change on every job start and end.
         level, acc = rec.level, rec.acc
         since = now - rec.t_open
+        if state != self.state:
+            i = self.state
+            acc[i] -= w * since
+            level[i] -= w
+            acc[state] += w * since
+            level[state] += w
+            self.state = self.r_state = state
         i = BUSY_SLOTS
         d = delta * w
         acc[i] += d * since
@@ -493,7 +500,7 @@ class Vehicle:
             p_sleep = 0.0
             p_overhead = spec.awake_overhead_w
             p_idle = chip.idle_w
-            p_active = (chip.active_w - chip.idle_w) * self.busy / chip.slots
+            p_active = spec.slot_active_w * self.busy
             load = p_overhead + p_idle + p_active
         charging = False
         p_dloss = 0.0
