@@ -22,7 +22,7 @@ from common import machine
 from fleet.chip import CHIP_PRESETS
 from fleet.workload import AZURE_CONV_2023_OUTPUT_DIST, AZURE_CONV_2023_PROMPT_DIST
 from sim.runner import Simulation
-from sim.scenario import default_scenario
+from sim.scenario import Scenario, default_scenario
 
 
 def bare_simpy_jobs_per_s(n_jobs: int, rate_per_s: float, service_s: float) -> float:
@@ -46,6 +46,24 @@ def bare_simpy_jobs_per_s(n_jobs: int, rate_per_s: float, service_s: float) -> f
     return n_jobs / (time.perf_counter() - t0)
 
 
+def scenario(seconds: float, vehicles: int = 1000, load: float = 0.8) -> Scenario:
+    """The benchmark's scenario: ``vehicles`` always-available cars at ``load`` per slot for ``seconds``."""
+    chip = CHIP_PRESETS["hw4"]
+    mean_service_s = chip.service_s(AZURE_CONV_2023_PROMPT_DIST.mean_tokens, AZURE_CONV_2023_OUTPUT_DIST.mean_tokens)
+    return default_scenario().with_overrides({
+        "run.days": seconds / 86400.0,
+        "fleet.vehicles": vehicles,
+        "fleet.mobility": False,
+        "fleet.opt_in_share": 1.0,
+        "fleet.initial_soc_min": 0.9,
+        "fleet.initial_soc_max": 0.9,
+        "workload.interactive.rate_per_s": load * vehicles * chip.slots / mean_service_s,
+        "workload.interactive.diurnal": "flat",
+        "workload.interactive.max_wait_s": 1e9,
+        "workload.batch.rate_per_s": 0.0,
+    })
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=600.0, help="simulated seconds")
@@ -53,21 +71,9 @@ def main() -> None:
     ap.add_argument("--vehicles", type=int, default=1000)
     ap.add_argument("--load", type=float, default=0.8, help="offered load per slot")
     args = ap.parse_args()
-    chip = CHIP_PRESETS["hw4"]
-    mean_service_s = chip.service_s(AZURE_CONV_2023_PROMPT_DIST.mean_tokens, AZURE_CONV_2023_OUTPUT_DIST.mean_tokens)
-    rate = args.load * args.vehicles * chip.slots / mean_service_s
-    sc = default_scenario().with_overrides({
-        "run.days": args.seconds / 86400.0,
-        "fleet.vehicles": args.vehicles,
-        "fleet.mobility": False,
-        "fleet.opt_in_share": 1.0,
-        "fleet.initial_soc_min": 0.9,
-        "fleet.initial_soc_max": 0.9,
-        "workload.interactive.rate_per_s": rate,
-        "workload.interactive.diurnal": "flat",
-        "workload.interactive.max_wait_s": 1e9,
-        "workload.batch.rate_per_s": 0.0,
-    })
+    sc = scenario(args.seconds, args.vehicles, args.load)
+    rate = sc["workload.interactive.rate_per_s"]
+    mean_service_s = args.load * args.vehicles * CHIP_PRESETS["hw4"].slots / rate
     print(machine())
     rates, asm, ratios = [], [], []
     for _ in range(args.repeat):
