@@ -114,7 +114,7 @@ class Dispatcher:
 
     def _assign(self, job: Job, v) -> None:
         """Start ``job`` on ``v``, or (vehicle queueing) queue it there when ``v`` is full."""
-        if v.bucket < 0:
+        if getattr(v, "bucket", -1) < 0:  # not eligible, or not a vehicle at all
             self._reject(v)
         if self.local and v.busy >= v.spec.chip.slots:
             q = v.local

@@ -163,15 +163,16 @@ def build_workload(sc: Scenario, clock: Clock, rng: np.random.Generator):
     return wl, None
 
 
-def initial_battery_content(table: PriceCarbonTable, span_s: float) -> tuple[float, float]:
+def initial_battery_content(table: PriceCarbonTable, span_s: float, efficiency: float) -> tuple[float, float]:
     """Carbon (g/Wh) and cost ($/Wh) of the energy in the batteries at the start.
 
-    The charge a car starts with was bought before the run; it is valued at the grid's mean
-    carbon intensity and price over the first ``span_s`` seconds (the first day).
+    The charge a car starts with was bought before the run, through a charger of ``efficiency``:
+    it is valued at the grid's mean carbon intensity and price over the first ``span_s`` seconds
+    (the first day), grossed up by the charging losses as energy charged during the run is.
     """
     p0, c0 = table.cumulatives(0.0)
     p1, c1 = table.cumulatives(span_s)
-    return (c1 - c0) / span_s / 1000.0, (p1 - p0) / span_s / 1000.0
+    return (c1 - c0) / span_s / 1000.0 / efficiency, (p1 - p0) / span_s / 1000.0 / efficiency
 
 
 class Simulation:
@@ -257,7 +258,8 @@ class Simulation:
             departure_rng=(random.Random(int(streams.get("departure_prediction").integers(2**63)))
                            if sc["dispatch.departure_knowledge"] == "predicted" else None),
             departure_error_s=sc["dispatch.departure_error_s"],
-            battery_content0=initial_battery_content(self.table, min(self.horizon_s, DAY_S)),
+            battery_content0=initial_battery_content(self.table, min(self.horizon_s, DAY_S),
+                                                     self.spec.home_charger.efficiency),
         )
         cap = self.spec.battery.capacity_wh
         table = self.table

@@ -32,6 +32,7 @@ from fleet.policies import (
     DepartureAwarePolicy,
     EnergyAwarePolicy,
     JoinIdleQueuePolicy,
+    LeastLoadedPolicy,
     LeastWorkLeftPolicy,
 )
 from sim.cli import main
@@ -883,3 +884,21 @@ def test_departure_knowledge_exact_predicted_and_none():
     assert dep_noisy > exact.results().summary["jobs"]["preempted_by_cause"]["departure"]
     _, seen_none = _knowledge_run("none", 0.0)
     assert all(b == float("inf") for b, _ in seen_none)
+
+
+class _ReturnsAnId(LeastLoadedPolicy):
+    """A broken user policy: returns the car's id instead of its handle."""
+
+    name = ""
+
+    def select(self, job):
+        return self.view.vehicle_id(super().select(job))
+
+
+def test_a_policy_returning_a_non_vehicle_is_a_one_line_error(capsys, tmp_path):
+    """A user policy returning something other than a car handle: exit 2, one line, no folder."""
+    code = main(["run", "--set", "fleet.vehicles=5", "--set", "run.days=0.05", "--set",
+                 f"dispatch.policy={__name__}:_ReturnsAnId", "--out", str(tmp_path / "x"), "--no-report"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "select() must return" in err, err
+    assert not (tmp_path / "x").exists()

@@ -215,10 +215,12 @@ def test_battery_content_carries_the_carbon_and_cost_of_its_charging_hours():
     sim = Simulation(default_scenario().with_overrides(over))
     sim.execute()
     g0_per_wh, usd0_per_wh = sim.ctx.battery_content0
-    # the start's content: the grid's mean over the first day (CAISO 2022 hours, June 6 local)
+    # the start's content: the grid's mean over the first day (CAISO 2022 hours, June 6 local),
+    # through the home charger's losses
     hours = np.arange(0.0, 86400.0, 3600.0) + 1800.0
-    assert g0_per_wh * 1000.0 == pytest.approx(np.mean([sim.carbon.value(t) for t in hours]), rel=1e-12)
-    assert usd0_per_wh * 1000.0 == pytest.approx(np.mean([sim.price.value(t) for t in hours]), rel=1e-12)
+    eff = sim.spec.home_charger.efficiency
+    assert g0_per_wh * 1000.0 * eff == pytest.approx(np.mean([sim.carbon.value(t) for t in hours]), rel=1e-12)
+    assert usd0_per_wh * 1000.0 * eff == pytest.approx(np.mean([sim.price.value(t) for t in hours]), rel=1e-12)
     for v in sim.vehicles:
         assert v.meter.energy_wh > 1000.0  # it charged
         assert v.energy_wh == pytest.approx(0.9 * v.spec.battery.capacity_wh, abs=1e-6)
