@@ -1,9 +1,10 @@
 """The free-slot index and the read-only view of the fleet that dispatch policies see.
 
-:class:`FreeSlotIndex` keeps every online vehicle that has at least one free chip slot in a
-bucket keyed by its number of busy slots. Each bucket is an array with swap-remove, so adding,
-removing, moving and picking a vehicle are O(1); finding the least-loaded bucket is
-O(max slots). No decision ever scans the fleet.
+:class:`FreeSlotIndex` keeps every eligible vehicle in a bucket keyed by its load: under central
+queueing the online vehicles with a free chip slot, keyed by busy slots; under vehicle queueing
+every online vehicle, keyed by busy slots plus the jobs in its own queue. Each bucket is an
+array with swap-remove, so adding, removing, moving and picking a vehicle are O(1); finding the
+least-loaded bucket is O(max load). No decision ever scans the fleet.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class FreeSlotIndex:
-    """Online vehicles with a free slot, bucketed by busy-slot count."""
+    """Eligible vehicles bucketed by load (see the module docstring)."""
 
     __slots__ = ("buckets", "size")
 
