@@ -15,8 +15,31 @@ from fleet.policies.base import DispatchPolicy, register
 from fleet.policies.keyed import KeyedIndex, LoadBuckets
 
 
+class _PluggedOrBatteryPolicy(DispatchPolicy):
+    """Keeps cars with a free slot in two indexes: plugged ones in O(1) buckets by load, unplugged
+    ones sorted by ``_battery_key`` (O(log n)). Subclasses choose between the two heads."""
+
+    wants_updates = True
+
+    def __init__(self, view, rng: random.Random, **params) -> None:
+        super().__init__(view, rng, **params)
+        self._plugged = LoadBuckets(rng)
+        self._battery = KeyedIndex(self._battery_key, rng)
+
+    def _battery_key(self, v):
+        raise NotImplementedError
+
+    def on_vehicle_changed(self, vehicle) -> None:
+        view = self.view
+        vid = view.vehicle_id(vehicle)
+        free = view.free_slots(vehicle) > 0
+        plugged = view.plugged(vehicle)
+        self._plugged.refile(vehicle, vid, view.load(vehicle) if free and plugged else None)
+        self._battery.refile(vehicle, vid, free and not plugged)
+
+
 @register
-class EnergyAwarePolicy(DispatchPolicy):
+class EnergyAwarePolicy(_PluggedOrBatteryPolicy):
     """Plugged-in vehicles first (least loaded), then the highest state of charge above the reserve.
 
     Unplugged cars are only eligible while above what they must keep (reserve and the rest of
@@ -26,32 +49,18 @@ class EnergyAwarePolicy(DispatchPolicy):
 
     name = "energy_aware"
     summary = "plugged-in cars first, then the unplugged car with the highest state of charge"
-    wants_updates = True
 
-    def __init__(self, view, rng: random.Random, **params) -> None:
-        super().__init__(view, rng, **params)
-        self._plugged = LoadBuckets(rng)
-        self._by_soc = KeyedIndex(self._minus_soc, rng)
-
-    def _minus_soc(self, v) -> float:
+    def _battery_key(self, v) -> float:
         return -self.view.soc(v)
-
-    def on_vehicle_changed(self, vehicle) -> None:
-        view = self.view
-        vid = view.vehicle_id(vehicle)
-        free = view.free_slots(vehicle) > 0
-        plugged = view.plugged(vehicle)
-        self._plugged.refile(vehicle, vid, view.load(vehicle) if free and plugged else None)
-        self._by_soc.refile(vehicle, vid, free and not plugged)
 
     def select(self, job):
         v = self._plugged.least_loaded()
         if v is None:
-            v = self._by_soc.first()
+            v = self._battery.first()
         return v if v is not None else self.view.least_loaded(self.rng)
 
 
-class _MarginalSourcePolicy(DispatchPolicy):
+class _MarginalSourcePolicy(_PluggedOrBatteryPolicy):
     """The eligible vehicle whose marginal kWh is lowest in ``signal`` (carbon or price) now.
 
     Plugged cars all draw on the region's grid now: the least loaded of them stands for the
@@ -59,23 +68,15 @@ class _MarginalSourcePolicy(DispatchPolicy):
     while they discharge. A decision compares the two heads: O(log n).
     """
 
-    wants_updates = True
     signal = ""
 
     def __init__(self, view, rng: random.Random, **params) -> None:
+        self._marginal = (view.marginal_carbon_g_per_kwh if self.signal == "carbon"
+                          else view.marginal_price_usd_per_kwh)
         super().__init__(view, rng, **params)
-        marginal = view.marginal_carbon_g_per_kwh if self.signal == "carbon" else view.marginal_price_usd_per_kwh
-        self._marginal = marginal
-        self._plugged = LoadBuckets(rng)
-        self._battery = KeyedIndex(marginal, rng)
 
-    def on_vehicle_changed(self, vehicle) -> None:
-        view = self.view
-        vid = view.vehicle_id(vehicle)
-        free = view.free_slots(vehicle) > 0
-        plugged = view.plugged(vehicle)
-        self._plugged.refile(vehicle, vid, view.load(vehicle) if free and plugged else None)
-        self._battery.refile(vehicle, vid, free and not plugged)
+    def _battery_key(self, v) -> float:
+        return self._marginal(v)
 
     def select(self, job):
         grid = self._plugged.least_loaded()
