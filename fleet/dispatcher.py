@@ -240,6 +240,7 @@ class Dispatcher:
         self.tokens_generated += out
         v.jobs_done += 1
         v.tokens_done += tokens
+        v.bill_job(job, now)
         self.log.append(job)
         v.jobs.remove(job)
         v._slots_changed(now, -1)
@@ -306,6 +307,7 @@ class Dispatcher:
             self.preemptions += 1
             self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
             v.preempted += 1
+            v.bill_job(job, now)
             v.end_job(job, now)
             job.vehicle = None  # no car holds it now (a later drop must not name this one)
             self._enqueue(job, queue, front=True)
@@ -347,6 +349,7 @@ class Dispatcher:
                 for job in v.local.jobs():
                     self.log.append(job)
             for job in v.jobs:
+                v.bill_job(job, now)
                 self.log.append(job)
         if self.datacenter is not None:
             self.datacenter.close(now)

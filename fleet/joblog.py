@@ -1,6 +1,6 @@
 """Column store of job records, filled one row per job as it leaves the system.
 
-Each row is packed as 12 native doubles by one precompiled ``struct.Struct`` and appended to one
+Each row is packed as 15 native doubles by one precompiled ``struct.Struct`` and appended to one
 ``bytearray`` (no Python objects kept alive, 8 bytes per value; ``array('d').extend`` parses
 each value through a format string and costs about ten times as much). The columns are cut out
 and typed at the end. Every stored integer (ids, token counts) is below 2**53, so doubles hold
@@ -27,6 +27,9 @@ COLUMNS = (
     ("preemptions", np.int64),
     ("wasted_tokens", np.int64),
     ("slo_s", np.float64),
+    ("energy_wh", np.float64),
+    ("cost_usd", np.float64),
+    ("co2_g", np.float64),
 )
 WIDTH = len(COLUMNS)
 
@@ -46,7 +49,7 @@ class JobLog:
         self._data += self._pack(
             job.job_id, job.job_class, job.state, job.arrival_s, job.first_start_s, job.finish_s,
             job.prompt_tokens, job.output_tokens, v.vid if v is not None else -1, job.preemptions,
-            job.wasted_tokens, job.slo_s,
+            job.wasted_tokens, job.slo_s, job.energy_wh, job.cost_usd, job.co2_g,
         )
 
     def __len__(self) -> int:

@@ -39,6 +39,9 @@ class Job:
         "queue",
         "preemptions",
         "wasted_tokens",
+        "energy_wh",
+        "cost_usd",
+        "co2_g",
     )
 
     def __init__(
@@ -75,5 +78,9 @@ class Job:
         self.queue = None  # the JobQueue holding it while queued
         self.preemptions = 0
         self.wasted_tokens = 0
+        # what its runs on vehicles used: Wh at the car, $ and gCO2 of supplying it
+        self.energy_wh = 0.0
+        self.cost_usd = 0.0
+        self.co2_g = 0.0
 
 INTERACTIVE_CLASS, BATCH_CLASS = 0, 1

@@ -69,9 +69,15 @@ class VehicleSpec:
     sleep_w: float = 34.0
     #: chip power per busy slot above idle (W), derived from the chip
     slot_active_w: float = field(init=False)
+    #: what one busy slot is billed (W): its active power plus its share of the idle chip and
+    #: the awake car, ``slot_active_w + (idle_w + awake_overhead_w) / slots``
+    slot_served_w: float = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slot_active_w", (self.chip.active_w - self.chip.idle_w) / self.chip.slots)
+        chip = self.chip
+        object.__setattr__(self, "slot_active_w", (chip.active_w - chip.idle_w) / chip.slots)
+        object.__setattr__(self, "slot_served_w",
+                           self.slot_active_w + (chip.idle_w + self.awake_overhead_w) / chip.slots)
 
 
 class Vehicle:
@@ -141,6 +147,11 @@ class Vehicle:
         # average-cost battery content: carbon (g/Wh) and cost ($/Wh) of the stored energy
         "batt_g_per_wh",
         "batt_usd_per_wh",
+        # cost ($) and CO2 (g) of the inference energy; the idle chip and awake car are billed
+        # up to base_t, the busy slots' active power when each job run ends
+        "infer_usd",
+        "infer_g",
+        "base_t",
     )
 
     def __init__(
@@ -199,6 +210,8 @@ class Vehicle:
         self.local = None
         self.dep_pred_s = _INF
         self.batt_g_per_wh, self.batt_usd_per_wh = ctx.battery_content0
+        self.infer_usd = self.infer_g = 0.0
+        self.base_t = 0.0
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -361,6 +374,52 @@ class Vehicle:
         self.jobs.remove(job)
         self._slots_changed(now, -1)
 
+    def bill_job(self, job, now: float) -> None:
+        """Add the energy (Wh), cost ($) and CO2 (g) of ``job``'s run here since its start.
+
+        A busy slot is billed ``spec.slot_served_w``. A plugged car's inference comes from the
+        grid through its charger, at the grid's price and carbon over the run (exact
+        integrals); an unplugged car's comes from its battery, at the battery's average-cost
+        content (constant while unplugged), through the discharge efficiency.
+        """
+        dt = now - job.start_s
+        spec = self.spec
+        w = spec.slot_served_w
+        if dt <= 0.0 or w <= 0.0:
+            return
+        wh = w * dt / 3600.0
+        if self.plugged:
+            dp, dc = self.meter.table.between(job.start_s, now)
+            k = w / spec.home_charger.efficiency / 3.6e6
+            usd, g = dp * k, dc * k
+        else:
+            drawn = wh / spec.battery.discharge_efficiency
+            usd, g = drawn * self.batt_usd_per_wh, drawn * self.batt_g_per_wh
+        job.energy_wh += wh
+        job.cost_usd += usd
+        job.co2_g += g
+        share = spec.slot_active_w / w  # the rest is the base, billed by _bill_base
+        self.infer_usd += usd * share
+        self.infer_g += g * share
+
+    def _bill_base(self, now: float) -> None:
+        """Bill the idle chip and awake car (constant since ``base_t``) up to ``now``."""
+        base_w = self.p_idle + self.p_overhead
+        t0 = self.base_t
+        self.base_t = now
+        if base_w <= 0.0 or now <= t0:
+            return
+        spec = self.spec
+        if self.plugged:
+            dp, dc = self.meter.table.between(t0, now)
+            k = base_w / spec.home_charger.efficiency / 3.6e6
+            self.infer_usd += dp * k
+            self.infer_g += dc * k
+        else:
+            drawn = base_w * (now - t0) / 3600.0 / spec.battery.discharge_efficiency
+            self.infer_usd += drawn * self.batt_usd_per_wh
+            self.infer_g += drawn * self.batt_g_per_wh
+
     def _slots_changed(self, now: float, delta: int) -> None:
         """Fast path of :meth:`_apply` for a change of busy slots (``delta``) on an online car.
 
@@ -448,6 +507,7 @@ class Vehicle:
     # ------------------------------------------------------------------ energy
     def _settle(self, now: float) -> None:
         """Integrate the constant powers of the segment ``[t_s, now]``."""
+        self._bill_base(now)
         dt = now - self.t_s
         if dt > 0.0:
             h = dt / 3600.0

@@ -47,6 +47,22 @@ class PriceCarbonTable:
         dt = t_s - t0
         return cp + p * dt, cc + c * dt
 
+    def between(self, t0_s: float, t1_s: float) -> tuple[float, float]:
+        """Exact integrals of price ($·s/kWh) and carbon (g·s/kWh) over ``[t0_s, t1_s]``.
+
+        The cached piece of :meth:`cumulatives` becomes ``t1_s``'s (the present, in the
+        simulator), never ``t0_s``'s: the grid meters keep their fast path.
+        """
+        t0, t1, cp, p, cc, c = self._piece
+        if t0 <= t0_s and t1_s < t1:
+            dt = t1_s - t0_s
+            return p * dt, c * dt
+        p1, c1 = self.cumulatives(t1_s)
+        piece = self._piece
+        p0, c0 = self.cumulatives(t0_s)
+        self._piece = piece
+        return p1 - p0, c1 - c0
+
 
 class GridMeter:
     """Integrates power drawn from the grid (W; positive = import) exactly over simulation time.

@@ -1,15 +1,19 @@
-"""Piecewise-constant time series over simulation seconds, with exact integrals.
+"""Piecewise-constant time series with exact integrals: offset-indexed and calendar-anchored.
 
 A :class:`StepSignal` holds ``values[i]`` on ``[times_s[i], times_s[i+1])`` and its last value
 until ``end_s``. Integrals come from cumulative sums precomputed at the breakpoints, so they are
 exact (no sampling). Scalar queries use plain Python lists and :mod:`bisect` because they sit on
 the simulator's hot path; the ``*_at``/``*_over`` methods are vectorised for reports.
+
+A :class:`CalendarSignal` holds the same kind of series anchored to tz-aware instants (stored as
+UTC), for data that lives on the calendar (carbon, prices); ``to_step`` gives a run's offset form.
 """
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -238,11 +242,32 @@ class StepSignal:
         if not (steps > 0).all():
             k = int(np.argmax(steps <= 0)) + 1
             raise ValueError(f"signal {name}: timestamp {idx[k]} does not follow {idx[k - 1]}; must strictly increase")
-        end_data_s = float(secs[-1] + np.median(steps))
+        step_s = float(np.median(steps))
+        end = idx[-1] + pd.Timedelta(seconds=step_s)
+        return cls._cut(clock, idx, secs, vals, end, float(secs[-1] + step_s), t0_s, t1_s, name, unit)
+
+    @classmethod
+    def _cut(
+        cls,
+        clock: Clock,
+        idx: pd.DatetimeIndex,
+        secs: np.ndarray,
+        vals: np.ndarray,
+        end: pd.Timestamp,
+        end_data_s: float,
+        t0_s: float,
+        t1_s: float,
+        name: str,
+        unit: str,
+    ) -> StepSignal:
+        """The pieces of validated calendar data that cover ``[t0_s, t1_s]`` of the run.
+
+        ``secs`` are the run seconds of the timestamps ``idx`` (strictly increasing); the data
+        ends at ``end`` (run second ``end_data_s``). Raises ``ValueError`` if it does not cover.
+        """
         if secs[0] > t0_s or end_data_s < t1_s:
-            last = idx[-1] + pd.Timedelta(seconds=float(np.median(steps)))
             raise ValueError(
-                f"signal {name}: data covers {idx[0]} .. {last} "
+                f"signal {name}: data covers {idx[0]} .. {end} "
                 f"({secs[0]:g} s .. {end_data_s:g} s of the run); the run needs "
                 f"{clock.to_datetime(t0_s)} .. {clock.to_datetime(t1_s)} ({t0_s:g} s .. {t1_s:g} s)"
             )
@@ -251,3 +276,160 @@ class StepSignal:
         times = secs[lo:hi].tolist()
         times[0] = float(t0_s)
         return cls(times, vals[lo:hi].tolist(), t1_s, name, unit)
+
+
+def _utc(when: datetime, name: str) -> datetime:
+    """``when`` converted to UTC; raises ``ValueError`` for a naive datetime."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"signal {name}: instant {when} must be timezone-aware")
+    return when.astimezone(timezone.utc)
+
+
+class CalendarSignal:
+    """Piecewise-constant signal of ``unit`` anchored to calendar instants.
+
+    ``values[i]`` holds on ``[times[i], times[i+1])`` and the last value until ``end``. Instants
+    are stored in UTC, so queries in any zone (across daylight-saving changes too) are exact.
+    Integrals are in ``unit``·s, computed from cumulative sums like :class:`StepSignal`.
+    Use :meth:`to_step` to get the offset form (simulation seconds) for a run.
+    """
+
+    __slots__ = ("name", "unit", "_times", "_end", "_epoch", "_steps")
+
+    def __init__(
+        self,
+        times: Sequence[datetime] | pd.DatetimeIndex,
+        values: Sequence[float],
+        end: datetime,
+        name: str,
+        unit: str,
+    ) -> None:
+        import pandas as pd
+
+        if isinstance(times, pd.DatetimeIndex):
+            if times.tz is None:
+                raise ValueError(f"signal {name}: timestamps must be timezone-aware")
+            idx = times.tz_convert("UTC")
+        else:
+            idx = pd.DatetimeIndex([_utc(t, name) for t in times])
+        if len(idx) == 0:
+            raise ValueError(f"signal {name}: needs at least one timestamp")
+        gaps = idx[1:] - idx[:-1]
+        if len(gaps) and not (gaps > pd.Timedelta(0)).all():
+            k = int(np.argmax(gaps <= pd.Timedelta(0))) + 1
+            raise ValueError(f"signal {name}: timestamp {idx[k]} does not follow {idx[k - 1]}; must strictly increase")
+        end_ts = pd.Timestamp(_utc(end, name))
+        if end_ts <= idx[-1]:
+            raise ValueError(f"signal {name}: end {end_ts} must be after the last timestamp {idx[-1]}")
+        secs = np.asarray((idx - idx[0]).total_seconds(), dtype=float)
+        # StepSignal checks lengths, finiteness and strictly increasing times.
+        self._steps = StepSignal(secs, values, (end_ts - idx[0]).total_seconds(), name, unit)
+        self.name = name
+        self.unit = unit
+        self._times = idx
+        self._end = end_ts
+        self._epoch: datetime = idx[0].to_pydatetime()
+
+    @classmethod
+    def from_series(
+        cls, series: pd.Series, name: str, unit: str, step: timedelta | None = None
+    ) -> CalendarSignal:
+        """Signal from a Series indexed by tz-aware timestamps.
+
+        The last value holds for ``step``, or by default for the median spacing of the index.
+        """
+        import pandas as pd
+
+        idx = series.index
+        if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+            raise ValueError(f"signal {name}: series index must be timezone-aware timestamps")
+        if len(idx) == 0:
+            raise ValueError(f"signal {name}: needs at least one timestamp")
+        if step is None:
+            if len(idx) < 2:
+                raise ValueError(f"signal {name}: needs at least two timestamps (or a step) to know the last step")
+            gaps_s = np.diff(np.asarray((idx - idx[0]).total_seconds(), dtype=float))
+            step = timedelta(seconds=float(np.median(gaps_s)))
+        return cls(idx, series.to_numpy(dtype=float), idx[-1] + pd.Timedelta(step), name, unit)
+
+    # ---- read-only views -------------------------------------------------------------------
+    @property
+    def start(self) -> pd.Timestamp:
+        """First timestamp (UTC): the signal is defined on ``[start, end]``."""
+        return self._times[0]
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """End instant (UTC) of the last piece."""
+        return self._end
+
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        """Start of each piece (UTC)."""
+        return self._times
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """Value of each piece (``unit``)."""
+        return self._steps.values
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def __repr__(self) -> str:
+        return (
+            f"CalendarSignal({self.name!r}, unit={self.unit!r}, pieces={len(self)}, "
+            f"span={self.start.isoformat()}..{self._end.isoformat()})"
+        )
+
+    def to_series(self) -> pd.Series:
+        """Values (``unit``) indexed by the UTC start of each piece."""
+        import pandas as pd
+
+        return pd.Series(self.values, index=self._times, name=self.name, dtype=float)
+
+    # ---- queries -----------------------------------------------------------------------------
+    def _offset_s(self, when: datetime) -> float:
+        """Seconds from ``start`` to ``when``; raises ``ValueError`` outside ``[start, end]``."""
+        t_s = (_utc(when, self.name) - self._epoch).total_seconds()
+        if not (0.0 <= t_s <= self._steps.end_s):
+            raise ValueError(
+                f"signal {self.name} covers {self.start.isoformat()} .. {self._end.isoformat()}; "
+                f"asked for {when.isoformat()}"
+            )
+        return t_s
+
+    def value(self, when: datetime) -> float:
+        """Value (``unit``) at the tz-aware instant ``when``; at ``end`` the last piece's value."""
+        return self._steps.value(self._offset_s(when))
+
+    def integral(self, start: datetime, end: datetime) -> float:
+        """Exact integral (``unit``·s) over ``[start, end]`` (tz-aware); requires ``start <= end``."""
+        a_s, b_s = self._offset_s(start), self._offset_s(end)
+        if b_s < a_s:
+            raise ValueError(f"signal {self.name}: integral from {start.isoformat()} to earlier {end.isoformat()}")
+        return self._steps.integral(a_s, b_s)
+
+    def mean(self, start: datetime, end: datetime) -> float:
+        """Time-weighted mean (``unit``) over ``[start, end]`` (tz-aware); requires ``start < end``."""
+        a_s, b_s = self._offset_s(start), self._offset_s(end)
+        if not b_s > a_s:
+            raise ValueError(
+                f"signal {self.name}: mean needs start < end; got {start.isoformat()} .. {end.isoformat()}"
+            )
+        return self._steps.integral(a_s, b_s) / (b_s - a_s)
+
+    def to_step(self, clock: Clock, t0_s: float, t1_s: float) -> StepSignal:
+        """Offset form over ``[t0_s, t1_s]`` seconds of a run whose time 0 is ``clock.start``.
+
+        Raises ``ValueError`` naming both spans if the data does not cover the run.
+        """
+        import pandas as pd
+
+        if not t1_s > t0_s:
+            raise ValueError(f"signal {self.name}: needs t0_s < t1_s; got {t0_s} s .. {t1_s} s")
+        origin = pd.Timestamp(clock.start)
+        secs = np.asarray((self._times - origin).total_seconds(), dtype=float)
+        end_s = (self._end - origin).total_seconds()
+        vals = np.asarray(self._steps.values, dtype=float)
+        return StepSignal._cut(clock, self._times, secs, vals, self._end, end_s, t0_s, t1_s, self.name, self.unit)

@@ -103,6 +103,9 @@ def _jobs(sim) -> pd.DataFrame:
         "preemptions": cols["preemptions"],
         "wasted_tokens": cols["wasted_tokens"],
         "slo_s": cols["slo_s"],
+        "energy_wh": cols["energy_wh"],
+        "cost_usd": cols["cost_usd"],
+        "co2_g": cols["co2_g"],
     })
     df["served_by"] = np.where(cols["outcome"] == OVERFLOW, "datacenter",
                                np.where(cols["vehicle_id"] >= 0, "vehicle", ""))
@@ -138,6 +141,8 @@ def _vehicles(sim) -> pd.DataFrame:
         "inference_wh": [v.e_infer for v in vs],
         "sleep_wh": [v.e_sleep for v in vs],
         "losses_wh": [v.e_loss for v in vs],
+        "inference_usd": [v.infer_usd for v in vs],
+        "inference_co2_g": [v.infer_g for v in vs],
         # average-cost content of the energy left in the battery at the end
         "battery_g_per_kwh": [v.batt_g_per_wh * 1000.0 for v in vs],
         "battery_usd_per_kwh": [v.batt_usd_per_wh * 1000.0 for v in vs],
@@ -234,6 +239,51 @@ def _overflow(sim, jobs: pd.DataFrame) -> dict[str, Any] | None:
     return out
 
 
+def _costs(sc, veh: pd.DataFrame, w: np.ndarray) -> dict[str, float]:
+    """The represented fleet's electricity, carbon-price and owner-payout costs (US $)."""
+    electricity = float((veh["cost_usd"] * w).sum())
+    carbon = float((veh["co2_g"] * w).sum()) * sc["grid.carbon_price_usd_per_tonne"] / 1e6
+    payouts = float((veh["payout_usd"] * w).sum())
+    return {"electricity": electricity, "carbon": carbon, "owner_payouts": payouts,
+            "total": electricity + carbon + payouts}
+
+
+def attribute(jobs: pd.DataFrame, veh: pd.DataFrame, usd_per_g_co2: float) -> dict[str, Any]:
+    """Per-job energy, cost and CO2 that add up to the simulated fleet's inference totals.
+
+    A job is billed its busy slot while it runs (``energy_wh``, ``cost_usd``, ``co2_g``: the
+    slot's active power plus its share of the idle chip and awake car, from the grid through
+    the charger when plugged, else from the battery's average-cost content). The standby rest
+    (online cars with free slots) is then shared over the jobs in proportion to their energy:
+    ``energy_total_wh``, ``cost_total_usd`` and ``co2_total_g`` sum to the inference totals.
+    Costs include the carbon price (``usd_per_g_co2``). Adds those columns to ``jobs`` in place.
+    """
+    served_wh = jobs["energy_wh"].to_numpy()
+    served_g = jobs["co2_g"].to_numpy()
+    served_usd = jobs["cost_usd"].to_numpy() + served_g * usd_per_g_co2
+    jobs["cost_usd"] = served_usd
+    total_wh = float(veh["inference_wh"].sum())
+    total_g = float(veh["inference_co2_g"].sum())
+    total_usd = float(veh["inference_usd"].sum()) + total_g * usd_per_g_co2
+    jobs_wh = float(served_wh.sum())
+    share = served_wh / jobs_wh if jobs_wh > 0.0 else np.zeros_like(served_wh)
+    jobs["energy_total_wh"] = served_wh + share * (total_wh - jobs_wh)
+    jobs["cost_total_usd"] = served_usd + share * (total_usd - float(served_usd.sum()))
+    jobs["co2_total_g"] = served_g + share * (total_g - float(served_g.sum()))
+    return {
+        "rule": "busy slot billed to its job; standby shared over jobs by energy",
+        "jobs_served_kwh": jobs_wh / WH_PER_KWH,
+        "standby_kwh": (total_wh - jobs_wh) / WH_PER_KWH,
+        "inference_kwh": total_wh / WH_PER_KWH,
+        "jobs_served_usd": float(served_usd.sum()),
+        "inference_usd": total_usd,
+        "jobs_served_co2_kg": float(served_g.sum()) / 1000.0,
+        "inference_co2_kg": total_g / 1000.0,
+        "standby_share": (total_wh - jobs_wh) / total_wh if total_wh > 0.0 else None,
+        "jobs_total_minus_inference_kwh": (float(jobs["energy_total_wh"].sum()) - total_wh) / WH_PER_KWH,
+    }
+
+
 # Tolerances of the end-of-run checks: relative to the energy turned over, and per vehicle.
 ENERGY_RTOL = 1e-9
 VEHICLE_ATOL_WH = 1e-6
@@ -261,6 +311,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     ts = _timeseries(sim)
     jobs = _jobs(sim)
     veh = _vehicles(sim)
+    attribution = attribute(jobs, veh, sc["grid.carbon_price_usd_per_tonne"] / 1e6)
     totals = sim.rec.totals()  # unit*s, weighted
     d = sim.dispatcher
     w = veh["weight"].to_numpy()
@@ -344,7 +395,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "mean": totals["busy_slots"] / online_slot_s if online_slot_s else 0.0,
         },
         "energy_kwh": energy,
-        "cost_usd": {"electricity": float((veh["cost_usd"] * w).sum())},
+        "cost_usd": _costs(sc, veh, w),
         "co2_kg": {"total": float((veh["co2_g"] * w).sum()) / 1000.0},
         "tokens": {
             "served": d.tokens_served,
@@ -352,6 +403,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "wasted": int(jobs["wasted_tokens"].sum()),
         },
         "inference_j_per_token": inference_j / generated if generated else None,
+        "attribution": attribution,
         "checks": _checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
                           energy["grid_import"] + abs(energy["battery_change"]) + loads),
     }

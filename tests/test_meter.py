@@ -79,7 +79,8 @@ def test_matches_brute_force_across_hours_and_dst():
     mid_s = np.arange(span_s) + 0.5
     local = (pd.Timestamp(clock.start) + pd.to_timedelta(mid_s, unit="s")).tz_convert(LA)
     hour = np.asarray(local.hour)
-    price_by_hour = np.array([0.27] * 15 + [0.45] + [0.52] * 5 + [0.45] * 3)
+    # PG&E EV2-A winter prices (the span is in November), from the tariff sheet cited in grid/tariff.py
+    price_by_hour = np.array([0.22558] * 15 + [0.39428] + [0.41099] * 5 + [0.39428] * 3)
     price_usd_per_kwh = price_by_hour[hour]
     carbon_g_per_kwh = np.array(CAISO, dtype=float)[hour]
     power_w = np.zeros(span_s)
@@ -96,7 +97,8 @@ def test_matches_brute_force_across_hours_and_dst():
 
 
 def test_constant_power_over_a_day_equals_profile_mean():
-    # 1 kW for a whole (24-hour) day: CO2 = sum of the hourly profile (g), cost = 8.45 $.
+    # 1 kW for a whole (24-hour) June day: CO2 = sum of the hourly profile (g); cost at EV2-A summer
+    # prices = 15 h x 0.22558 + 4 h x 0.42760 + 5 h x 0.53809 = 7.78455 $.
     clock = Clock(datetime(2022, 6, 1, 0, 0, tzinfo=LA))
     price = PGE_EV2A.price_signal(clock, 0, 86400)
     carbon = CARBON_PROFILES["caiso_2022"].signal(clock, 0, 86400)
@@ -105,4 +107,4 @@ def test_constant_power_over_a_day_equals_profile_mean():
     m.settle(86400)
     assert m.energy_wh == pytest.approx(24000)
     assert m.co2_g == pytest.approx(sum(CAISO))
-    assert m.cost_usd == pytest.approx(8.45)
+    assert m.cost_usd == pytest.approx(7.78455)

@@ -1,14 +1,15 @@
 """StepSignal: exact integrals against hand computation, range errors, DST-aware construction."""
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from grid.signals import StepSignal
+from grid.signals import CalendarSignal, StepSignal
 from sim.clock import Clock
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -178,3 +179,132 @@ def test_from_utc_series_uncovered_span_raises():
         StepSignal.from_utc_series(clock22, idx, np.ones(8760), 0, 86400, "ci", "g")
     with pytest.raises(ValueError, match="timezone-aware"):
         StepSignal.from_utc_series(clock, idx.tz_localize(None), np.ones(8760), 0, 3600, "ci", "g")
+
+
+# ---- CalendarSignal ------------------------------------------------------------------------------
+UTC = ZoneInfo("UTC")
+
+
+def _hourly_utc(start: datetime, values) -> CalendarSignal:
+    idx = pd.date_range(start, periods=len(values), freq="h", tz="UTC")
+    return CalendarSignal.from_series(pd.Series(values, index=idx, dtype=float), "ci", "g_per_kwh")
+
+
+def test_calendar_integral_across_fall_back_by_hand():
+    # value 10 + k during UTC hour k of 2022-11-06; Los Angeles falls back at 09:00 UTC (02:00 PDT -> 01:00 PST)
+    sig = _hourly_utc(datetime(2022, 11, 6, tzinfo=UTC), [10.0 + k for k in range(24)])
+    a = datetime(2022, 11, 6, 0, 30, tzinfo=LA)  # PDT, 07:30 UTC
+    b = datetime(2022, 11, 6, 2, 15, tzinfo=LA)  # PST, 10:15 UTC: 2 h 45 min later, not 1 h 45 min
+    by_hand = 1800 * 17 + 3600 * 18 + 3600 * 19 + 900 * 20
+    assert sig.integral(a, b) == by_hand
+    assert sig.mean(a, b) == pytest.approx(by_hand / 9900, rel=1e-15)
+    # the repeated local hour 01:00-02:00: first pass is 08:00 UTC, second (fold=1) is 09:00 UTC
+    assert sig.value(datetime(2022, 11, 6, 1, 30, tzinfo=LA)) == 18
+    assert sig.value(datetime(2022, 11, 6, 1, 30, tzinfo=LA, fold=1)) == 19
+
+
+def test_calendar_integral_across_spring_forward_by_hand():
+    # Los Angeles skips 02:00-03:00 on 2022-03-13: 01:00 PST (09:00 UTC) to 03:00 PDT (10:00 UTC) is one hour
+    sig = _hourly_utc(datetime(2022, 3, 13, tzinfo=UTC), [float(k * k) for k in range(24)])
+    a = datetime(2022, 3, 13, 1, 0, tzinfo=LA)
+    b = datetime(2022, 3, 13, 3, 0, tzinfo=LA)
+    assert sig.integral(a, b) == 3600 * 81
+    assert sig.integral(a, b + timedelta(minutes=20)) == 3600 * 81 + 1200 * 100
+    assert sig.mean(a, b) == 81
+
+
+def test_calendar_series_in_local_time_is_stored_as_utc():
+    idx = pd.date_range("2022-11-06 00:00", periods=4, freq="h", tz=LA)  # 00:00 PDT, 01:00 PDT, 01:00 PST, 02:00 PST
+    sig = CalendarSignal.from_series(pd.Series([1.0, 2.0, 3.0, 4.0], index=idx), "p", "usd_per_kwh")
+    assert str(sig.times.tz) == "UTC"
+    assert list(sig.times.hour) == [7, 8, 9, 10]
+    assert sig.end == datetime(2022, 11, 6, 11, tzinfo=UTC)
+    assert sig.integral(sig.start, sig.end) == 3600 * 10
+    assert sig.to_series().tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_calendar_from_series_explicit_step_and_gaps():
+    idx = pd.DatetimeIndex(["2022-01-01 00:00", "2022-01-01 01:00", "2022-01-01 03:00"], tz="UTC")
+    s = pd.Series([1.0, 2.0, 4.0], index=idx)
+    sig = CalendarSignal.from_series(s, "ci", "g", step=timedelta(minutes=15))
+    assert sig.end == datetime(2022, 1, 1, 3, 15, tzinfo=UTC)
+    assert sig.value(datetime(2022, 1, 1, 2, 30, tzinfo=UTC)) == 2  # a missing row extends the previous value
+    assert sig.integral(sig.start, sig.end) == 3600 * 1 + 7200 * 2 + 900 * 4
+    assert CalendarSignal.from_series(s, "ci", "g").end == datetime(2022, 1, 1, 4, 30, tzinfo=UTC)  # median 1.5 h
+    assert len(sig) == 3 and "CalendarSignal('ci'" in repr(sig)
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2022, 5, 31, 23, 59, tzinfo=UTC),
+    datetime(2022, 6, 1, 3, 0, 1, tzinfo=UTC),
+    datetime(2022, 5, 31, 20, 0, 1, tzinfo=LA),  # 03:00:01 UTC
+])
+def test_calendar_out_of_range_raises_one_line(when):
+    sig = _hourly_utc(datetime(2022, 6, 1, tzinfo=UTC), [1.0, 2.0, 3.0])
+    inside = datetime(2022, 6, 1, 1, tzinfo=UTC)
+    pattern = r"^signal ci covers 2022-06-01T00:00:00\+00:00 \.\. 2022-06-01T03:00:00\+00:00; asked for "
+    for call in (lambda: sig.value(when), lambda: sig.integral(min(when, inside), max(when, inside)),
+                 lambda: sig.mean(min(when, inside), max(when, inside))):
+        with pytest.raises(ValueError, match=pattern + re.escape(when.isoformat())) as err:
+            call()
+        assert "\n" not in str(err.value)
+    assert sig.value(sig.end) == 3  # the end instant itself is covered
+
+
+def test_calendar_rejects_naive_and_reversed_and_bad_data():
+    sig = _hourly_utc(datetime(2022, 6, 1, tzinfo=UTC), [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        sig.value(datetime(2022, 6, 1, 1))
+    a, b = datetime(2022, 6, 1, 1, tzinfo=UTC), datetime(2022, 6, 1, 2, tzinfo=UTC)
+    with pytest.raises(ValueError, match="signal ci: integral from .* to earlier"):
+        sig.integral(b, a)
+    with pytest.raises(ValueError, match="signal ci: mean needs start < end"):
+        sig.mean(a, a)
+    t = [datetime(2022, 1, 1, h, tzinfo=UTC) for h in (0, 2, 1)]
+    with pytest.raises(ValueError, match="signal x: timestamp 2022-01-01 01:00:00\\+00:00 does not follow"):
+        CalendarSignal(t, [1, 2, 3], datetime(2022, 1, 2, tzinfo=UTC), "x", "u")
+    with pytest.raises(ValueError, match="signal x: end .* must be after the last timestamp"):
+        CalendarSignal(t[:2], [1, 2], t[1], "x", "u")
+    with pytest.raises(ValueError, match="signal x: value 1 is nan"):
+        CalendarSignal(t[:2], [1, float("nan")], t[1] + timedelta(hours=1), "x", "u")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CalendarSignal([datetime(2022, 1, 1)], [1], datetime(2022, 1, 2, tzinfo=UTC), "x", "u")
+    with pytest.raises(ValueError, match="at least two timestamps"):
+        CalendarSignal.from_series(pd.Series([1.0], index=pd.DatetimeIndex(["2022-01-01"], tz="UTC")), "x", "u")
+
+
+def test_to_step_matches_calendar_integrals_across_dst():
+    rng = np.random.default_rng(7)
+    sig = _hourly_utc(datetime(2022, 11, 4, tzinfo=UTC), rng.uniform(50, 450, 96))
+    clock = Clock(datetime(2022, 11, 5, 12, 20, tzinfo=LA))  # the run crosses the 2022-11-06 fall-back
+    step = sig.to_step(clock, 0, 36 * 3600)
+    assert isinstance(step, StepSignal)
+    assert (step.name, step.unit, step.start_s, step.end_s) == ("ci", "g_per_kwh", 0.0, 36 * 3600.0)
+    for _ in range(100):
+        a_s, b_s = np.sort(rng.integers(0, 36 * 3600 * 1000, 2)) / 1000  # ms: exact as datetimes
+        a, b = clock.to_datetime(float(a_s)), clock.to_datetime(float(b_s))
+        assert step.integral(a_s, b_s) == pytest.approx(sig.integral(a, b), rel=1e-12, abs=1e-9)
+        assert step.value(a_s) == sig.value(a)
+    assert step.integral(0, 36 * 3600) == pytest.approx(sig.integral(clock.start, clock.to_datetime(36 * 3600)))
+
+
+def test_to_step_equals_from_utc_series_and_reaches_data_end():
+    idx = pd.date_range("2022-07-01", periods=48, freq="h", tz="UTC")
+    vals = np.arange(48.0)
+    sig = CalendarSignal.from_series(pd.Series(vals, index=idx), "ci", "g")
+    clock = Clock(datetime(2022, 7, 1, tzinfo=LA))  # 07:00 UTC
+    a = sig.to_step(clock, 0, 86400)
+    b = StepSignal.from_utc_series(clock, idx, vals, 0, 86400, "ci", "g")
+    assert (a.times_s, a.values, a.end_s) == (b.times_s, b.values, b.end_s)
+    end_s = (sig.end - clock.start).total_seconds()  # the data's last instant is usable
+    assert sig.to_step(clock, 3600, end_s).integral(3600, end_s) == sig.integral(clock.to_datetime(3600), sig.end)
+
+
+def test_to_step_uncovered_run_raises():
+    sig = _hourly_utc(datetime(2022, 7, 1, tzinfo=UTC), np.ones(24))
+    clock = Clock(datetime(2022, 7, 1, tzinfo=LA))  # 07:00 UTC: one day runs 7 h past the data
+    with pytest.raises(ValueError, match=r"signal ci: data covers 2022-07-01 00:00:00\+00:00 \.\. 2022-07-02 "
+                                         r"00:00:00\+00:00 .*the run needs 2022-07-01 00:00:00-07:00"):
+        sig.to_step(clock, 0, 86400)
+    with pytest.raises(ValueError, match="needs t0_s < t1_s"):
+        sig.to_step(clock, 10, 10)

@@ -20,12 +20,12 @@ CAISO = [308, 305, 303, 301, 301, 301, 301, 283, 231, 193, 181, 178,
 
 
 def ev2a_price(hour: int) -> float:
-    """PG&E EV2-A as configured: off-peak 0-15 h, partial 15-16 and 21-24 h, peak 16-21 h."""
+    """PG&E EV2-A in summer: off-peak 0-15 h, partial 15-16 and 21-24 h, peak 16-21 h ($/kWh)."""
     if hour < 15:
-        return 0.27
+        return 0.22558
     if hour == 15 or hour >= 21:
-        return 0.45
-    return 0.52
+        return 0.42760
+    return 0.53809
 
 
 class OneDayPlanner:
