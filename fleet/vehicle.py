@@ -39,6 +39,7 @@ from fleet.channels import (
     P_SLEEP,
     PLUGGED,
 )
+from fleet.charging import charge_time_s, cheapest_windows
 from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.mobility import HOME
 from sim.timers import call_later
@@ -152,6 +153,13 @@ class Vehicle:
         "infer_usd",
         "infer_g",
         "base_t",
+        # smart charging: planned windows of this plug-in session, the pending window event,
+        # the energy the next tour needs at departure (Wh), and counters
+        "windows",
+        "window_event",
+        "need_wh",
+        "charge_fallbacks",
+        "charge_shortfalls",
     )
 
     def __init__(
@@ -212,6 +220,11 @@ class Vehicle:
         self.batt_g_per_wh, self.batt_usd_per_wh = ctx.battery_content0
         self.infer_usd = self.infer_g = 0.0
         self.base_t = 0.0
+        self.windows = None
+        self.window_event = None
+        self.need_wh = 0.0
+        self.charge_fallbacks = 0
+        self.charge_shortfalls = 0
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -263,6 +276,10 @@ class Vehicle:
         """Park at home until ``depart_s``; without a charger, keep enough for the next tour."""
         self.next_departure_s = depart_s
         if self.has_home_charger:
+            spec = self.spec
+            bat = spec.battery
+            self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
+                               + tour_km * spec.driving_wh_per_km / bat.discharge_efficiency)
             self._park(now, HOME, 0.0, depart_s)
         else:
             self._park(now, HOME, tour_km, back_s)
@@ -273,6 +290,10 @@ class Vehicle:
         self._settle(now)
         if self.jobs:
             ctx.dispatcher.preempt_all(self, now, "departure")
+        if self.plugged:
+            if self.energy_wh < self.need_wh - _TOL_WH:
+                self.charge_shortfalls += 1
+            self.windows = self.window_event = None
         spec = self.spec
         bat = spec.battery
         trip_wh = distance_km * spec.driving_wh_per_km
@@ -344,6 +365,8 @@ class Vehicle:
             self.full = self.energy_wh >= bat.charge_limit_soc * cap - _TOL_WH
             self.step = spec.home_charger.step_index(self.energy_wh / cap)
         self.connected = self.opted_in and (place == HOME or ctx.rng.random() < ctx.away_connectivity)
+        if self.plugged and not self.full and ctx.charging_signal is not None:
+            self._plan_charging(now)
         # Keep enough for the rest of today's tour, the reserve, and sleep until back home.
         park_s = back_s - now if back_s < _INF else 0.0
         self.guard_wh = (
@@ -359,6 +382,66 @@ class Vehicle:
                 if dep < _INF else _INF
         self._apply(now)
         ctx.dispatcher.vehicle_changed(self)
+
+    def _plan_charging(self, now: float) -> None:
+        """Plan this session's charging windows (see :mod:`fleet.charging`); hold until the first."""
+        ctx = self.ctx
+        spec = self.spec
+        bat = spec.battery
+        end = min(self.next_departure_s, ctx.horizon_s)
+        if end <= now:
+            return
+        chip = spec.chip
+        worst_w = spec.awake_overhead_w + chip.active_w if self.connected else spec.sleep_w
+        charger = spec.home_charger
+        e = self.energy_wh
+        need_s = charge_time_s(charger, bat, e, max(e, self.need_wh), worst_w)
+        if need_s > end - now:  # even charging throughout cannot meet the need: immediate
+            self.charge_fallbacks += 1
+            return
+        full_s = charge_time_s(charger, bat, e, bat.charge_limit_soc * bat.capacity_wh, worst_w)
+        times, values = ctx.charging_signal
+        windows = cheapest_windows(times, values, now, end, min(full_s, end - now))
+        if not windows or (windows[0][0] <= now and windows[0][1] >= end):
+            return  # charging throughout: immediate
+        self.windows = windows
+        if windows[0][0] > now:
+            self.full = True  # hold: the charger covers the load only
+            self._window_at(now, windows[0][0])
+        else:
+            self._window_at(now, windows[0][1])
+
+    def _window_at(self, now: float, t: float) -> None:
+        self.window_event = call_later(self.ctx.env, t - now, self._on_window)
+
+    def _on_window(self, ev) -> None:
+        """A window boundary: start charging, or hold until the next window."""
+        if ev is not self.window_event:
+            return  # the car left; the plan is void
+        self.window_event = None
+        now = self.ctx.env.now
+        windows = self.windows
+        self._settle(now)
+        bat = self.spec.battery
+        at_limit = self.energy_wh >= bat.charge_limit_soc * bat.capacity_wh - _TOL_WH
+        start, end = windows[0]
+        if now < end:  # a window opens
+            if self.full and not at_limit:
+                self.full = False
+                self._apply(now)
+            self._window_at(now, end)
+            return
+        windows.pop(0)  # a window closes
+        if not self.full:
+            if windows or at_limit:
+                self.full = True
+                self._apply(now)
+            else:  # the plan's last window closed short of the limit: charge on
+                self.charge_fallbacks += 1
+        if windows:
+            self._window_at(now, windows[0][0])
+        else:
+            self.windows = None
 
     def _can_serve(self) -> bool:
         return self.connected and not self.low

@@ -129,6 +129,8 @@ def _vehicles(sim) -> pd.DataFrame:
         "km": [v.km for v in vs],
         "trips_impacted": [v.trips_impacted for v in vs],
         "fast_charges": [v.fast_charges for v in vs],
+        "charge_fallbacks": [v.charge_fallbacks for v in vs],
+        "charge_shortfalls": [v.charge_shortfalls for v in vs],
         "jobs_completed": [v.jobs_done for v in vs],
         "tokens_served": [v.tokens_done for v in vs],
         "preemptions": [v.preempted for v in vs],
@@ -358,6 +360,9 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "km": float((veh["km"] * w).sum()),
             "trips_impacted": int((veh["trips_impacted"] * w).sum()),
             "fast_charges": int((veh["fast_charges"] * w).sum()),
+            "charging_strategy": sc["grid.charging.strategy"],
+            "charge_fallbacks": int((veh["charge_fallbacks"] * w).sum()),
+            "charge_shortfalls": int((veh["charge_shortfalls"] * w).sum()),
             "avg_available_inference_gw": totals["online_chip_w"] / horizon_s / 1e9,
             "mean_state_share": {
                 s: totals[s] / horizon_s / float(w.sum())

@@ -63,6 +63,9 @@ class FleetContext:
     departure_error_s: float = 0.0
     #: carbon (g/Wh) and cost ($/Wh) of the energy in the batteries at the start
     battery_content0: tuple[float, float] = (0.0, 0.0)
+    #: the signal a smart-charging strategy minimises, as (breakpoints s, values); None = immediate
+    charging_signal: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    horizon_s: float = float("inf")
 
 
 class _NoTrips:
@@ -81,6 +84,15 @@ class _NoTrips:
 
     def next_tour(self, vid: int, d: int) -> tuple[float, float, float]:
         return float("inf"), 0.0, float("inf")
+
+
+def charging_signal(strategy: str, price: StepSignal, carbon: StepSignal):
+    """What a charging strategy minimises, as (breakpoints s, values); None for ``immediate``."""
+    if strategy == "off_peak":
+        return price.times_s, price.values
+    if strategy == "carbon_aware":
+        return carbon.times_s, carbon.values
+    return None
 
 
 def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSignal, StepSignal]:
@@ -260,6 +272,8 @@ class Simulation:
             departure_error_s=sc["dispatch.departure_error_s"],
             battery_content0=initial_battery_content(self.table, min(self.horizon_s, DAY_S),
                                                      self.spec.home_charger.efficiency),
+            charging_signal=charging_signal(sc["grid.charging.strategy"], self.price, self.carbon),
+            horizon_s=self.horizon_s,
         )
         cap = self.spec.battery.capacity_wh
         table = self.table

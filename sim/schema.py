@@ -230,6 +230,11 @@ KEYS: tuple[Key, ...] = (
     _k("grid.carbon", "str", "caiso_2022",
        "carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or an EIA-930 CSV path"),
     _k("grid.tariff", "str", "pge_ev2a", "electricity tariff (time of use): pge_ev2a"),
+    _k("grid.charging.strategy", "str", "immediate",
+       "when plugged cars charge: 'immediate' (from plug-in to the limit), 'off_peak' (the cheapest hours "
+       "before departure) or 'carbon_aware' (the cleanest hours before departure); a plan that cannot "
+       "deliver the next tour's energy falls back to immediate and is counted",
+       choices=("immediate", "off_peak", "carbon_aware")),
     _k("grid.carbon_price_usd_per_tonne", "float", 0.0,
        "carbon price added to every kWh's cost, $/t CO2 (0 = none; California-Quebec cap-and-trade "
        "auctions settled at $41.76/t in Feb 2024 and $29.27/t in Feb 2025, CARB results via enerknol.com)",
