@@ -204,7 +204,7 @@ class Dispatcher:
             service = prefill + (job.output_tokens - job.output_done) / chip.decode_tokens_per_s
         job.state = RUNNING
         job.vehicle = v
-        job.start_s = now
+        job.start_s = job.bill_s = now
         job.end_s = now + service
         if job.first_start_s < 0.0:
             job.first_start_s = now

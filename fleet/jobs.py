@@ -42,6 +42,7 @@ class Job:
         "energy_wh",
         "cost_usd",
         "co2_g",
+        "bill_s",
     )
 
     def __init__(
@@ -82,5 +83,6 @@ class Job:
         self.energy_wh = 0.0
         self.cost_usd = 0.0
         self.co2_g = 0.0
+        self.bill_s = -1.0  # start of the run not yet billed to it
 
 INTERACTIVE_CLASS, BATCH_CLASS = 0, 1

@@ -41,7 +41,8 @@ from fleet.channels import (
 )
 from fleet.charging import charge_time_s, cheapest_windows
 from fleet.chip import CHIP_PRESETS, ChipSpec
-from fleet.mobility import HOME
+from fleet.mobility import HOME, WORK
+from grid.chargers import CHARGER_PRESETS
 from sim.timers import call_later
 
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
@@ -56,6 +57,12 @@ class VehicleSpec:
     battery: BatterySpec = field(default_factory=BatterySpec)
     chip: ChipSpec = field(default_factory=lambda: CHIP_PRESETS["hw4"])
     home_charger: ChargerSpec = field(default_factory=ChargerSpec)
+    # Charger at work for the cars with workplace access (grid.chargers preset workplace_l2).
+    workplace_charger: ChargerSpec = field(default_factory=lambda: CHARGER_PRESETS["workplace_l2"])
+    # A car plugs in at home (or its depot) only below this state of charge; 1 = always.
+    plug_below_soc: float = 1.0
+    #: "personal" or "robotaxi"
+    profile: str = "personal"
     # Public DC fast charger used for an en-route top-up when a trip would otherwise empty the
     # battery: 90-93 % efficient (facts.md §2: nenpower.com; support.evcs.com; veic.org).
     public_dc_efficiency: float = 0.92
@@ -160,6 +167,17 @@ class Vehicle:
         "need_wh",
         "charge_fallbacks",
         "charge_shortfalls",
+        # the charger in use while plugged, its power now (its step power within the site's
+        # budget, W), workplace access, and the home/depot site (None: a private charger)
+        "charger",
+        "p_charger_w",
+        "has_workplace_charger",
+        "site",
+        "at_site",
+        "waiting",
+        "site_floor_w",
+        "site_want_w",
+        "site_budget_w",
     )
 
     def __init__(
@@ -225,6 +243,13 @@ class Vehicle:
         self.need_wh = 0.0
         self.charge_fallbacks = 0
         self.charge_shortfalls = 0
+        self.charger = spec.home_charger
+        self.p_charger_w = 0.0
+        self.has_workplace_charger = False
+        self.site = None
+        self.at_site = False
+        self.waiting = False
+        self.site_floor_w = self.site_want_w = self.site_budget_w = 0.0
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -273,16 +298,23 @@ class Vehicle:
             self._park_home(0.0, *self.ctx.planner.next_tour(self.vid, 0))
 
     def _park_home(self, now: float, depart_s: float, tour_km: float, back_s: float) -> None:
-        """Park at home until ``depart_s``; without a charger, keep enough for the next tour."""
+        """Park at home (a robotaxi: its depot) until ``depart_s``; unplugged, keep the next tour's energy."""
         self.next_departure_s = depart_s
-        if self.has_home_charger:
-            spec = self.spec
-            bat = spec.battery
-            self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
-                               + tour_km * spec.driving_wh_per_km / bat.discharge_efficiency)
-            self._park(now, HOME, 0.0, depart_s)
-        else:
-            self._park(now, HOME, tour_km, back_s)
+        spec = self.spec
+        bat = spec.battery
+        self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
+                           + tour_km * spec.driving_wh_per_km / bat.discharge_efficiency)
+        if self.has_home_charger and self.energy_wh < spec.plug_below_soc * bat.capacity_wh:
+            site = self.site
+            if site is None or site.has_free_stall():
+                self._park(now, HOME, 0.0, depart_s, spec.home_charger if site is None else site.spec.charger)
+                return
+            if site.spec.when_full == "wait":
+                site.wait(self, now)
+                self.waiting = True
+            else:
+                site.turned_away += 1
+        self._park(now, HOME, tour_km, back_s)
 
     def _depart(self, now: float, distance_km: float, duration_s: float) -> None:
         """Leave the parking spot: preempt jobs, unplug, start driving at constant power."""
@@ -319,6 +351,11 @@ class Vehicle:
         self.km += distance_km
         ctx.rec.counts[ch.C_TRIPS] += self.weight
         self._apply(now)
+        if self.at_site:
+            self._unplug_site(now)
+        elif self.waiting:
+            self.site.stop_waiting(self, now)
+            self.waiting = False
         ctx.dispatcher.vehicle_changed(self)
 
     def _fast_charge(self, now: float, energy_wh: float) -> None:
@@ -348,24 +385,26 @@ class Vehicle:
         else:  # the tour's last trip ends at home
             self._park_home(now, *self.ctx.planner.next_tour(self.vid, day))
 
-    def _park(self, now: float, place: int, remaining_km: float, back_s: float) -> None:
-        """Park at ``place``; plug in at home; go online if allowed.
+    def _park(self, now: float, place: int, remaining_km: float, back_s: float,
+              charger: ChargerSpec | None = None) -> None:
+        """Park at ``place``, plugged into ``charger`` if given (or at work with access); go online if allowed.
 
         ``remaining_km`` is what is left of today's tour and ``back_s`` the time the car is next
-        at a charger (the tour's home arrival, or the next departure when parked at home).
+        at a charger (the tour's home arrival, or the next departure when plugged).
         """
         ctx = self.ctx
         spec = self.spec
         bat = spec.battery
         self.place = place
-        self.plugged = place == HOME and self.has_home_charger
+        if charger is None and place == WORK and self.has_workplace_charger:
+            charger = spec.workplace_charger
+            self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
+                               + remaining_km * spec.driving_wh_per_km / bat.discharge_efficiency)
+        self.plugged = charger is not None
         if self.plugged:
-            self.e_infer_batt_since_plug = 0.0
-            cap = bat.capacity_wh
-            self.full = self.energy_wh >= bat.charge_limit_soc * cap - _TOL_WH
-            self.step = spec.home_charger.step_index(self.energy_wh / cap)
+            self._plug(now, charger)
         self.connected = self.opted_in and (place == HOME or ctx.rng.random() < ctx.away_connectivity)
-        if self.plugged and not self.full and ctx.charging_signal is not None:
+        if self.plugged and not self.full and self._strategy_signal() is not None:
             self._plan_charging(now)
         # Keep enough for the rest of today's tour, the reserve, and sleep until back home.
         park_s = back_s - now if back_s < _INF else 0.0
@@ -383,6 +422,71 @@ class Vehicle:
         self._apply(now)
         ctx.dispatcher.vehicle_changed(self)
 
+    def _plug(self, now: float, charger: ChargerSpec) -> None:
+        """Connect to ``charger`` (at the home or depot site when the car has one)."""
+        self.plugged = True
+        self.charger = charger
+        self.e_infer_batt_since_plug = 0.0
+        cap = self.spec.battery.capacity_wh
+        self.full = self.energy_wh >= self.spec.battery.charge_limit_soc * cap - _TOL_WH
+        self.step = charger.step_index(self.energy_wh / cap)
+        self.low = False
+        if self.place == HOME and self.site is not None:
+            spec = self.spec
+            self.site.plug(self, now)
+            self.at_site = True
+            self.site_floor_w = (spec.awake_overhead_w + spec.chip.active_w) / charger.efficiency
+            self.site_want_w = self.site_budget_w = 0.0  # _apply asks the site for a budget
+
+    def _unplug_site(self, now: float) -> None:
+        """Give the stall back (the car's draw is already 0), share the cap anew, seat the next in line."""
+        site = self.site
+        self.at_site = False
+        site.unplug(self, now)
+        self.site_want_w = self.site_budget_w = 0.0
+        for m in site.allocate():
+            m._rebudget(now)
+        nxt = site.next_waiting(now)
+        if nxt is not None:
+            nxt._plug_from_line(now)
+
+    def _leave_stall(self, now: float) -> None:
+        """At the charge limit with cars in line: unplug (settled at ``now``) and serve from the battery."""
+        for job in self.jobs:  # runs so far came from the grid
+            self.bill_job(job, now)
+        self.plugged = False
+        self.full = False
+        self.guard_wh = self.need_wh
+        self.low = self.energy_wh <= self.guard_wh + _TOL_WH
+        self.state = AVAILABLE if self._can_serve() else PARKED
+        self._apply(now)
+        self._unplug_site(now)
+        self.ctx.dispatcher.vehicle_changed(self)
+
+    def _rebudget(self, now: float) -> None:
+        """The site changed this car's budget: settle and re-derive the powers."""
+        self._settle(now)
+        self._apply(now)
+
+    def _plug_from_line(self, now: float) -> None:
+        """A stall freed up while this car waited at its depot: plug in now."""
+        self._settle(now)
+        for job in self.jobs:  # runs so far came from the battery
+            self.bill_job(job, now)
+        self.waiting = False
+        self._plug(now, self.site.spec.charger)
+        if not self.full and self._strategy_signal() is not None:
+            self._plan_charging(now)
+        self.state = AVAILABLE if self._can_serve() else PARKED
+        self._apply(now)
+        self.ctx.dispatcher.vehicle_changed(self)
+
+    def _strategy_signal(self):
+        """What this session's charging strategy minimises (the site's own, else the scenario's)."""
+        if self.at_site:
+            return self.site.charging_signal
+        return self.ctx.charging_signal
+
     def _plan_charging(self, now: float) -> None:
         """Plan this session's charging windows (see :mod:`fleet.charging`); hold until the first."""
         ctx = self.ctx
@@ -393,14 +497,14 @@ class Vehicle:
             return
         chip = spec.chip
         worst_w = spec.awake_overhead_w + chip.active_w if self.connected else spec.sleep_w
-        charger = spec.home_charger
+        charger = self.charger
         e = self.energy_wh
         need_s = charge_time_s(charger, bat, e, max(e, self.need_wh), worst_w)
         if need_s > end - now:  # even charging throughout cannot meet the need: immediate
             self.charge_fallbacks += 1
             return
         full_s = charge_time_s(charger, bat, e, bat.charge_limit_soc * bat.capacity_wh, worst_w)
-        times, values = ctx.charging_signal
+        times, values = self._strategy_signal()
         windows = cheapest_windows(times, values, now, end, min(full_s, end - now))
         if not windows or (windows[0][0] <= now and windows[0][1] >= end):
             return  # charging throughout: immediate
@@ -458,22 +562,24 @@ class Vehicle:
         self._slots_changed(now, -1)
 
     def bill_job(self, job, now: float) -> None:
-        """Add the energy (Wh), cost ($) and CO2 (g) of ``job``'s run here since its start.
+        """Add the energy (Wh), cost ($) and CO2 (g) of ``job``'s run here since ``job.bill_s``.
 
         A busy slot is billed ``spec.slot_served_w``. A plugged car's inference comes from the
         grid through its charger, at the grid's price and carbon over the run (exact
         integrals); an unplugged car's comes from its battery, at the battery's average-cost
         content (constant while unplugged), through the discharge efficiency.
         """
-        dt = now - job.start_s
+        t0 = job.bill_s
+        job.bill_s = now
+        dt = now - t0
         spec = self.spec
         w = spec.slot_served_w
         if dt <= 0.0 or w <= 0.0:
             return
         wh = w * dt / 3600.0
         if self.plugged:
-            dp, dc = self.meter.table.between(job.start_s, now)
-            k = w / spec.home_charger.efficiency / 3.6e6
+            dp, dc = self.meter.table.between(t0, now)
+            k = w / self.charger.efficiency / 3.6e6
             usd, g = dp * k, dc * k
         else:
             drawn = wh / spec.battery.discharge_efficiency
@@ -495,7 +601,7 @@ class Vehicle:
         spec = self.spec
         if self.plugged:
             dp, dc = self.meter.table.between(t0, now)
-            k = base_w / spec.home_charger.efficiency / 3.6e6
+            k = base_w / self.charger.efficiency / 3.6e6
             self.infer_usd += dp * k
             self.infer_g += dc * k
         else:
@@ -530,8 +636,7 @@ class Vehicle:
         load = self.p_overhead + self.p_idle + p_active
         plugged = self.plugged
         if plugged:
-            charger = spec.home_charger
-            p_batt = charger.efficiency * charger.step_powers_w[self.step] - load
+            p_batt = self.charger.efficiency * self.p_charger_w - load
             general = p_batt < 0.0 or self.p_dloss != 0.0
             if self.full:
                 p_batt = 0.0
@@ -565,7 +670,7 @@ class Vehicle:
         level[i] += d
         self.p_active = p_active
         if plugged and self.full:  # at the charge limit: the charger covers the load
-            eff = spec.home_charger.efficiency
+            eff = self.charger.efficiency
             p_grid = load / eff
             p_closs = p_grid * (1.0 - eff)
             i = P_GRID
@@ -576,6 +681,8 @@ class Vehicle:
             d = (p_closs - self.p_closs) * w
             acc[i] += d * since
             level[i] += d
+            if self.at_site:
+                self.site.add_draw(now, p_grid - self.p_grid)
             self.p_grid = p_grid
             self.p_closs = p_closs
             self.meter.set_power(now, p_grid)
@@ -617,7 +724,7 @@ class Vehicle:
         table = self.meter.table
         p0, c0 = table.cumulatives(self.t_s)
         p1, c1 = table.cumulatives(now)
-        grid_kwh = stored_wh / self.spec.home_charger.efficiency / 1000.0
+        grid_kwh = stored_wh / self.charger.efficiency / 1000.0
         e0 = self.energy_wh
         e1 = e0 + stored_wh
         self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_kwh * (c1 - c0) / dt) / e1
@@ -648,16 +755,26 @@ class Vehicle:
         charging = False
         p_dloss = 0.0
         if self.plugged:
-            charger = spec.home_charger
+            charger = self.charger
             eff = charger.efficiency
-            if self.full and load > eff * charger.step_powers_w[self.step]:
+            step_w = charger.step_powers_w[self.step]
+            if self.at_site:  # the site's cap may hold the charger below its step power
+                want = self.site_floor_w if self.full else max(step_w, self.site_floor_w)
+                if want != self.site_want_w:
+                    self.site_want_w = want
+                    for m in self.site.allocate():
+                        if m is not self:
+                            m._rebudget(now)
+                step_w = min(step_w, self.site_budget_w)
+            self.p_charger_w = step_w
+            if self.full and load > eff * step_w:
                 self.full = False  # the charger cannot cover the load: the battery drains
             if self.full:
                 p_grid = load / eff
                 p_batt = 0.0
             else:
                 charging = True
-                p_grid = charger.step_powers_w[self.step]
+                p_grid = step_w
                 p_batt = eff * p_grid - load
                 if p_batt < 0.0:  # loads exceed the tapered charger: the battery covers the rest
                     deficit = -p_batt
@@ -720,6 +837,8 @@ class Vehicle:
             changes.append((P_BATTERY, (p_batt - self.p_batt) * w))
             self.p_batt = p_batt
         if p_grid != self.p_grid:
+            if self.at_site:
+                self.site.add_draw(now, p_grid - self.p_grid)
             changes.append((P_GRID, (p_grid - self.p_grid) * w))
             self.p_grid = p_grid
             self.meter.set_power(now, p_grid)
@@ -736,7 +855,7 @@ class Vehicle:
             if self.full or p == 0.0:
                 return _INF
             bat = self.spec.battery
-            charger = self.spec.home_charger
+            charger = self.charger
             cap = bat.capacity_wh
             if p > 0.0:  # charging up to the end of this taper step or the limit
                 target_soc = min(charger.step_upper_soc(self.step), bat.charge_limit_soc)
@@ -772,12 +891,15 @@ class Vehicle:
         bat = self.spec.battery
         cap = bat.capacity_wh
         if self.plugged and not self.full:
-            charger = self.spec.home_charger
+            charger = self.charger
             e = self.energy_wh
             if self.p_batt > 0.0:
                 reached = True
                 if e >= bat.charge_limit_soc * cap - _TOL_WH:
                     self.full = True
+                    if self.at_site and self.site.waiting and not self.jobs:
+                        self._leave_stall(now)  # free the stall for the next car in line
+                        return
                 elif e >= charger.step_upper_soc(self.step) * cap - _TOL_WH:
                     self.step += 1
                 else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleet import channels as ch
-from fleet.battery import BatterySpec, ChargerSpec
+from fleet.battery import BatterySpec
 from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.datacenter import DataCenterPool, DataCenterSpec
 from fleet.dispatcher import Dispatcher
@@ -23,6 +23,7 @@ from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
 from fleet.mobility import DayPlan, MobilityModel, MobilityParams
 from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
+from fleet.robotaxi import RobotaxiModel
 from fleet.vehicle import Vehicle, VehicleSpec
 from fleet.workload import (
     DIURNAL_DEFAULT,
@@ -33,11 +34,11 @@ from fleet.workload import (
     TraceWorkload,
     load_azure_trace,
 )
+from grid.chargers import charger_preset
 from grid.meter import GridMeter, PriceCarbonTable
-from grid.profiles import CARBON_PROFILES, load_eia930
 from grid.signals import StepSignal
-from grid.tariff import TARIFFS
 from sim.clock import DAY_S, Clock
+from sim.depot import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
 from sim.engine import Environment
 from sim.errors import ScenarioError
 from sim.recorder import Recorder
@@ -97,26 +98,8 @@ def charging_signal(strategy: str, price: StepSignal, carbon: StepSignal):
 
 def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSignal, StepSignal]:
     """Price ($/kWh) and carbon (gCO2/kWh) signals over ``[0, horizon_s]``."""
-    tariff_name = sc["grid.tariff"]
-    if tariff_name not in TARIFFS:
-        raise ScenarioError(f"grid.tariff = {tariff_name!r}: allowed: one of {', '.join(sorted(TARIFFS))}")
-    price = TARIFFS[tariff_name].price_signal(clock, 0.0, horizon_s)
-    carbon_name = sc["grid.carbon"]
-    if carbon_name in CARBON_PROFILES:
-        carbon = CARBON_PROFILES[carbon_name].signal(clock, 0.0, horizon_s)
-    elif carbon_name.lower().endswith(".csv"):
-        series = load_eia930(carbon_name)
-        try:
-            carbon = StepSignal.from_utc_series(clock, series.index, series.to_numpy(), 0.0, horizon_s,
-                                                "carbon", "g_per_kwh")
-        except ValueError as exc:
-            raise ScenarioError(f"grid.carbon = {carbon_name!r}: {exc}") from None
-    else:
-        raise ScenarioError(
-            f"grid.carbon = {carbon_name!r}: allowed: one of {', '.join(sorted(CARBON_PROFILES))} "
-            "or the path of an EIA-930 CSV file"
-        )
-    return price, carbon
+    price = resolve_tariff("grid.tariff", sc["grid.tariff"]).price_signal(clock, 0.0, horizon_s)
+    return price, carbon_signal(sc["grid.carbon"], clock, horizon_s)
 
 
 def build_chip(sc: Scenario) -> ChipSpec:
@@ -133,7 +116,9 @@ def build_chip(sc: Scenario) -> ChipSpec:
 def build_vehicle_spec(sc: Scenario) -> VehicleSpec:
     """Vehicle, battery and charger parameters from the scenario."""
     battery = BatterySpec(**{k: sc[f"fleet.battery.{k}"] for k in BatterySpec.__dataclass_fields__})
-    charger = ChargerSpec(**{k: sc[f"fleet.charger.{k}"] for k in ChargerSpec.__dataclass_fields__})
+    fields = ("power_w", "efficiency", "taper_start_soc", "taper_end_fraction", "taper_steps")
+    charger = charger_preset(sc["fleet.charger.preset"],
+                             **{k: sc[f"fleet.charger.{k}"] for k in fields if sc[f"fleet.charger.{k}"] is not None})
     veh = {k: sc[f"fleet.vehicle.{k}"] for k in ("driving_wh_per_km", "awake_overhead_w", "sleep_w",
                                                    "public_dc_efficiency")}
     return VehicleSpec(battery=battery, chip=build_chip(sc), home_charger=charger, **veh)
@@ -237,10 +222,12 @@ class Simulation:
                         for c, lim in self.workload.class_limits.items()}
         self._next_job_id = 0
         self.series: list[tuple] = []
+        self.site_series: list[tuple] = []  # (t0, t1, draw W*s, plugged car*s, waiting car*s) at the depot
 
     def _build_fleet(self, streams: RandomStreams) -> None:
         sc = self.scenario
         n = sc["fleet.vehicles"]
+        n_taxi = sc["fleet.robotaxi.vehicles"]
         draw = streams.get("fleet")
         opted_in = draw.random(n) < sc["fleet.opt_in_share"]
         home_charger = draw.random(n) < sc["fleet.home_charger_share"]
@@ -255,11 +242,26 @@ class Simulation:
         params = MobilityParams(trip_start_share_by_hour=tuple(sc["fleet.itinerary.trip_start_share_by_hour"]),
                                 **it)
         model = MobilityModel(params, streams.get("mobility"))
-        self.commuter = model.draw_commuters(n)
-        if sc["fleet.mobility"]:
-            planner = DayPlanner(model, self.clock, self.commuter, self.horizon_s)
+        commuter = model.draw_commuters(n)
+        workplace = commuter & (streams.get("workplace").random(n) < sc["fleet.workplace_charging_share"])
+        self.site = None
+        taxi_spec = None
+        if n_taxi:  # robotaxis: ids n.., all opted in (ASSUMPTION: the operator enrols its fleet), depot-based
+            taxi_spec = robotaxi_spec(sc, self.spec)
+            self.site = build_depot(sc, self.clock, self.horizon_s, self.price, self.carbon, taxi_spec)
+            soc0 = np.concatenate([soc0, lo + (hi - lo) * streams.get("robotaxi_fleet").random(n_taxi)])
+            opted_in = np.concatenate([opted_in, np.ones(n_taxi, dtype=bool)])
+            home_charger = np.concatenate([home_charger, np.ones(n_taxi, dtype=bool)])
+            commuter = np.concatenate([commuter, np.zeros(n_taxi, dtype=bool)])
+            workplace = np.concatenate([workplace, np.zeros(n_taxi, dtype=bool)])
+        self.commuter = commuter
+        if not sc["fleet.mobility"]:
+            planner = _NoTrips(n + n_taxi)
+        elif n_taxi:
+            taxis = RobotaxiModel(robotaxi_params(sc), streams.get("robotaxi"))
+            planner = DayPlanner.from_groups([(model, commuter[:n]), (taxis, n_taxi)], self.clock, self.horizon_s)
         else:
-            planner = _NoTrips(n)
+            planner = DayPlanner(model, self.clock, commuter, self.horizon_s)
         self.ctx = FleetContext(
             env=self.env,
             rec=self.rec,
@@ -275,16 +277,19 @@ class Simulation:
             charging_signal=charging_signal(sc["grid.charging.strategy"], self.price, self.carbon),
             horizon_s=self.horizon_s,
         )
-        cap = self.spec.battery.capacity_wh
         table = self.table
         weight = sc["fleet.weight"]
         self.opted_in = opted_in
         self.home_charger = home_charger
-        self.vehicles = [
-            Vehicle(i, self.ctx, self.spec, float(soc0[i] * cap), bool(opted_in[i]), bool(home_charger[i]),
-                    GridMeter(self.price, self.carbon, 0.0, table), weight)
-            for i in range(n)
-        ]
+        self.vehicles = []
+        for i in range(n + n_taxi):
+            spec = self.spec if i < n else taxi_spec
+            v = Vehicle(i, self.ctx, spec, float(soc0[i] * spec.battery.capacity_wh), bool(opted_in[i]),
+                        bool(home_charger[i]), GridMeter(self.price, self.carbon, 0.0, table), weight)
+            v.has_workplace_charger = bool(workplace[i])
+            if i >= n:
+                v.site = self.site
+            self.vehicles.append(v)
 
     # ------------------------------------------------------------------ arrivals
     def _load_chunk(self, t0: float) -> None:
@@ -338,6 +343,8 @@ class Simulation:
     def _sample(self, t_s: float) -> None:
         duration, integrals, counts = self.rec.close_interval(t_s)
         self.series.append((t_s - duration, t_s, integrals, counts, self.dispatcher.job_totals()))
+        if self.site is not None:
+            self.site_series.append((t_s - duration, t_s) + self.site.sample(t_s))
 
     # ------------------------------------------------------------------ run
     def run(self) -> Results:

@@ -95,7 +95,8 @@ def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -
 
 
 # Keys whose value may be a file path; relative paths in a scenario file are relative to it.
-PATH_KEYS = ("workload.trace", "grid.carbon", "dispatch.policy")
+PATH_KEYS = ("workload.trace", "grid.carbon", "grid.tariff", "dispatch.policy", "fleet.robotaxi.depot.tariff",
+             "fleet.robotaxi.depot.weather_epw")
 
 
 def _anchor_paths(raw: dict[str, Any], base: Path) -> None:
@@ -105,7 +106,7 @@ def _anchor_paths(raw: dict[str, Any], base: Path) -> None:
         if not (present and isinstance(value, str) and value):
             continue
         file_part, sep, rest = value.partition(":") if path == "dispatch.policy" else (value, "", "")
-        looks_like_file = file_part.endswith((".csv", ".py", ".txt")) or "/" in file_part
+        looks_like_file = file_part.endswith((".csv", ".py", ".txt", ".toml", ".json", ".epw")) or "/" in file_part
         if looks_like_file and not Path(file_part).is_absolute():
             _set_path(raw, path, str((base / file_part).resolve()) + sep + rest)
 
@@ -307,6 +308,16 @@ def _check_cross(v: dict[str, Any]) -> None:
             f"fleet.initial_soc_max = {f['initial_soc_max']!r}: allowed: <= "
             f"fleet.battery.charge_limit_soc ({bat['charge_limit_soc']!r})"
         )
+    rt = f["robotaxi"]
+    if rt["service_end_h"] <= rt["service_start_h"]:
+        raise ScenarioError(f"fleet.robotaxi.service_end_h = {rt['service_end_h']!r}: allowed: after "
+                            f"fleet.robotaxi.service_start_h ({rt['service_start_h']!r})")
+    if rt["vehicles"] and rt["depot"]["solar_kw_dc"] > 0 and not rt["depot"]["weather_epw"]:
+        raise ScenarioError(f"fleet.robotaxi.depot.solar_kw_dc = {rt['depot']['solar_kw_dc']!r}: allowed: 0 "
+                            "unless fleet.robotaxi.depot.weather_epw names a weather file")
+    if rt["depot"]["strategy"] == "solar_following" and not rt["depot"]["solar_kw_dc"] > 0:
+        raise ScenarioError("fleet.robotaxi.depot.strategy = 'solar_following': allowed only with "
+                            "fleet.robotaxi.depot.solar_kw_dc > 0")
     it = f["itinerary"]
     active = 1.0 - it["idle_day_share"]
     if not 2.0 * active <= it["trips_per_day"] <= it["max_trips_per_day"] * active:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.battery import BatterySpec, ChargerSpec
+from fleet.battery import BatterySpec
 from fleet.chip import CHIP_PRESETS
 from fleet.datacenter import DataCenterSpec
 from fleet.mobility import MobilityParams
+from fleet.robotaxi import RobotaxiParams
 from fleet.vehicle import VehicleSpec
 from fleet.workload import (
     DEFAULT_BATCH_DEADLINE_S,
@@ -22,8 +23,9 @@ from fleet.workload import (
     DEFAULT_INTERACTIVE_MAX_WAIT_S,
     DEFAULT_INTERACTIVE_SLO_S,
 )
+from grid.chargers import CHARGER_PRESETS
 
-_B, _C, _V, _M, _DC = BatterySpec(), ChargerSpec(), VehicleSpec(), MobilityParams(), DataCenterSpec()
+_B, _V, _M, _DC, _R = BatterySpec(), VehicleSpec(), MobilityParams(), DataCenterSpec(), RobotaxiParams()
 
 
 @dataclass(frozen=True)
@@ -125,15 +127,21 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.battery.discharge_efficiency", "float", _B.discharge_efficiency,
        "battery-to-load efficiency (1: consumption is a battery-terminal figure)",
        lo=0.0, lo_open=True, hi=1.0),
-    _k("fleet.charger.power_w", "float", _C.power_w,
-       "home charger grid power, W; Tesla Wall Connector 11.5 kW (facts.md §2)", lo=0.0, lo_open=True, hi=1e6),
-    _k("fleet.charger.efficiency", "float", _C.efficiency,
-       "AC-to-battery efficiency; L2 ~90 % (facts.md §2)", lo=0.0, lo_open=True, hi=1.0),
-    _k("fleet.charger.taper_start_soc", "float", _C.taper_start_soc,
-       "SoC where the charging taper begins; ASSUMPTION (typical CC/CV knee)", lo=0.0, hi=1.0, hi_open=True),
-    _k("fleet.charger.taper_end_fraction", "float", _C.taper_end_fraction,
-       "charger power at SoC 1 as a fraction of full power; ASSUMPTION", lo=0.0, lo_open=True, hi=1.0),
-    _k("fleet.charger.taper_steps", "int", _C.taper_steps, "constant-power steps of the taper", lo=1, hi=100),
+    _k("fleet.charger.preset", "str", "l2_home",
+       "home charger: l2_home (Tesla Wall Connector 11.5 kW, ~90 %) or l1 (1.4 kW, 80-85 %), facts.md §2; "
+       "any grid.chargers preset", choices=tuple(sorted(CHARGER_PRESETS))),
+    _k("fleet.charger.power_w", "float", None, "home charger grid power, W (default: preset)",
+       lo=0.0, lo_open=True, hi=1e6),
+    _k("fleet.charger.efficiency", "float", None, "grid-to-battery efficiency (default: preset)",
+       lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.charger.taper_start_soc", "float", None,
+       "SoC where the charging taper begins (default: preset; 0.8 for AC, ASSUMPTION)", lo=0.0, hi=1.0, hi_open=True),
+    _k("fleet.charger.taper_end_fraction", "float", None,
+       "charger power at SoC 1 as a fraction of full power (default: preset)", lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.charger.taper_steps", "int", None, "constant-power steps of the taper (default: preset)",
+       lo=1, hi=100),
+    _k("fleet.workplace_charging_share", "float", 0.0,
+       "share of commuters who can plug in at work (workplace_l2, 7.2 kW); ASSUMPTION: sweep it", **SHARE),
     _k("fleet.vehicle.driving_wh_per_km", "float", _V.driving_wh_per_km,
        "driving consumption at the battery, Wh/km; EPA 259 Wh/mi x 0.90 (facts.md §2)", lo=0.0, lo_open=True, hi=1e4),
     _k("fleet.vehicle.awake_overhead_w", "float", _V.awake_overhead_w,
@@ -163,6 +171,48 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.itinerary.max_trip_km", "float", _M.max_trip_km, "longest single trip, km; ASSUMPTION",
        lo=0.0, lo_open=True, hi=1e4),
     _k("fleet.itinerary.max_trips_per_day", "int", _M.max_trips_per_day, "most trips in a car-day", lo=2, hi=100),
+    _k("fleet.robotaxi.vehicles", "int", 0,
+       "robotaxis (Cybercab-like) simulated after the personal cars; 0 = none", lo=0, hi=100_000_000),
+    _k("fleet.robotaxi.rides_per_hour", "float", _R.rides_per_hour,
+       "ride requests per car per service hour; ASSUMPTION (23.4/day ~ Waymo CA's 23.8 trips/car/day, CPUC 2024)",
+       lo=0.0, hi=100.0),
+    _k("fleet.robotaxi.service_start_h", "float", _R.service_start_h, "service starts, local hour; ASSUMPTION",
+       lo=0.0, hi=24.0),
+    _k("fleet.robotaxi.service_end_h", "float", _R.service_end_h, "service ends, local hour; ASSUMPTION",
+       lo=0.0, hi=24.0),
+    _k("fleet.robotaxi.mean_ride_km", "float", _R.mean_ride_km,
+       "mean occupied km per ride; Waymo CA ~6 mi (CPUC 2023)", lo=0.0, lo_open=True, hi=500.0),
+    _k("fleet.robotaxi.empty_share", "float", _R.empty_share,
+       "share of km driven empty; Waymo CA ~44 % (CPUC late 2025, facts.md §3)", lo=0.0, hi=1.0, hi_open=True),
+    _k("fleet.robotaxi.speed_kmh", "float", _R.speed_kmh, "urban average speed, km/h; 20 mph (Lyft 2022, Axios)",
+       lo=0.0, lo_open=True, hi=200.0),
+    _k("fleet.robotaxi.capacity_wh", "float", 48_000.0,
+       "robotaxi pack, Wh; Cybercab < 50 kWh (facts.md §2)", lo=0.0, lo_open=True, hi=1e6),
+    _k("fleet.robotaxi.driving_wh_per_km", "float", 102.5,
+       "robotaxi consumption at the battery, Wh/km; ~165 Wh/mi derived from < 50 kWh and ~300 mi (facts.md §2)",
+       lo=0.0, lo_open=True, hi=1e4),
+    _k("fleet.robotaxi.plug_below_soc", "float", 0.4,
+       "a robotaxi back at its depot plugs in only below this SoC; ASSUMPTION", lo=0.0, hi=1.0),
+    _k("fleet.robotaxi.depot.stalls", "int", 20, "charging stalls at the depot; ASSUMPTION", lo=1, hi=100_000),
+    _k("fleet.robotaxi.depot.cap_w", "float", 1_500_000.0,
+       "depot grid connection cap shared by its stalls, W; ASSUMPTION (10 stalls' worth of 150 kW)",
+       lo=0.0, lo_open=True, hi=1e10),
+    _k("fleet.robotaxi.depot.charger", "str", "depot_dc", "depot stall charger (a grid.chargers preset)",
+       choices=tuple(sorted(CHARGER_PRESETS))),
+    _k("fleet.robotaxi.depot.sharing", "str", "fair",
+       "how plugged cars share the cap: 'fair' (equal, water-filling) or 'priority' (lowest SoC first)",
+       choices=("fair", "priority")),
+    _k("fleet.robotaxi.depot.when_full", "str", "wait",
+       "a car finding every stall taken 'wait's in line or 'leave's (parks unplugged)", choices=("wait", "leave")),
+    _k("fleet.robotaxi.depot.strategy", "str", "immediate",
+       "the depot's charging strategy: immediate, off_peak, carbon_aware or solar_following (its PV's "
+       "sunniest hours)", choices=("immediate", "off_peak", "carbon_aware", "solar_following")),
+    _k("fleet.robotaxi.depot.tariff", "str", "pge_b10",
+       "the depot's tariff for its demand charges on the site's peak (a built-in name or a TOML/JSON file)"),
+    _k("fleet.robotaxi.depot.solar_kw_dc", "float", 0.0, "depot PV array, kW DC (0 = none; needs weather_epw)",
+       lo=0.0, hi=1e7),
+    _k("fleet.robotaxi.depot.weather_epw", "str", "",
+       "typical-year weather (EPW) for the depot's PV, e.g. ../shared/data/weather-epw/USA_CA_San.Jose-Mineta.epw"),
     # ------------------------------------------------------------------ workload
     _k("workload.trace", "str", "",
        "Azure-format trace (TIMESTAMP,ContextTokens,GeneratedTokens) to replay; empty = synthetic"),
