@@ -61,6 +61,10 @@ class VehicleSpec:
     workplace_charger: ChargerSpec = field(default_factory=lambda: CHARGER_PRESETS["workplace_l2"])
     # A car plugs in at home (or its depot) only below this state of charge; 1 = always.
     plug_below_soc: float = 1.0
+    # Unplugged, a car stops serving at this state of charge at the latest (0: only its guard).
+    serve_floor_soc: float = 0.0
+    # A robotaxi charging (or in line for a stall) declines rides below this state of charge.
+    ready_soc: float = 0.0
     #: "personal" or "robotaxi"
     profile: str = "personal"
     # Public DC fast charger used for an en-route top-up when a trip would otherwise empty the
@@ -178,6 +182,7 @@ class Vehicle:
         "site_floor_w",
         "site_want_w",
         "site_budget_w",
+        "rides_declined",
     )
 
     def __init__(
@@ -250,6 +255,7 @@ class Vehicle:
         self.at_site = False
         self.waiting = False
         self.site_floor_w = self.site_want_w = self.site_budget_w = 0.0
+        self.rides_declined = 0
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -280,6 +286,9 @@ class Vehicle:
                 dep = plan.depart_s[k]
                 if dep > env.now:
                     yield Timeout(env, dep - env.now)
+                if (self.waiting or self.plugged) and self.spec.ready_soc and self._declines(env.now):
+                    self._decline(env.now, plan, k, b, day)
+                    continue
                 duration = plan.arrive_s[k] - dep
                 self._depart(env.now, plan.distance_km[k], duration)
                 yield Timeout(env, duration)
@@ -358,6 +367,26 @@ class Vehicle:
             self.waiting = False
         ctx.dispatcher.vehicle_changed(self)
 
+    def _declines(self, now: float) -> bool:
+        """A robotaxi in line for a stall, or charging below its ready level, declines the ride."""
+        if self.waiting:
+            return True
+        self._settle(now)
+        return self.energy_wh < self.spec.ready_soc * self.spec.battery.capacity_wh
+
+    def _decline(self, now: float, plan, k: int, end: int, day: int) -> None:
+        """Stay at the depot (another car takes the ride); the next ride is the next departure."""
+        self.rides_declined += 1
+        if k + 1 < end:
+            dep, km = plan.depart_s[k + 1], plan.distance_km[k + 1] + plan.km_after[k + 1]
+        else:
+            dep, km, _ = self.ctx.planner.next_tour(self.vid, day)
+        self.next_departure_s = dep
+        bat = self.spec.battery
+        self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
+                           + km * self.spec.driving_wh_per_km / bat.discharge_efficiency)
+        self.ctx.dispatcher.vehicle_changed(self)
+
     def _fast_charge(self, now: float, energy_wh: float) -> None:
         """Instant en-route top-up of ``energy_wh`` at a public DC charger, bought at ``now``."""
         eff = self.spec.public_dc_efficiency
@@ -379,11 +408,19 @@ class Vehicle:
         """End trip ``k`` of today's plan and park at its destination."""
         self._settle(now)
         self.trip_w = 0.0
-        if k + 1 < end:
-            self.next_departure_s = plan.depart_s[k + 1]
-            self._park(now, plan.destination[k], plan.km_after[k], plan.arrive_s[end - 1])
-        else:  # the tour's last trip ends at home
+        if k + 1 >= end:  # the day's last trip ends at home
             self._park_home(now, *self.ctx.planner.next_tour(self.vid, day))
+            return
+        nxt = k + 1
+        dest = plan.destination
+        j = nxt  # the last trip of the tour under way or starting next: back home then
+        while j < end - 1 and dest[j] != HOME:
+            j += 1
+        if dest[k] == HOME:  # a tour ended at home and another starts later today (robotaxi rides)
+            self._park_home(now, plan.depart_s[nxt], plan.distance_km[nxt] + plan.km_after[nxt], plan.arrive_s[j])
+        else:
+            self.next_departure_s = plan.depart_s[nxt]
+            self._park(now, dest[k], plan.km_after[k], plan.arrive_s[j])
 
     def _park(self, now: float, place: int, remaining_km: float, back_s: float,
               charger: ChargerSpec | None = None) -> None:
@@ -408,10 +445,11 @@ class Vehicle:
             self._plan_charging(now)
         # Keep enough for the rest of today's tour, the reserve, and sleep until back home.
         park_s = back_s - now if back_s < _INF else 0.0
-        self.guard_wh = (
+        self.guard_wh = max(
             bat.reserve_soc * bat.capacity_wh
             + remaining_km * spec.driving_wh_per_km / bat.discharge_efficiency
-            + spec.sleep_w * park_s / 3600.0 / bat.discharge_efficiency
+            + spec.sleep_w * park_s / 3600.0 / bat.discharge_efficiency,
+            spec.serve_floor_soc * bat.capacity_wh,
         )
         self.low = not self.plugged and self.energy_wh <= self.guard_wh + _TOL_WH
         self.state = AVAILABLE if self._can_serve() else PARKED
@@ -456,7 +494,7 @@ class Vehicle:
             self.bill_job(job, now)
         self.plugged = False
         self.full = False
-        self.guard_wh = self.need_wh
+        self.guard_wh = max(self.need_wh, self.spec.serve_floor_soc * self.spec.battery.capacity_wh)
         self.low = self.energy_wh <= self.guard_wh + _TOL_WH
         self.state = AVAILABLE if self._can_serve() else PARKED
         self._apply(now)

@@ -57,7 +57,6 @@ class Site:
         self.plugged: list = []
         self.waiting: deque = deque()
         self.draw_w = 0.0
-        self.peak_w = 0.0
         self.trace_t: list[float] = [0.0]  # step trace of the draw (W) from each time on
         self.trace_w: list[float] = [0.0]
         self._t = 0.0
@@ -140,13 +139,18 @@ class Site:
         self.draw_w += delta_w
         if abs(self.draw_w) < 1e-9:
             self.draw_w = 0.0
-        if self.draw_w > self.peak_w:
-            self.peak_w = self.draw_w
+        # Budgets are re-shared one car after another at the same instant: only the draw that
+        # holds once they all have moved lasts, so the trace keeps one value per instant.
         if self.trace_t[-1] == now:
             self.trace_w[-1] = self.draw_w
         else:
             self.trace_t.append(now)
             self.trace_w.append(self.draw_w)
+
+    @property
+    def peak_w(self) -> float:
+        """Highest draw held for any positive time (W)."""
+        return max(self.trace_w)
 
     def _advance(self, now: float) -> None:
         dt = now - self._t

@@ -71,7 +71,9 @@ def robotaxi_spec(sc: Scenario, personal: VehicleSpec) -> VehicleSpec:
                           discharge_efficiency=personal.battery.discharge_efficiency)
     return replace(personal, battery=battery, driving_wh_per_km=sc["fleet.robotaxi.driving_wh_per_km"],
                    home_charger=CHARGER_PRESETS[sc["fleet.robotaxi.depot.charger"]],
-                   plug_below_soc=sc["fleet.robotaxi.plug_below_soc"], profile="robotaxi")
+                   plug_below_soc=sc["fleet.robotaxi.plug_below_soc"],
+                   serve_floor_soc=sc["fleet.robotaxi.plug_below_soc"],
+                   ready_soc=sc["fleet.robotaxi.ready_soc"], profile="robotaxi")
 
 
 def build_depot(sc: Scenario, clock: Clock, horizon_s: float, price: StepSignal, carbon: StepSignal,

@@ -31,6 +31,7 @@ SCENARIO = "scenario.toml"
 TIMESERIES = "timeseries.csv"
 JOBS = "jobs.csv"
 VEHICLES = "vehicles.csv"
+SITES = "sites.csv"
 WH_PER_KWH = 1000.0
 
 
@@ -43,6 +44,7 @@ class Results:
     jobs: pd.DataFrame
     vehicles: pd.DataFrame
     scenario: Scenario
+    sites: pd.DataFrame | None = None  # the depot's sampled draw, plugged and waiting cars (robotaxi runs)
 
     def metric(self, dotted: str) -> Any:
         """A summary value by dotted path, e.g. ``jobs.latency_s.p95``."""
@@ -121,16 +123,19 @@ def _vehicles(sim) -> pd.DataFrame:
     vs = sim.vehicles
     df = pd.DataFrame({
         "vehicle_id": [v.vid for v in vs],
+        "profile": [v.spec.profile for v in vs],
         "weight": [v.weight for v in vs],
         "opted_in": [v.opted_in for v in vs],
         "commuter": sim.commuter.astype(bool),
         "home_charger": [v.has_home_charger for v in vs],
+        "workplace_charger": [v.has_workplace_charger for v in vs],
         "trips": [v.trips for v in vs],
         "km": [v.km for v in vs],
         "trips_impacted": [v.trips_impacted for v in vs],
         "fast_charges": [v.fast_charges for v in vs],
         "charge_fallbacks": [v.charge_fallbacks for v in vs],
         "charge_shortfalls": [v.charge_shortfalls for v in vs],
+        "rides_declined": [v.rides_declined for v in vs],
         "jobs_completed": [v.jobs_done for v in vs],
         "tokens_served": [v.tokens_done for v in vs],
         "preemptions": [v.preempted for v in vs],
@@ -151,6 +156,47 @@ def _vehicles(sim) -> pd.DataFrame:
     })
     df["payout_usd"] = payouts_usd(sim.scenario, df)
     return df
+
+
+def _sites(sim) -> pd.DataFrame | None:
+    """The depot's samples: mean draw and cap (W), PV output (W), mean plugged and waiting cars."""
+    site = getattr(sim, "site", None)
+    if site is None:
+        return None
+    rows = sim.site_series
+    t0 = np.array([r[0] for r in rows])
+    t1 = np.array([r[1] for r in rows])
+    dur = t1 - t0
+    df = pd.DataFrame({"t_s": t1})
+    df["time"] = [sim.clock.to_datetime(t).isoformat() for t in t1]
+    df["site"] = site.spec.name
+    df["load_w"] = np.array([r[2] for r in rows]) / dur
+    df["cap_w"] = site.spec.cap_w
+    edges = np.concatenate([t0[:1], t1]) if len(t1) else np.array([0.0])
+    df["solar_w"] = site.solar.means_over(edges) if site.solar is not None and len(t1) else 0.0
+    df["plugged"] = np.array([r[3] for r in rows]) / dur
+    df["waiting"] = np.array([r[4] for r in rows]) / dur
+    return df
+
+
+def _robotaxi(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
+    """Robotaxi rides and the depot (None without robotaxis)."""
+    site = getattr(sim, "site", None)
+    if site is None:
+        return None
+    from sim.depot import site_summary  # noqa: PLC0415 - composition helper, robotaxi runs only
+
+    taxis = veh[veh["profile"] == "robotaxi"]
+    return {
+        "vehicles": int(len(taxis)),
+        "rides": int(taxis["trips"].sum()),
+        "rides_declined": int(taxis["rides_declined"].sum()),
+        "km": float(taxis["km"].sum()),
+        "rides_per_vehicle_day": float(taxis["trips"].sum()) / max(1, len(taxis)) / sim.scenario["run.days"],
+        "jobs_completed": int(taxis["jobs_completed"].sum()),
+        "inference_kwh": float(taxis["inference_wh"].sum()) / WH_PER_KWH,
+        "depot": site_summary(site, sim.clock, sim.horizon_s, sim.price, sim.carbon),
+    }
 
 
 def _percentiles(x: np.ndarray) -> dict[str, float | None]:
@@ -412,7 +458,8 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         "checks": _checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
                           energy["grid_import"] + abs(energy["battery_change"]) + loads),
     }
-    return Results(summary, ts, jobs, veh, sc)
+    summary["robotaxi"] = _robotaxi(sim, veh)
+    return Results(summary, ts, jobs, veh, sc, _sites(sim))
 
 
 # ---------------------------------------------------------------------------------- files
@@ -443,6 +490,8 @@ def write_results(results: Results, out_dir: str | Path,
         results.timeseries.to_csv(tmp / TIMESERIES, index=False, lineterminator="\n")
         results.jobs.to_csv(tmp / JOBS, index=False, lineterminator="\n")
         results.vehicles.to_csv(tmp / VEHICLES, index=False, lineterminator="\n")
+        if results.sites is not None:
+            results.sites.to_csv(tmp / SITES, index=False, lineterminator="\n")
         if before_publish is not None:
             before_publish(tmp)
         os.chmod(tmp, 0o755)
@@ -474,4 +523,5 @@ def load_results(folder: str | Path) -> Results:
         pd.read_csv(f / JOBS),
         pd.read_csv(f / VEHICLES),
         scenario,
+        pd.read_csv(f / SITES) if (f / SITES).exists() else None,
     )

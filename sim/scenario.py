@@ -312,6 +312,10 @@ def _check_cross(v: dict[str, Any]) -> None:
     if rt["service_end_h"] <= rt["service_start_h"]:
         raise ScenarioError(f"fleet.robotaxi.service_end_h = {rt['service_end_h']!r}: allowed: after "
                             f"fleet.robotaxi.service_start_h ({rt['service_start_h']!r})")
+    if not rt["plug_below_soc"] <= rt["ready_soc"] <= bat["charge_limit_soc"]:
+        raise ScenarioError(f"fleet.robotaxi.ready_soc = {rt['ready_soc']!r}: allowed: between "
+                            f"fleet.robotaxi.plug_below_soc ({rt['plug_below_soc']!r}) and "
+                            f"fleet.battery.charge_limit_soc ({bat['charge_limit_soc']!r})")
     if rt["vehicles"] and rt["depot"]["solar_kw_dc"] > 0 and not rt["depot"]["weather_epw"]:
         raise ScenarioError(f"fleet.robotaxi.depot.solar_kw_dc = {rt['depot']['solar_kw_dc']!r}: allowed: 0 "
                             "unless fleet.robotaxi.depot.weather_epw names a weather file")

@@ -192,7 +192,11 @@ KEYS: tuple[Key, ...] = (
        "robotaxi consumption at the battery, Wh/km; ~165 Wh/mi derived from < 50 kWh and ~300 mi (facts.md §2)",
        lo=0.0, lo_open=True, hi=1e4),
     _k("fleet.robotaxi.plug_below_soc", "float", 0.4,
-       "a robotaxi back at its depot plugs in only below this SoC; ASSUMPTION", lo=0.0, hi=1.0),
+       "a robotaxi back at its depot plugs in only below this SoC, and unplugged it serves inference only "
+       "above it; ASSUMPTION", lo=0.0, hi=1.0),
+    _k("fleet.robotaxi.ready_soc", "float", 0.6,
+       "a robotaxi charging or in line for a stall declines rides below this SoC (counted); ASSUMPTION",
+       lo=0.0, hi=1.0),
     _k("fleet.robotaxi.depot.stalls", "int", 20, "charging stalls at the depot; ASSUMPTION", lo=1, hi=100_000),
     _k("fleet.robotaxi.depot.cap_w", "float", 1_500_000.0,
        "depot grid connection cap shared by its stalls, W; ASSUMPTION (10 stalls' worth of 150 kW)",
