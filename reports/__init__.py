@@ -2,11 +2,13 @@
 
 ``build_report(folder)`` reads the folder with :func:`sim.results.load_results` (never runs a
 simulation), draws every figure into ``folder/figures/`` and writes ``folder/report.html``.
+Figures whose data the folder lacks (no data-center comparison, no ``sites.csv``) are skipped.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from reports.depot import site_samples
 from reports.figures import draw_all
 from reports.page import write_page
 from sim.results import load_results
@@ -30,5 +32,5 @@ def build_report(folder: str | Path, dpi: int | None = None) -> list[Path]:
             dpi = int(results.scenario["report.dpi"])
         except (KeyError, TypeError, ValueError):
             dpi = DEFAULT_DPI
-    pngs = draw_all(results, f / FIGURE_DIR, dpi)
+    pngs = draw_all(results, f / FIGURE_DIR, dpi, sites=site_samples(results, f))
     return [*pngs, write_page(f, results, pngs)]

@@ -4,6 +4,8 @@ Each ``make_<name>(results, dpi)`` returns a matplotlib :class:`~matplotlib.figu
 (object-oriented API, Agg canvas, no pyplot global state) so its data can be inspected;
 ``draw_<name>(results, path, dpi)`` builds it, saves it as PNG and returns the path.
 Time-series values are interval means drawn at the interval midpoint, in local time.
+The energy figures live in :mod:`reports.energy_figures`, the depot-site figure in
+:mod:`reports.depot`; :data:`FIGURES` lists every figure drawn from the results alone.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator, PercentFormatter
 
-from reports import style
+from reports import depot, energy_figures, style
 from sim.results import Results
 
 ECDF_MAX_POINTS = 4000  # quantiles drawn per class; enough for a smooth curve at any dpi
@@ -24,10 +26,7 @@ ECDF_MAX_POINTS = 4000  # quantiles drawn per class; enough for a smooth curve a
 
 def _zone(results: Results) -> tzinfo | None:
     """The scenario's time zone, or None to fall back to the offsets in the time column."""
-    try:
-        return results.scenario.start_datetime().tzinfo
-    except Exception:  # noqa: BLE001 - an odd scenario must not stop the report
-        return None
+    return style.zone(results)
 
 
 def _vehicles_label(results: Results) -> str:
@@ -39,8 +38,7 @@ def _vehicles_label(results: Results) -> str:
 
 
 def _subtitle(results: Results) -> str:
-    s = results.summary
-    return f"scenario '{s.get('scenario', '?')}', seed {s.get('seed', '?')}"
+    return style.subtitle(results.summary)
 
 
 # ------------------------------------------------------------------------------ fleet states
@@ -328,13 +326,19 @@ def make_dispatch(results: Results, dpi: int = 110) -> Figure:
 
 
 # ------------------------------------------------------------------------------ save helpers
-FIGURES: dict[str, Callable[[Results, int], Figure]] = {
+# Every figure drawn from the results alone, in page order; a builder returns None to skip its
+# figure when the results lack its data (e.g. no data-center comparison in an older folder).
+FIGURES: dict[str, Callable[[Results, int], Figure | None]] = {
     "fleet_states.png": make_fleet_states,
     "utilization.png": make_utilization,
     "power.png": make_power,
     "latency.png": make_latency,
     "dispatch.png": make_dispatch,
+    "grid.png": energy_figures.make_grid,
+    "energy_flows.png": energy_figures.make_energy_flows,
+    "comparison.png": energy_figures.make_comparison,
 }
+DEPOT_FIGURE = "depot.png"  # drawn last, from the per-site samples (sites.csv) when the run has them
 
 
 def draw_fleet_states(results: Results, path: str | Path, dpi: int = 110) -> Path:
@@ -357,7 +361,18 @@ def draw_latency(results: Results, path: str | Path, dpi: int = 110) -> Path:
     return style.save(make_latency(results, dpi), path, dpi)
 
 
-def draw_all(results: Results, fig_dir: str | Path, dpi: int = 110) -> list[Path]:
-    """Draw every figure into ``fig_dir`` (created if needed); return the PNG paths in order."""
+def draw_all(results: Results, fig_dir: str | Path, dpi: int = 110,
+             sites: pd.DataFrame | None = None) -> list[Path]:
+    """Draw every figure the results have data for into ``fig_dir`` (created if needed); return the
+    PNG paths in order. ``sites`` (per-site samples) adds the depot figure. A skipped figure's PNG
+    left from an earlier drawing is removed, so the folder matches the report page."""
     out = Path(fig_dir)
-    return [style.save(make(results, dpi), out / name, dpi) for name, make in FIGURES.items()]
+    made = [(name, make(results, dpi)) for name, make in FIGURES.items()]
+    made.append((DEPOT_FIGURE, depot.make_depot(sites, dpi, _zone(results), _subtitle(results))))
+    paths = []
+    for name, fig in made:
+        if fig is None:
+            (out / name).unlink(missing_ok=True)
+        else:
+            paths.append(style.save(fig, out / name, dpi))
+    return paths

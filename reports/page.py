@@ -28,6 +28,23 @@ CAPTIONS = {
     "dispatch.png": "Mean queue length and mean wait of the jobs that started in each interval, per "
                     "class; preemptions per interval by cause (the owner departed, or the battery "
                     "reached what the car must keep).",
+    "grid.png": "Fleet load against the grid's carbon and price: net energy stored in the batteries, "
+                "charging losses, inference (chip serving and idle, awake-car overhead) and the other "
+                "loads (driving, sleep drain, discharge losses), stacked, with grid draw as a line; where "
+                "the stack rises above the line the batteries fed the difference. Below: electricity "
+                "price and grid carbon intensity, and (dashed) what the fleet's grid energy cost and "
+                "emitted per kWh on average.",
+    "energy_flows.png": "Where each kWh came from and went over the whole run: grid import and net "
+                        "battery drawdown (sources) against every load, loss and net battery charge gain "
+                        "(uses); both bars have the same length by the energy balance. Below, inference "
+                        "energy split into jobs served (busy chip slots) and standby.",
+    "comparison.png": "Fleet against a data center, per million generated tokens: energy (kWh), "
+                      "emissions (g CO₂) and cost ($, stacked by component: electricity, carbon price, "
+                      "owner payouts or hardware) of serving the same tokens. Drawn only when the run "
+                      "has a data-center comparison and generated tokens.",
+    "depot.png": "Depot sites: each site's charging load against its power cap (dashed) and its solar "
+                 "output (filled), one panel per site (the four busiest by energy delivered when there "
+                 "are more). Drawn only when the run has per-site samples (sites.csv).",
 }
 
 _CSS = """

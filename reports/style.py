@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from fleet import channels as ch
+from sim.results import Results
 
 # Vehicle states, bottom to top of the stacked area, and their colours.
 STATES = ("driving", "parked", "available", "serving")
@@ -61,6 +62,19 @@ CARBON_COLOR = "#2F4F4F"
 UTILIZATION_COLOR = STATE_COLORS["serving"]
 CAPACITY_COLOR = STATE_COLORS["available"]
 
+# Grid figure groups, energy-flow extras, and the fleet vs data-center comparison.
+STORED_COLOR = "#2E86AB"  # energy put into (or, drawn down, taken out of) the batteries
+OTHER_LOAD_COLOR = "#7F9CC7"  # driving, sleep drain and discharge losses, grouped
+INFERENCE_COLOR = STATE_COLORS["serving"]
+SOURCE_COLORS = {"grid_import": "#4A4A4A", "battery_drawdown": STORED_COLOR}
+ATTRIBUTION_COLORS = {"jobs_served": STATE_COLORS["serving"], "standby": STATE_COLORS["available"]}
+FLEET_COLOR = STATE_COLORS["serving"]
+DATACENTER_COLOR = "#4C4C7F"
+USD_COLORS = {"electricity": PRICE_COLOR, "carbon": CARBON_COLOR, "owner_payouts": "#55A868",
+              "hardware": "#8C7BC4"}
+SOLAR_COLOR = "#F2C200"
+CAP_COLOR = "#C0392B"
+
 JOB_CLASSES = ("interactive", "batch")
 CLASS_COLORS = {"interactive": "#1F4E9C", "batch": "#A0522D"}
 
@@ -69,6 +83,7 @@ SIZE_WIDE = (11.0, 5.0)
 SIZE_TALL = (11.0, 6.5)
 
 _POWER_UNITS = ((1e9, "GW"), (1e6, "MW"), (1e3, "kW"), (1.0, "W"))
+_ENERGY_UNITS = ((1e6, "GWh"), (1e3, "MWh"), (1.0, "kWh"))
 
 
 def power_unit(max_abs_w: float) -> tuple[float, str]:
@@ -78,6 +93,28 @@ def power_unit(max_abs_w: float) -> tuple[float, str]:
         if m >= div:
             return div, name
     return 1.0, "W"
+
+
+def energy_unit(max_abs_kwh: float) -> tuple[float, str]:
+    """The (divisor, unit name) that shows ``max_abs_kwh`` (kWh) as a number below 1000 (kWh at least)."""
+    m = abs(float(max_abs_kwh)) if np.isfinite(max_abs_kwh) else 0.0
+    for div, name in _ENERGY_UNITS:
+        if m >= div:
+            return div, name
+    return 1.0, "kWh"
+
+
+def zone(results: Results) -> tzinfo | None:
+    """The scenario's time zone, or None to fall back to the offsets in the time column."""
+    try:
+        return results.scenario.start_datetime().tzinfo
+    except Exception:  # noqa: BLE001 - an odd scenario must not stop the report
+        return None
+
+
+def subtitle(summary: dict) -> str:
+    """``scenario 'name', seed N`` for figure titles."""
+    return f"scenario '{summary.get('scenario', '?')}', seed {summary.get('seed', '?')}"
 
 
 @dataclass(frozen=True)
@@ -119,9 +156,9 @@ def local_times(ts: pd.DataFrame, tz: tzinfo | None) -> LocalTimes:
     return LocalTimes(mid.dt.tz_convert(tz), start.tz_convert(tz), end.iloc[-1].tz_convert(tz), tz)
 
 
-def time_axis(ax: Axes, lt: LocalTimes) -> None:
+def time_axis(ax: Axes, lt: LocalTimes, max_ticks: int = 12) -> None:
     """Date/time ticks in local time spanning the whole run, and an x label naming the zone."""
-    locator = mdates.AutoDateLocator(tz=lt.tz, minticks=4, maxticks=12)
+    locator = mdates.AutoDateLocator(tz=lt.tz, minticks=min(4, max_ticks), maxticks=max_ticks)
     fmt = mdates.ConciseDateFormatter(locator, tz=lt.tz)
     fmt.formats = ["%Y", "%b", "%a %d %b", "%H:%M", "%H:%M", "%S.%f"]
     fmt.zero_formats = ["", "%Y", "%b", "%a %d %b", "%a %d %b", "%H:%M"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import struct
@@ -13,15 +14,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import build_report, figures, style
-from reports.page import write_page
+from reports import build_report, depot, energy_figures, figures, style
+from reports.page import CAPTIONS, write_page
+from sim.cli import main as fleetsim_main
 from sim.results import load_results, write_results
 from sim.runner import run
 from sim.scenario import default_scenario
 
-FIGURE_NAMES = ("fleet_states.png", "utilization.png", "power.png", "latency.png", "dispatch.png")
+# Drawn for every run (a comparison.png joins them when the summary has a data-center comparison).
+FIGURE_NAMES = ("fleet_states.png", "utilization.png", "power.png", "latency.png", "dispatch.png",
+                "grid.png", "energy_flows.png")
+TIME_SERIES_FIGURES = ("fleet_states.png", "utilization.png", "power.png", "latency.png", "dispatch.png",
+                       "grid.png")
 SIZES_IN = {"fleet_states.png": style.SIZE_WIDE, "utilization.png": style.SIZE_WIDE,
-            "power.png": style.SIZE_TALL, "latency.png": style.SIZE_WIDE, "dispatch.png": style.SIZE_TALL}
+            "power.png": style.SIZE_TALL, "latency.png": style.SIZE_WIDE, "dispatch.png": style.SIZE_TALL,
+            "grid.png": style.SIZE_TALL, "energy_flows.png": style.SIZE_WIDE, "comparison.png": style.SIZE_WIDE}
 SMALL = {"run.days": 0.25, "fleet.vehicles": 50}
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -48,6 +55,13 @@ def idle(tmp_path_factory) -> Path:
         **SMALL, "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0})
 
 
+def _expected_names(folder: Path) -> list[str]:
+    """The PNGs build_report draws for ``folder``: the fixed set, plus comparison.png if it has one."""
+    summary = load_results(folder).summary
+    extra = ["comparison.png"] if energy_figures.comparison_of(summary) is not None else []
+    return [*FIGURE_NAMES, *extra]
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name}: not a PNG"
@@ -64,10 +78,11 @@ def _layer_thickness(poly) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------ build_report
-def test_build_report_writes_four_pngs_and_page(small, built):
+def test_build_report_writes_every_png_and_page(small, built):
     dpi = 110  # the scenario default report.dpi
-    assert [p.name for p in built] == [*FIGURE_NAMES, "report.html"]
-    for name in FIGURE_NAMES:
+    names = _expected_names(small)
+    assert [p.name for p in built] == [*names, "report.html"]
+    for name in names:
         p = small / "figures" / name
         assert p in built and p.is_file()
         assert p.stat().st_size > 20_000, f"{name}: suspiciously small"
@@ -137,7 +152,7 @@ def test_page_headline_numbers_match_summary(small, built):
 def test_page_links_every_figure_and_is_self_contained(small, built):
     html = (small / "report.html").read_text(encoding="utf-8")
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    assert srcs == [f"figures/{n}" for n in FIGURE_NAMES]
+    assert srcs == [f"figures/{n}" for n in _expected_names(small)]
     assert all((small / s).is_file() for s in srcs)
     assert "<link" not in html and "<script" not in html and "http" not in html
 
@@ -250,7 +265,7 @@ def _texts(fig) -> str:
 
 def test_no_completed_jobs_still_renders(idle):
     paths = build_report(idle)
-    assert [p.name for p in paths] == [*FIGURE_NAMES, "report.html"]
+    assert [p.name for p in paths] == [*FIGURE_NAMES, "report.html"]  # no tokens: no comparison
     for p in paths[:4]:
         assert _png_size(p)[0] > 0 and p.stat().st_size > 10_000
     res = load_results(idle)
@@ -271,9 +286,9 @@ def test_zero_power_and_no_samples_render_annotated(small, tmp_path):
     assert "no chips online" in _texts(figures.make_utilization(zero))
     empty = dataclasses.replace(res, timeseries=ts.iloc[:0], jobs=res.jobs.iloc[:0])
     paths = figures.draw_all(empty, tmp_path / "figures", dpi=40)
-    assert [p.name for p in paths] == list(FIGURE_NAMES)
-    for make in figures.FIGURES.values():
-        assert _texts(make(empty, 40)).startswith("no ")
+    assert [p.name for p in paths] == _expected_names(small)
+    for name in TIME_SERIES_FIGURES:
+        assert _texts(figures.FIGURES[name](empty, 40)).startswith("no "), name
 
 
 # ------------------------------------------------------------------------------ dispatch figure
@@ -313,3 +328,265 @@ def test_mean_wait_by_interval_matches_a_direct_grouping(busy_day):
                 want[i] = j.loc[inside, "wait_s"].mean()
         assert np.allclose(got, want, equal_nan=True, rtol=1e-12, atol=1e-12), cls
     assert np.nanmax(figures.mean_wait_by_interval(res, "interactive")) > 0.0  # some jobs did wait
+
+
+# ------------------------------------------------------------------------------ grid figure
+def _gid(ax, prefix: str) -> dict:
+    """Artists of ``ax`` (lines, collections, patches) whose gid starts with ``prefix``, by gid."""
+    arts = [*ax.get_lines(), *ax.collections, *ax.patches]
+    return {a.get_gid(): a for a in arts if (a.get_gid() or "").startswith(prefix)}
+
+
+def test_grid_line_is_grid_draw_and_stack_adds_up(small):
+    res = load_results(small)
+    ts = res.timeseries
+    fig = energy_figures.make_grid(res, dpi=50)
+    ax, axs = fig.axes[0], fig.axes[1]
+    div, unit = 1e3, "kW"  # 50 cars charging at <= 11.5 kW each
+    assert unit in ax.get_ylabel()
+    line = _gid(ax, "line:grid")["line:grid"]
+    np.testing.assert_allclose(line.get_ydata()[1:-1], ts["grid_w"].to_numpy() / div)
+    layers = _gid(ax, "load:")
+    assert set(layers) <= {f"load:{g}" for g in energy_figures.LOAD_GROUPS} and "load:inference" in layers
+    active = ts["power_w_inference_active"] + ts["power_w_inference_idle"] + ts["power_w_awake_overhead"]
+    np.testing.assert_allclose(_layer_thickness(layers["load:inference"])[1][1:-1], active / div, atol=1e-9)
+    np.testing.assert_allclose(_layer_thickness(layers["load:stored"])[1][1:-1],
+                               np.clip(ts["battery_w"], 0, None) / div, atol=1e-9)
+    top = sum(_layer_thickness(p)[1] for p in layers.values())[1:-1]
+    # grid = loads + battery: the stack meets the line where batteries charge, and exceeds it by the drawdown
+    np.testing.assert_allclose(top, (ts["grid_w"] + np.clip(-ts["battery_w"], 0, None)) / div, rtol=1e-9, atol=1e-6)
+    price = _gid(axs, "line:price")["line:price"]
+    np.testing.assert_allclose(price.get_ydata()[1:-1], ts["price_usd_per_kwh"])
+    carbon = [ln for a in fig.axes for ln in a.get_lines() if ln.get_gid() == "line:carbon"][0]
+    np.testing.assert_allclose(carbon.get_ydata()[1:-1], ts["carbon_g_per_kwh"])
+    avg = _gid(axs, "avg:price")["avg:price"]
+    s = res.summary
+    assert avg.get_ydata()[0] == pytest.approx(s["cost_usd"]["electricity"] / s["energy_kwh"]["grid_import"])
+    assert "America/Los_Angeles" in axs.get_xlabel()
+
+
+def test_grid_unit_follows_scale_and_missing_columns_skip(small, tmp_path):
+    res = load_results(small)
+    big = res.timeseries.copy()
+    for col in [c for c in big.columns if c.startswith("power_w_")] + ["grid_w", "battery_w"]:
+        big[col] = big[col] * 1000.0
+    ax = energy_figures.make_grid(dataclasses.replace(res, timeseries=big)).axes[0]
+    assert "(MW," in ax.get_ylabel()
+    line = _gid(ax, "line:grid")["line:grid"]
+    np.testing.assert_allclose(line.get_ydata()[1:-1], big["grid_w"].to_numpy() / 1e6)
+    old = dataclasses.replace(res, timeseries=res.timeseries.drop(columns=["battery_w"]))
+    assert energy_figures.make_grid(old) is None
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "grid.png").write_bytes(b"stale")
+    names = [p.name for p in figures.draw_all(old, tmp_path / "figures", dpi=30)]
+    assert "grid.png" not in names and "power.png" in names
+    assert not (tmp_path / "figures" / "grid.png").exists()  # a stale copy does not outlive its data
+
+
+# ------------------------------------------------------------------------------ energy flows
+def _bars(fig, prefix: str) -> dict[str, tuple[float, float]]:
+    """(left, width) of every bar patch whose gid starts with ``prefix``, keyed by the rest of the gid."""
+    return {p.get_gid()[len(prefix):]: (p.get_x(), p.get_width())
+            for ax in fig.axes for p in ax.patches if (p.get_gid() or "").startswith(prefix)}
+
+
+def test_energy_flow_bars_balance_and_match_the_summary(small):
+    res = load_results(small)
+    e = res.summary["energy_kwh"]
+    fig = energy_figures.make_energy_flows(res, dpi=50)
+    div, unit = style.energy_unit(e["grid_import"] + max(-e["battery_change"], 0.0))
+    sources, uses = _bars(fig, "source:"), _bars(fig, "use:")
+    total = e["grid_import"] + max(-e["battery_change"], 0.0)
+    assert sum(w for _, w in sources.values()) * div == pytest.approx(total, rel=1e-12)
+    assert sum(w for _, w in uses.values()) * div == pytest.approx(total, rel=1e-9)  # energy balance
+    assert sources["grid_import"][1] * div == pytest.approx(e["grid_import"])
+    for cat in style.ENERGY_CATEGORIES:
+        if e[cat] > 0:
+            assert uses[cat][1] * div == pytest.approx(e[cat]), cat
+        else:
+            assert cat not in uses
+    assert ("battery_gain" in uses) == (e["battery_change"] > 0)
+    assert ("battery_drawdown" in sources) == (e["battery_change"] < 0)
+    ends = sorted(left + w for left, w in uses.values())
+    assert ends[-1] * div == pytest.approx(total, rel=1e-9)  # segments abut: one bar, no gaps
+    texts = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    share = 100.0 * e["grid_import"] / total
+    assert any(t.startswith("grid import: ") and f"({share:.1f} %)" in t and unit in t for t in texts)
+    a = res.summary["attribution"]
+    split = _bars(fig, "attribution:")
+    assert split["jobs_served"][1] * div == pytest.approx(a["jobs_served_kwh"])
+    assert split["standby"][1] * div == pytest.approx(a["standby_kwh"])
+    first_inference = min(uses[c][0] for c in energy_figures.INFERENCE_KEYS if c in uses)
+    assert split["jobs_served"][0] == pytest.approx(first_inference)  # drawn under the inference segments
+
+
+def test_energy_flows_battery_drawdown_and_missing_parts(small):
+    res = load_results(small)
+    energy = {"driving": 60.0, "inference_active": 10.0, "inference_idle": 5.0, "awake_overhead": 5.0,
+              "sleep": 0.0, "charging_losses": 8.0, "discharge_losses": 2.0, "grid_import": 50.0,
+              "battery_change": -40.0, "inference": 20.0}
+    summary = {"scenario": "hand", "seed": 0, "energy_kwh": energy}
+    fig = energy_figures.make_energy_flows(dataclasses.replace(res, summary=summary), dpi=40)
+    assert len(fig.axes) == 1  # no attribution: no second panel
+    sources, uses = _bars(fig, "source:"), _bars(fig, "use:")
+    assert {k: w for k, (_, w) in sources.items()} == {"grid_import": 50.0, "battery_drawdown": 40.0}
+    assert {k: w for k, (_, w) in uses.items()} == {"driving": 60.0, "inference_active": 10.0, "inference_idle": 5.0,
+                                                    "awake_overhead": 5.0, "charging_losses": 8.0,
+                                                    "discharge_losses": 2.0}
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "net battery drawdown: 40 kWh (44.4 %)" in texts and "driving: 60 kWh (66.7 %)" in texts
+    without = {k: v for k, v in summary.items() if k != "energy_kwh"}
+    assert energy_figures.make_energy_flows(dataclasses.replace(res, summary=without)) is None
+    partial = {**summary, "energy_kwh": {k: v for k, v in energy.items() if k != "battery_change"}}
+    assert energy_figures.make_energy_flows(dataclasses.replace(res, summary=partial)) is None
+    zero = {**summary, "energy_kwh": dict.fromkeys(energy, 0.0)}
+    assert "no energy" in _texts(energy_figures.make_energy_flows(dataclasses.replace(res, summary=zero)))
+
+
+# ------------------------------------------------------------------------------ comparison
+COMPARISON = {
+    "tokens_generated": 2_500_000,
+    "fleet": {"kwh_per_million_tokens": 1.25, "g_co2_per_million_tokens": 350.0, "usd_per_million_tokens": 0.9,
+              "usd_breakdown_per_million_tokens": {"electricity": 0.4, "carbon": 0.1, "owner_payouts": 0.4}},
+    "datacenter": {"kwh_per_million_tokens": 0.05, "g_co2_per_million_tokens": 12.5, "usd_per_million_tokens": 0.03,
+                   "usd_breakdown_per_million_tokens": {"electricity": 0.02, "carbon": 0.0, "hardware": 0.01},
+                   "batch_size": 64, "pue": 1.58, "j_per_token": 0.119, "carbon_profile": "caiso_2022"},
+    "ratio_fleet_to_datacenter": {"kwh": 25.0, "co2": 28.0, "usd": 30.0},
+}
+
+
+def _with_summary(res, **changes):
+    return dataclasses.replace(res, summary={**res.summary, **changes})
+
+
+def test_comparison_bars_equal_the_summary(small):
+    res = _with_summary(load_results(small), comparison=COMPARISON)
+    fig = energy_figures.make_comparison(res, dpi=40)
+    assert len(fig.axes) == 3
+    heights = {p.get_gid(): (p.get_y(), p.get_height()) for ax in fig.axes for p in ax.patches if p.get_gid()}
+    for side in ("fleet", "datacenter"):
+        d = COMPARISON[side]
+        assert heights[f"kwh:{side}"] == (0.0, d["kwh_per_million_tokens"])
+        assert heights[f"co2:{side}"] == (0.0, d["g_co2_per_million_tokens"])
+        bottom = 0.0
+        for part, v in d["usd_breakdown_per_million_tokens"].items():
+            if v == 0:
+                assert f"usd:{side}:{part}" not in heights  # a zero component draws nothing
+                continue
+            assert heights[f"usd:{side}:{part}"] == pytest.approx((bottom, v))
+            bottom += v
+        assert bottom == pytest.approx(d["usd_per_million_tokens"])  # the stack reaches the total
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "fleet = 25 × data center" in titles[0] and "fleet = 30 × data center" in titles[2]
+    assert "$" in titles[2] and "kWh" in titles[0] and "CO₂" in titles[1]
+    legend = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    assert legend == ["electricity", "carbon price", "owner payouts", "hardware (GPU-hours)"]
+    assert "batch 64" in fig.get_supxlabel() and "2,500,000 tokens" in fig.get_supxlabel()
+
+
+@pytest.mark.parametrize("comparison", [
+    "absent", None,
+    {**COMPARISON, "fleet": {**COMPARISON["fleet"], "kwh_per_million_tokens": None}},
+    {**COMPARISON, "datacenter": None},
+])
+def test_comparison_without_data_is_skipped(small, comparison):
+    res = load_results(small)
+    summary = {k: v for k, v in res.summary.items() if k != "comparison"}
+    if comparison != "absent":
+        summary["comparison"] = comparison
+    assert energy_figures.make_comparison(dataclasses.replace(res, summary=summary)) is None
+
+
+# ------------------------------------------------------------------------------ depot figure
+def _sites(ts: pd.DataFrame, loads_w: dict[str, float], cap_w: float = 50e3) -> pd.DataFrame:
+    """Per-site samples on the run's intervals: a constant load per site, a daytime solar bump."""
+    h = (ts["t_s"].to_numpy() / 3600.0) % 24
+    solar = np.clip(np.sin((h - 6.0) / 12.0 * np.pi), 0, None) * 20e3
+    rows = [pd.DataFrame({"t_s": ts["t_s"], "time": ts["time"], "site": name,
+                          "load_w": load * (1 + 0.1 * np.cos(h)), "cap_w": cap_w, "solar_w": solar,
+                          "plugged": 4.0, "waiting": 0.0})
+            for name, load in loads_w.items()]
+    return pd.concat(rows, ignore_index=True).sort_values(["t_s", "site"], kind="stable", ignore_index=True)
+
+
+def test_depot_panels_show_the_busiest_sites_load_cap_and_solar(small):
+    res = load_results(small)
+    loads = {"north": 30e3, "east": 12e3, "south": 45e3, "west": 8e3, "hub": 20e3}
+    sites = _sites(res.timeseries, loads)
+    fig = depot.make_depot(sites, dpi=40, tz=LA, subtitle="hand-made")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title().split(":")[0] for ax in panels] == ["south", "north", "hub", "east"]  # west: least
+    assert "4 busiest of 5 sites" in fig.get_suptitle()
+    div = 1e3  # peaks below 1 MW: kW
+    for ax in panels:
+        name = ax.get_title().split(":")[0]
+        g = sites[sites["site"] == name]
+        assert "kW" in ax.get_ylabel()
+        load = _gid(ax, "load:")[f"load:{name}"]
+        np.testing.assert_allclose(load.get_ydata()[:-1], g["load_w"].to_numpy() / div)
+        assert load.get_drawstyle() == "steps-post"
+        cap = _gid(ax, "cap:")[f"cap:{name}"]
+        assert cap.get_linestyle() == "--"
+        np.testing.assert_allclose(cap.get_ydata(), 50.0)
+        solar = _gid(ax, "solar:")[f"solar:{name}"]
+        top = np.concatenate([p.vertices for p in solar.get_paths()])[:, 1].max()
+        assert top == pytest.approx(g["solar_w"].max() / div)
+        assert "America/Los_Angeles" in ax.get_xlabel() or not ax.get_subplotspec().is_last_row()
+
+
+def test_depot_busiest_by_energy_and_uncapped_sites(small):
+    ts = load_results(small).timeseries
+    sites = _sites(ts, {"a": 10e3, "b": 2e6}, cap_w=np.inf)
+    energy = depot.site_energy_wh(sites)
+    assert energy["b"] == pytest.approx(float((sites.loc[sites["site"] == "b", "load_w"] * 900.0 / 3600.0).sum()))
+    assert depot.busiest_sites(sites, 1) == ["b"]
+    fig = depot.make_depot(sites, dpi=40)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 2 and all("MW" in ax.get_ylabel() for ax in panels)  # 2 MW site sets the unit
+    assert not any(_gid(ax, "cap:") for ax in panels)  # no cap, no dashed line
+    np.testing.assert_allclose(_gid(panels[0], "load:")["load:b"].get_ydata()[:-1],
+                               sites.loc[sites["site"] == "b", "load_w"].to_numpy() / 1e6)
+    assert depot.make_depot(None) is None
+    assert "no site samples" in _texts(depot.make_depot(sites.iloc[:0]))
+
+
+def test_read_sites_names_the_file_and_missing_column(tmp_path):
+    assert depot.read_sites(tmp_path) is None
+    pd.DataFrame({"t_s": [900.0], "time": ["2022-06-06T00:15:00-07:00"], "site": ["d"], "load_w": [1.0],
+                  "solar_w": [0.0]}).to_csv(tmp_path / "sites.csv", index=False)
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / "sites.csv")) + ".*cap_w"):
+        depot.read_sites(tmp_path)
+
+
+# ------------------------------------------------------------------------------ report command
+def test_fleetsim_report_draws_the_new_figures_and_the_page_shows_them(small, tmp_path):
+    folder = tmp_path / "res"
+    shutil.copytree(small, folder, ignore=shutil.ignore_patterns("figures", "report.html"))
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["comparison"] = COMPARISON
+    (folder / "summary.json").write_text(json.dumps(summary))
+    _sites(load_results(folder).timeseries, {"depot_1": 25e3}).to_csv(folder / "sites.csv", index=False)
+    assert fleetsim_main(["report", str(folder)]) == 0
+    new = ("grid.png", "energy_flows.png", "comparison.png", "depot.png")
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    srcs = re.findall(r'<img src="([^"]+)"', html)
+    assert srcs == [f"figures/{n}" for n in (*FIGURE_NAMES, "comparison.png", "depot.png")]
+    for name in new:
+        assert _png_size(folder / "figures" / name)[0] > 0
+        caption = re.search(rf'<img src="figures/{re.escape(name)}" alt="[^"]*"><figcaption>([^<]+)</figcaption>',
+                            html)
+        assert caption and caption.group(1) == CAPTIONS[name].replace("'", "&#x27;"), name
+    assert _png_size(folder / "figures" / "comparison.png") == (round(style.SIZE_WIDE[0] * 110),
+                                                                round(style.SIZE_WIDE[1] * 110))
+    first = {n: (folder / "figures" / n).read_bytes() for n in new}
+    assert b"tIME" not in b"".join(first.values())  # no timestamp chunk
+    assert fleetsim_main(["report", str(folder)]) == 0  # redrawn: byte-identical
+    assert {n: (folder / "figures" / n).read_bytes() for n in new} == first
+    # an older folder: no comparison, no sites -> those figures and their page entries go away
+    summary["comparison"] = None
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "sites.csv").unlink()
+    assert fleetsim_main(["report", str(folder)]) == 0
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "comparison.png" not in html and "depot.png" not in html and "figures/grid.png" in html
+    assert not (folder / "figures" / "comparison.png").exists() and not (folder / "figures" / "depot.png").exists()
