@@ -28,6 +28,11 @@ LEVELS = (
     "battery_w",
     "queue_interactive",
     "queue_batch",
+    # why a parked car is offline (each a share of "parked"): owner not opted in, no connection
+    # away from home, or the battery at what the car must keep (reserve or the next trips' energy)
+    "offline_opted_out",
+    "offline_no_connection",
+    "offline_low_battery",
 )
 (
     DRIVING,
@@ -50,6 +55,9 @@ LEVELS = (
     P_BATTERY,
     Q_INTERACTIVE,
     Q_BATCH,
+    OFF_OPTED_OUT,
+    OFF_NO_CONNECTION,
+    OFF_LOW,
 ) = range(len(LEVELS))
 
 ENERGY_CATEGORIES = (

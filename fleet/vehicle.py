@@ -26,6 +26,9 @@ from fleet.battery import BatterySpec, ChargerSpec
 from fleet.channels import (
     BUSY_SLOTS,
     CHARGING,
+    OFF_LOW,
+    OFF_NO_CONNECTION,
+    OFF_OPTED_OUT,
     ONLINE_CHIP_W,
     ONLINE_SLOTS,
     P_ACTIVE,
@@ -133,6 +136,7 @@ class Vehicle:
         "r_busy",
         "r_charging",
         "r_plugged",
+        "r_offline",
         # threshold event
         "check_event",
         "check_at",
@@ -223,6 +227,7 @@ class Vehicle:
         self.r_busy = 0
         self.r_charging = False
         self.r_plugged = False
+        self.r_offline = -1
         self.check_event = None
         self.check_at = _INF
         self.e_initial_wh = energy_wh
@@ -286,7 +291,7 @@ class Vehicle:
                 dep = plan.depart_s[k]
                 if dep > env.now:
                     yield Timeout(env, dep - env.now)
-                if (self.waiting or self.plugged) and self.spec.ready_soc and self._declines(env.now):
+                if self.spec.ready_soc and self._declines(env.now):
                     self._decline(env.now, plan, k, b, day)
                     continue
                 duration = plan.arrive_s[k] - dep
@@ -313,7 +318,8 @@ class Vehicle:
         bat = spec.battery
         self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
                            + tour_km * spec.driving_wh_per_km / bat.discharge_efficiency)
-        if self.has_home_charger and self.energy_wh < spec.plug_below_soc * bat.capacity_wh:
+        if self.has_home_charger and (self.energy_wh < spec.plug_below_soc * bat.capacity_wh
+                                      or self.energy_wh < self.need_wh):
             site = self.site
             if site is None or site.has_free_stall():
                 self._park(now, HOME, 0.0, depart_s, spec.home_charger if site is None else site.spec.charger)
@@ -368,11 +374,14 @@ class Vehicle:
         ctx.dispatcher.vehicle_changed(self)
 
     def _declines(self, now: float) -> bool:
-        """A robotaxi in line for a stall, or charging below its ready level, declines the ride."""
+        """A robotaxi declines a ride in line for a stall, charging below its ready level, or when
+        the ride would take it below its reserve (another car takes it)."""
         if self.waiting:
             return True
         self._settle(now)
-        return self.energy_wh < self.spec.ready_soc * self.spec.battery.capacity_wh
+        if self.energy_wh < self.need_wh - _TOL_WH:
+            return True
+        return self.plugged and self.energy_wh < self.spec.ready_soc * self.spec.battery.capacity_wh
 
     def _decline(self, now: float, plan, k: int, end: int, day: int) -> None:
         """Stay at the depot (another car takes the ride); the next ride is the next departure."""
@@ -834,6 +843,16 @@ class Vehicle:
                 changes.append((self.r_state, -w))
             changes.append((state, w))
             self.r_state = state
+        if state == PARKED:
+            offline = OFF_OPTED_OUT if not self.opted_in else OFF_NO_CONNECTION if not self.connected else OFF_LOW
+        else:
+            offline = -1
+        if offline != self.r_offline:
+            if self.r_offline >= 0:
+                changes.append((self.r_offline, -w))
+            if offline >= 0:
+                changes.append((offline, w))
+            self.r_offline = offline
         online_slots = chip.slots if (state == AVAILABLE or state == SERVING) else 0
         if online_slots != self.r_online_slots:
             d = (online_slots - self.r_online_slots) * w

@@ -66,7 +66,8 @@ def _timeseries(sim) -> pd.DataFrame:
     mean = integ / dur[:, None]
     df = pd.DataFrame({"t_s": t1})
     df["time"] = [sim.clock.to_datetime(t).isoformat() for t in t1]
-    for name in ("driving", "parked", "available", "serving", "charging", "plugged"):
+    for name in ("driving", "parked", "available", "serving", "charging", "plugged", "offline_opted_out",
+                 "offline_no_connection", "offline_low_battery"):
         df[name] = mean[:, idx[name]]
     busy = integ[:, idx["busy_slots"]]
     online = integ[:, idx["online_slots"]]
@@ -156,6 +157,63 @@ def _vehicles(sim) -> pd.DataFrame:
     })
     df["payout_usd"] = payouts_usd(sim.scenario, df)
     return df
+
+
+def _availability(sim, totals: dict[str, float]) -> dict[str, Any]:
+    """Available inference power against the chips' nameplate, and where the rest went (GW, means).
+
+    Nameplate: every represented car's chip at full power. A car's chip is available when the car
+    is parked, opted in, connected and above what it must keep; otherwise its power is lost to
+    driving, opt-out, no connection away from home, or the battery. Peak hour: the highest mean
+    over a clock hour from the start (samples grouped by the hour they start in).
+    """
+    horizon = sim.horizon_s
+    chip_w = {id(v.spec): v.spec.chip.active_w for v in sim.vehicles}
+    nameplate_w = sum(v.weight * chip_w[id(v.spec)] for v in sim.vehicles)
+    mean_chip_w = nameplate_w / sum(v.weight for v in sim.vehicles)
+
+    def gw(car_s: float) -> float:
+        return car_s / horizon * mean_chip_w / 1e9
+
+    idx = ch.LEVELS.index("online_chip_w")
+    hourly: dict[int, list[float]] = {}
+    for t0, t1, integ, *_ in sim.series:
+        acc = hourly.setdefault(int(t0 // 3600.0), [0.0, 0.0])
+        acc[0] += integ[idx]
+        acc[1] += t1 - t0
+    peak_w = max((a / d for a, d in hourly.values() if d > 0), default=0.0)
+    avg_w = totals["online_chip_w"] / horizon
+    return {
+        "nameplate_gw": nameplate_w / 1e9,
+        "available_gw": avg_w / 1e9,
+        "available_share": avg_w / nameplate_w if nameplate_w else None,
+        "peak_hour_available_gw": peak_w / 1e9,
+        "lost_gw": {
+            "driving": gw(totals["driving"]),
+            "opted_out": gw(totals["offline_opted_out"]),
+            "no_connection": gw(totals["offline_no_connection"]),
+            "low_battery": gw(totals["offline_low_battery"]),
+        },
+        "note": "charging does not take a car offline: plugged cars serve while they charge",
+    }
+
+
+def _comparison(sim, jobs: pd.DataFrame, veh: pd.DataFrame, attribution: dict[str, Any]) -> dict[str, Any]:
+    """The simulated fleet against a data center serving the tokens it generated, per million tokens."""
+    from sim.comparison import DataCenterBaseline, compare, datacenter_baseline, fleet_per_million_tokens  # noqa: PLC0415
+
+    sc = sim.scenario
+    usd_per_g = sc["grid.carbon_price_usd_per_tonne"] / 1e6
+    done = jobs[(jobs["outcome"] == "completed")]
+    tokens = float(done["output_tokens"].sum())
+    g = attribution["inference_co2_kg"] * 1000.0
+    fleet = fleet_per_million_tokens(
+        attribution["inference_kwh"], g, float(veh["inference_usd"].sum()), g * usd_per_g,
+        float(veh["payout_usd"].sum()), tokens)
+    spec = DataCenterBaseline(**{k: sc[f"grid.datacenter.{k}"] for k in DataCenterBaseline.__dataclass_fields__})
+    dc = datacenter_baseline((done["finish_s"].to_numpy(), done["output_tokens"].to_numpy()), spec, sim.clock,
+                             sim.horizon_s, sc["grid.carbon_price_usd_per_tonne"])
+    return compare(fleet, dc)
 
 
 def _sites(sim) -> pd.DataFrame | None:
@@ -412,7 +470,8 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "avg_available_inference_gw": totals["online_chip_w"] / horizon_s / 1e9,
             "mean_state_share": {
                 s: totals[s] / horizon_s / float(w.sum())
-                for s in ("driving", "parked", "available", "serving", "charging", "plugged")
+                for s in ("driving", "parked", "available", "serving", "charging", "plugged", "offline_opted_out",
+                          "offline_no_connection", "offline_low_battery")
             },
         },
         "jobs": {
@@ -458,7 +517,9 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         "checks": _checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
                           energy["grid_import"] + abs(energy["battery_change"]) + loads),
     }
+    summary["availability"] = _availability(sim, totals)
     summary["robotaxi"] = _robotaxi(sim, veh)
+    summary["comparison"] = _comparison(sim, jobs, veh, attribution)
     return Results(summary, ts, jobs, veh, sc, _sites(sim))
 
 

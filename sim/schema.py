@@ -24,8 +24,11 @@ from fleet.workload import (
     DEFAULT_INTERACTIVE_SLO_S,
 )
 from grid.chargers import CHARGER_PRESETS
+from grid.profiles import CARBON_PROFILES
+from sim.comparison import DataCenterBaseline
 
 _B, _V, _M, _DC, _R = BatterySpec(), VehicleSpec(), MobilityParams(), DataCenterSpec(), RobotaxiParams()
+_DCB = DataCenterBaseline()
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,19 @@ KEYS: tuple[Key, ...] = (
     _k("grid.carbon", "str", "caiso_2022",
        "carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or an EIA-930 CSV path"),
     _k("grid.tariff", "str", "pge_ev2a", "electricity tariff (time of use): pge_ev2a"),
+    _k("grid.datacenter.batch_size", "int", _DCB.batch_size,
+       "batch of the comparison data center's GPUs (Llama-3.1-8B on H100, ML.ENERGY J/token, facts.md §6); "
+       "ASSUMPTION: 64", lo=1, hi=4096),
+    _k("grid.datacenter.pue", "float", _DCB.pue, "its power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)",
+       lo=1.0, hi=5.0),
+    _k("grid.datacenter.usd_per_kwh", "float", _DCB.usd_per_kwh,
+       "its electricity price, $/kWh; California industrial 2022 (Green Innovation Index 2024, from EIA SEDS)",
+       lo=0.0, hi=100.0),
+    _k("grid.datacenter.carbon_profile", "str", _DCB.carbon_profile,
+       "its grid region's hourly carbon profile", choices=tuple(sorted(CARBON_PROFILES))),
+    _k("grid.datacenter.hardware_usd_per_gpu_hour", "float", _DCB.hardware_usd_per_gpu_hour,
+       "GPU rental or amortisation, $/GPU-hour (0 = not counted; cloud $0.43-2.48/h, Strubell et al. 2019)",
+       lo=0.0, hi=1000.0),
     _k("grid.charging.strategy", "str", "immediate",
        "when plugged cars charge: 'immediate' (from plug-in to the limit), 'off_peak' (the cheapest hours "
        "before departure) or 'carbon_aware' (the cleanest hours before departure); a plan that cannot "
