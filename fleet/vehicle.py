@@ -87,12 +87,15 @@ class VehicleSpec:
     #: what one busy slot is billed (W): its active power plus its share of the idle chip and
     #: the awake car, ``slot_active_w + (idle_w + awake_overhead_w) / slots``
     slot_served_w: float = field(init=False)
+    #: the active part of a busy slot's bill, ``slot_active_w / slot_served_w`` (0 if nothing is billed)
+    slot_active_share: float = field(init=False)
 
     def __post_init__(self) -> None:
         chip = self.chip
         object.__setattr__(self, "slot_active_w", (chip.active_w - chip.idle_w) / chip.slots)
-        object.__setattr__(self, "slot_served_w",
-                           self.slot_active_w + (chip.idle_w + self.awake_overhead_w) / chip.slots)
+        served = self.slot_active_w + (chip.idle_w + self.awake_overhead_w) / chip.slots
+        object.__setattr__(self, "slot_served_w", served)
+        object.__setattr__(self, "slot_active_share", self.slot_active_w / served if served > 0.0 else 0.0)
 
 
 class Vehicle:
@@ -168,6 +171,7 @@ class Vehicle:
         "infer_usd",
         "infer_g",
         "base_t",
+        "table",  # the shared price/carbon table (exact cumulative integrals)
         # smart charging: planned windows of this plug-in session, the pending window event,
         # the energy the next tour needs at departure (Wh), and counters
         "windows",
@@ -248,6 +252,7 @@ class Vehicle:
         self.batt_g_per_wh, self.batt_usd_per_wh = ctx.battery_content0
         self.infer_usd = self.infer_g = 0.0
         self.base_t = 0.0
+        self.table = meter.table
         self.windows = None
         self.window_event = None
         self.need_wh = 0.0
@@ -266,6 +271,11 @@ class Vehicle:
     @property
     def soc(self) -> float:
         """State of charge at the last settled instant (0..1)."""
+        return self.energy_wh / self.spec.battery.capacity_wh
+
+    @property
+    def site_priority(self) -> float:
+        """Order under a site's priority sharing: the lowest state of charge first."""
         return self.energy_wh / self.spec.battery.capacity_wh
 
     @property
@@ -330,6 +340,13 @@ class Vehicle:
             else:
                 site.turned_away += 1
         self._park(now, HOME, tour_km, back_s)
+        if self.waiting:  # a car already at its limit gives up its stall to the line
+            for m in self.site.plugged:
+                mb = m.spec.battery
+                if m.energy_wh >= mb.charge_limit_soc * mb.capacity_wh - _TOL_WH:
+                    m._settle(now)
+                    m._leave_stall(now)
+                    break
 
     def _depart(self, now: float, distance_km: float, duration_s: float) -> None:
         """Leave the parking spot: preempt jobs, unplug, start driving at constant power."""
@@ -394,6 +411,9 @@ class Vehicle:
         bat = self.spec.battery
         self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
                            + km * self.spec.driving_wh_per_km / bat.discharge_efficiency)
+        # Thresholds were planned only up to the declined ride: plan the next one afresh.
+        self._settle(now)
+        self._plan_threshold(now)
         self.ctx.dispatcher.vehicle_changed(self)
 
     def _fast_charge(self, now: float, energy_wh: float) -> None:
@@ -498,11 +518,15 @@ class Vehicle:
             nxt._plug_from_line(now)
 
     def _leave_stall(self, now: float) -> None:
-        """At the charge limit with cars in line: unplug (settled at ``now``) and serve from the battery."""
-        for job in self.jobs:  # runs so far came from the grid
+        """At the charge limit with cars in line: unplug (settled at ``now``) and serve from the battery.
+
+        Its jobs keep running: their runs so far are billed at the grid, the rest from the battery.
+        """
+        for job in self.jobs:
             self.bill_job(job, now)
         self.plugged = False
         self.full = False
+        self.windows = self.window_event = None
         self.guard_wh = max(self.need_wh, self.spec.serve_floor_soc * self.spec.battery.capacity_wh)
         self.low = self.energy_wh <= self.guard_wh + _TOL_WH
         self.state = AVAILABLE if self._can_serve() else PARKED
@@ -619,13 +643,17 @@ class Vehicle:
         t0 = job.bill_s
         job.bill_s = now
         dt = now - t0
+        if dt <= 0.0:
+            return
         spec = self.spec
         w = spec.slot_served_w
-        if dt <= 0.0 or w <= 0.0:
-            return
         wh = w * dt / 3600.0
         if self.plugged:
-            dp, dc = self.meter.table.between(t0, now)
+            a, b, _, p, _, c = self.table._piece  # PriceCarbonTable.between's fast path, inlined
+            if a <= t0 and now < b:
+                dp, dc = p * dt, c * dt
+            else:
+                dp, dc = self.table.between(t0, now)
             k = w / self.charger.efficiency / 3.6e6
             usd, g = dp * k, dc * k
         else:
@@ -634,7 +662,7 @@ class Vehicle:
         job.energy_wh += wh
         job.cost_usd += usd
         job.co2_g += g
-        share = spec.slot_active_w / w  # the rest is the base, billed by _bill_base
+        share = spec.slot_active_share  # the rest is the base, billed by _bill_base
         self.infer_usd += usd * share
         self.infer_g += g * share
 
@@ -647,7 +675,7 @@ class Vehicle:
             return
         spec = self.spec
         if self.plugged:
-            dp, dc = self.meter.table.between(t0, now)
+            dp, dc = self.table.between(t0, now)
             k = base_w / self.charger.efficiency / 3.6e6
             self.infer_usd += dp * k
             self.infer_g += dc * k
@@ -768,7 +796,7 @@ class Vehicle:
         Discharging leaves the average unchanged.
         """
         dt = now - self.t_s
-        table = self.meter.table
+        table = self.table
         p0, c0 = table.cumulatives(self.t_s)
         p1, c1 = table.cumulatives(now)
         grid_kwh = stored_wh / self.charger.efficiency / 1000.0
@@ -954,7 +982,7 @@ class Vehicle:
                 reached = True
                 if e >= bat.charge_limit_soc * cap - _TOL_WH:
                     self.full = True
-                    if self.at_site and self.site.waiting and not self.jobs:
+                    if self.at_site and self.site.waiting:
                         self._leave_stall(now)  # free the stall for the next car in line
                         return
                 elif e >= charger.step_upper_soc(self.step) * cap - _TOL_WH:
