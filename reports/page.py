@@ -164,6 +164,37 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
         ("tokens generated", fmt_int(g("tokens.generated")), "tokens"),
         ("tokens wasted by preemption", fmt_int(g("tokens.wasted")), "tokens"),
         ("inference energy per generated token", fmt_num(g("inference_j_per_token")), "J/token"),
+    ]
+    if g("availability") is not None:
+        rows += [
+            "Available inference power (represented fleet)",
+            ("chips' nameplate power", fmt_num(g("availability.nameplate_gw")), "GW"),
+            ("available, average", fmt_num(g("availability.available_gw")), "GW"),
+            ("available, peak hour", fmt_num(g("availability.peak_hour_available_gw")), "GW"),
+        ]
+        for cause, label in (("driving", "driving"), ("opted_out", "owners not opted in"),
+                             ("no_connection", "no connection away from home"),
+                             ("low_battery", "battery at what the car must keep")):
+            rows.append((f"lost to {label}", fmt_num(g(f"availability.lost_gw.{cause}")), "GW"))
+    if g("comparison.fleet") is not None:
+        rows.append("Fleet against a data center, per million generated tokens")
+        for side in ("fleet", "datacenter"):
+            rows += [
+                (f"{side}: energy", fmt_num(g(f"comparison.{side}.kwh_per_million_tokens")), "kWh"),
+                (f"{side}: CO₂", fmt_num(g(f"comparison.{side}.g_co2_per_million_tokens")), "g CO₂"),
+                (f"{side}: cost", fmt_num(g(f"comparison.{side}.usd_per_million_tokens")), "$"),
+            ]
+    if g("robotaxi") is not None:
+        rows += [
+            "Robotaxis and their depot",
+            ("rides", fmt_int(g("robotaxi.rides")), "rides"),
+            ("rides declined (charging, in line, or too long)", fmt_int(g("robotaxi.rides_declined")), "rides"),
+            ("depot peak against its cap", f"{fmt_num(g('robotaxi.depot.peak_kw'))} / "
+             f"{fmt_num(g('robotaxi.depot.cap_kw'))}", "kW"),
+            ("depot demand charges", fmt_num(g("robotaxi.depot.demand_charge_usd")), "$"),
+            ("depot solar used", fmt_num(g("robotaxi.depot.solar_used_kwh")), "kWh"),
+        ]
+    rows += [
         "Balance checks (should be ≈ 0)",
         ("energy balance residual", fmt_sci(g("checks.energy_balance_residual_kwh")), "kWh"),
         ("largest per-vehicle energy residual", fmt_sci(g("checks.vehicle_energy_residual_max_wh")), "Wh"),

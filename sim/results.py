@@ -242,14 +242,19 @@ def _robotaxi(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
     site = getattr(sim, "site", None)
     if site is None:
         return None
-    from sim.depot import site_summary  # noqa: PLC0415 - composition helper, robotaxi runs only
+    from sim.depot import robotaxi_params, site_summary  # noqa: PLC0415 - robotaxi runs only
 
     taxis = veh[veh["profile"] == "robotaxi"]
+    params = robotaxi_params(sim.scenario)
+    km = float(taxis["km"].sum())
+    occupied_km = km * (1.0 - params.empty_share)  # every ride's empty share is exactly the parameter
     return {
         "vehicles": int(len(taxis)),
         "rides": int(taxis["trips"].sum()),
         "rides_declined": int(taxis["rides_declined"].sum()),
-        "km": float(taxis["km"].sum()),
+        "km": km,
+        "occupied_km": occupied_km,
+        "passenger_km": occupied_km * params.passengers_per_occupied_km,
         "rides_per_vehicle_day": float(taxis["trips"].sum()) / max(1, len(taxis)) / sim.scenario["run.days"],
         "jobs_completed": int(taxis["jobs_completed"].sum()),
         "inference_kwh": float(taxis["inference_wh"].sum()) / WH_PER_KWH,

@@ -112,3 +112,17 @@ def test_musk_100gw_example_reports_its_breakdown_shortened():
     assert a["nameplate_gw"] == pytest.approx(100.0, rel=1e-12)  # 1 kW chips on 100 million cars
     assert a["available_gw"] + sum(a["lost_gw"].values()) == pytest.approx(100.0, rel=1e-9)
     assert a["available_gw"] < 100.0 and a["lost_gw"]["opted_out"] > 0
+
+
+def test_tariff_files_in_the_repository_read_back_the_published_rates():
+    from grid.tariff_file import load_tariff  # noqa: PLC0415
+
+    sce = load_tariff(ROOT / "examples" / "tariffs" / "sce_tou_ev_8.toml")
+    # SCE TOU-EV-8 (sheet ce401, 2018, via ACN-Sim): summer weekday 4-9 pm on-peak, summer weekend
+    # 4-9 pm mid-peak, winter 8 am-4 pm super-off-peak ($/kWh).
+    assert sce.period_at(2, 17, month=7).price_usd_per_kwh == 0.49619  # Wednesday in July
+    assert sce.period_at(5, 17, month=7).price_usd_per_kwh == 0.25563  # Saturday in July
+    assert sce.period_at(2, 10, month=1).price_usd_per_kwh == 0.07724  # Wednesday in January
+    assert sce.period_at(2, 22, month=7).price_usd_per_kwh == 0.12597
+    b10 = load_tariff(ROOT / "examples" / "tariffs" / "pge_b10.toml")
+    assert [c.usd_per_kw for c in b10.demand_charges] == [20.5]  # PG&E B-10 maximum demand, $/kW-month
