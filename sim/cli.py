@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--print-scenario", action="store_true",
                        help="print the fully resolved scenario as TOML and exit without running")
     p_run.add_argument("--no-report", action="store_true", help="skip the figures and report page")
+    p_run.add_argument("--no-progress", action="store_true",
+                       help="no progress bar over simulated days (it shows only on a terminal)")
 
     p_check = sub.add_parser("check", help="validate a scenario without running it",
                              description="Validate a scenario file and its overrides; print the resolved "
@@ -84,7 +86,7 @@ def cmd_run(args) -> int:
         raise FleetsimInputError(f"--out {out}: exists and is not a fleetsim results folder; allowed: a new "
                                  "folder or an earlier results folder")
     sim = Simulation(scenario)
-    results = sim.run()
+    results = sim.run(progress=not args.no_progress and sys.stderr.isatty())
     draw = None
     if scenario["report.figures"] and not args.no_report:
         from reports import build_report  # noqa: PLC0415

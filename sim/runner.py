@@ -222,6 +222,7 @@ class Simulation:
                         for c, lim in self.workload.class_limits.items()}
         self._next_job_id = 0
         self.series: list[tuple] = []
+        self._bar = None  # progress bar over simulated days (execute(progress=True))
         self.site_series: list[tuple] = []  # (t0, t1, draw W*s, plugged car*s, waiting car*s) at the depot
 
     def _build_fleet(self, streams: RandomStreams) -> None:
@@ -343,19 +344,30 @@ class Simulation:
     def _sample(self, t_s: float) -> None:
         duration, integrals, counts = self.rec.close_interval(t_s)
         self.series.append((t_s - duration, t_s, integrals, counts, self.dispatcher.job_totals()))
+        if self._bar is not None:
+            self._bar.update(duration / DAY_S)
         if self.site is not None:
             self.site_series.append((t_s - duration, t_s) + self.site.sample(t_s))
 
     # ------------------------------------------------------------------ run
-    def run(self) -> Results:
-        """Run to the horizon and assemble the results."""
-        self.execute()
+    def run(self, progress: bool = False) -> Results:
+        """Run to the horizon and assemble the results (``progress``: a bar over simulated days)."""
+        self.execute(progress)
         return self.results()
 
-    def execute(self) -> None:
-        """Run the simulation to the horizon and close every account (no results assembly)."""
+    def execute(self, progress: bool = False) -> None:
+        """Run the simulation to the horizon and close every account (no results assembly).
+
+        ``progress`` shows a tqdm bar over simulated days on stderr, advanced at each sample.
+        """
         wall0 = time.perf_counter()
         env = self.env
+        self._bar = None
+        if progress:
+            from tqdm import tqdm  # noqa: PLC0415
+
+            self._bar = tqdm(total=self.horizon_s / DAY_S, unit="day", desc="simulating", leave=False,
+                             bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} days [{elapsed}<{remaining}]")
         for v in self.vehicles:
             env.process(v.run())
         self._chunk_end = 0.0
@@ -370,11 +382,13 @@ class Simulation:
         gc.set_threshold(100_000, 50, 100)
         try:
             env.run_until(self.horizon_s)
+            if not self.series or self.series[-1][1] < self.horizon_s:
+                self._sample(self.horizon_s)  # run(until=...) stops before events at the horizon
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
-        if not self.series or self.series[-1][1] < self.horizon_s:
-            self._sample(self.horizon_s)  # run(until=...) stops before events at the horizon
+            if self._bar is not None:
+                self._bar.close()
         for v in self.vehicles:
             v.finish(self.horizon_s)
         self.dispatcher.close(self.vehicles, self.horizon_s)

@@ -166,3 +166,17 @@ def test_out_inside_a_file_is_bad_input_before_running(tmp_path):
 def test_report_on_a_non_results_folder_is_bad_input(tmp_path):
     proc = fleetsim("report", str(tmp_path))
     assert proc.returncode == 2 and "no summary.json" in proc.stderr
+
+
+def test_progress_bar_follows_simulated_days(capsys):
+    from sim.runner import Simulation  # noqa: PLC0415
+    from sim.scenario import default_scenario  # noqa: PLC0415
+
+    over = {"fleet.vehicles": 20, "run.days": 0.5, "workload.interactive.rate_per_s": 0.01,
+            "workload.batch.rate_per_s": 0.0}
+    quiet = Simulation(default_scenario().with_overrides(over)).run()
+    sim = Simulation(default_scenario().with_overrides(over))
+    shown = sim.run(progress=True)
+    assert "simulating" in capsys.readouterr().err
+    assert sim._bar.n == pytest.approx(0.5) and sim._bar.total == pytest.approx(0.5)  # reached the horizon
+    assert shown.jobs.equals(quiet.jobs) and shown.timeseries.equals(quiet.timeseries)
