@@ -1,4 +1,4 @@
-"""The ``fleetsim`` command line: run, check, report, policies.
+"""The ``fleetsim`` command line: run, check, report, policies, sweep, tune.
 
 Bad input exits with status 2 and one line on stderr (no traceback, no results folder).
 """
@@ -54,10 +54,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_rep = sub.add_parser("report", help="redraw the figures and report page of a results folder",
                            description="Redraw figures/*.png and report.html from a results folder.")
-    p_rep.add_argument("results", help="results folder written by 'fleetsim run'")
+    p_rep.add_argument("results", help="results folder written by 'fleetsim run', or a sweep folder written by "
+                                        "'fleetsim sweep' (comparison report: bars with CIs, Pareto front, lines)")
 
     sub.add_parser("policies", help="list the dispatch policies", description="List the dispatch policies.")
+    _add_sweep_parser(sub)
+    _add_tune_parser(sub)
     return parser
+
+
+def _add_tune_parser(sub) -> None:
+    p = sub.add_parser("tune", help="search policy parameters for the best objective (Optuna)",
+                       description="Search scenario keys (a policy's parameters, a chip preset, ...) for the "
+                                   "lowest weighted sum of summary metrics under constraints, averaged over "
+                                   "seeds: best.json, trials.csv, history.png, pareto.png, tune.json. Needs "
+                                   "the tune extra (pip install 'fleetsim[tune]').")
+    p.add_argument("tune", help="tune file (TOML tables [tune], [set], [params], [objective], [[constraints]]; "
+                                "format: pydoc sim.tune)")
+    p.add_argument("--out", metavar="DIR", help="tune folder (default: results/tune_<name>)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="replicate runs in parallel (default 1: in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS|local",
+                   help="run on a Dask cluster: 'local' or a scheduler address (needs the dask extra)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_sweep_parser(sub) -> None:
+    p = sub.add_parser("sweep", help="run a scenario over axes and seeds, in parallel, resumable",
+                       description="Run every point (configuration x seed) of a sweep file into a sweep "
+                                   "folder: points/<id>/, sweep.json, sweep.csv, aggregate.csv (mean and "
+                                   "95 % confidence interval over seeds) and failures.csv. A rerun skips "
+                                   "finished points and retries failed ones.")
+    p.add_argument("sweep", help="sweep file (TOML tables [sweep], [set], [axes]; format: pydoc sim.sweep)")
+    p.add_argument("--out", metavar="DIR", help="sweep folder (default: results/sweep_<name>)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="points run in parallel (default 1: in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS|local",
+                   help="run on a Dask cluster: 'local' starts one with N workers, or a scheduler address "
+                        "such as tcp://10.0.0.5:8786 (needs the dask extra)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _load(args) -> object:
@@ -138,8 +173,8 @@ def cmd_report(args) -> int:
     from reports import build_report  # noqa: PLC0415
 
     folder = Path(args.results)
-    if not (folder / "summary.json").exists():
-        raise FleetsimInputError(f"{folder}: not a fleetsim results folder (no summary.json)")
+    if not (folder / "summary.json").exists() and not (folder / "sweep.csv").exists():
+        raise FleetsimInputError(f"{folder}: not a fleetsim results or sweep folder (no summary.json or sweep.csv)")
     paths = build_report(folder)
     print(f"wrote {len(paths)} files to {folder}")
     return 0
@@ -154,7 +189,31 @@ def cmd_policies(_args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "policies": cmd_policies}
+def cmd_sweep(args) -> int:
+    """``fleetsim sweep``: exit status 1 if any point failed (a rerun retries them)."""
+    from sim.sweep import format_report, run_sweep  # noqa: PLC0415
+
+    tables = run_sweep(args.sweep, args.out, workers=args.workers, scheduler=args.scheduler,
+                       progress=not args.no_progress)
+    print(format_report(tables))
+    return 1 if len(tables.failures) else 0
+
+
+def cmd_tune(args) -> int:
+    """``fleetsim tune``."""
+    import json  # noqa: PLC0415
+
+    from sim.tune import run_tune  # noqa: PLC0415
+
+    result = run_tune(args.tune, args.out, workers=args.workers, scheduler=args.scheduler,
+                      progress=not args.no_progress and sys.stderr.isatty())
+    print(f"best: {json.dumps(result.best, default=str)}")
+    print(f"tune folder: {result.out_dir}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "policies": cmd_policies,
+            "sweep": cmd_sweep, "tune": cmd_tune}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,269 @@
+"""Read and check a sweep file, and expand it into points (configuration x seed).
+
+The file format is documented in :mod:`sim.sweep`. Everything is checked here, before anything
+runs: the file's own keys, every ``[set]`` and ``[axes]`` key and value against the scenario
+schema, every configuration as a whole, and every dispatch policy named. Bad input raises
+:class:`sim.errors.ScenarioError` with one line naming the sweep file, the key, the value and
+what is allowed.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+
+from fleet.policies import policy_class
+from sim.errors import ScenarioError
+from sim.scenario import PATH_KEYS, Scenario, _anchor_paths, _get_path, _set_path, _toml_error, load_scenario
+from sim.schema import KEYS_BY_PATH
+
+SECTIONS = ("sweep", "set", "axes")
+SWEEP_KEYS = ("name", "scenario", "seeds", "root_seed", "combine", "metrics", "figures")
+COMBINE = ("product", "zip")
+MAX_SEEDS = 10_000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_METRIC = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a sweep: a configuration (axis values) with one replicate seed."""
+
+    index: int
+    config_index: int
+    replicate: int
+    seed: int
+    labels: tuple[Any, ...]  # the axis values as written in the sweep file, in axis order
+    toml: str  # the fully resolved scenario (Scenario.to_toml())
+    id: str  # hash of ``toml``: the point's folder name
+    config: str  # hash of the scenario without run.seed: shared by the replicates
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A checked sweep file and its points, in index order (configuration-major)."""
+
+    path: Path
+    name: str
+    scenario: str | None
+    seeds: list[int]
+    root_seed: int
+    combine: str
+    metrics: list[str] | None
+    figures: bool
+    set: dict[str, Any]
+    axes: dict[str, list[Any]]
+    points: list[Point]
+
+    @property
+    def n_configs(self) -> int:
+        """Number of configurations (points per seed)."""
+        return len(self.points) // len(self.seeds)
+
+
+def derive_seeds(root_seed: int, n: int) -> list[int]:
+    """Replicate seeds: the first 32-bit word of each of ``n`` SeedSequence children of ``root_seed``.
+
+    Child i depends only on (root_seed, i), so adding seeds or axis values never changes a seed.
+    """
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(root_seed).spawn(n)]
+
+
+def digest(text: str) -> str:
+    """First 16 hex digits of the SHA-256 of ``text``."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def config_id(scenario_toml: str) -> str:
+    """Hash of a resolved scenario with ``run.seed`` removed (the same for every replicate)."""
+    values = tomllib.loads(scenario_toml)
+    values.get("run", {}).pop("seed", None)
+    return digest(tomli_w.dumps(values))
+
+
+def read_sweep(path: str | Path) -> SweepSpec:
+    """Read, check and expand a sweep file; raise ScenarioError (one line) on bad input."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: sweep file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{p}: cannot read sweep file ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            raise ScenarioError(f"{p}: unknown key '{name}'; allowed: the tables [sweep], [set] and [axes]")
+        if not isinstance(value, dict):
+            raise ScenarioError(f"{p}: {name} = {value!r}: allowed: a table [{name}]")
+    head = _check_head(p, raw.get("sweep", {}))
+    base = _base_scenario(p, head["scenario"])
+    fixed = _flatten(raw.get("set", {}))
+    axes = _flatten(raw.get("axes", {}))
+    _check_keys(p, fixed, axes)
+    base_dir = p.resolve().parent
+    fixed_used = {k: _anchor(k, v, base_dir) for k, v in fixed.items()}
+    try:
+        base_set = base.with_overrides(fixed_used)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{p}: [set] {exc}") from None
+    # Each value on its own: a value that is wrong whatever the other axes say is reported as such
+    # (values valid only together with another axis's values are checked per configuration).
+    wrong_alone: set[str] = set()
+    for key, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise ScenarioError(f"{p}: [axes] {key} = {values!r}: allowed: a non-empty list of values")
+        for v in values:
+            try:
+                base_set.with_overrides({key: _anchor(key, v, base_dir)})
+            except ScenarioError as exc:
+                if len(axes) == 1:
+                    raise ScenarioError(f"{p}: [axes] {exc}") from None
+                wrong_alone.add(str(exc))
+    combos = _combinations(p, head["combine"], axes)
+    seeds = derive_seeds(head["root_seed"], head["seeds"])
+    points = _expand(p, base, fixed_used, axes, combos, seeds, base_dir, wrong_alone)
+    return SweepSpec(p, head["name"] or p.stem, head["scenario"], seeds, head["root_seed"], head["combine"],
+                     head["metrics"], head["figures"], fixed, axes, points)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _bad(p: Path, key: str, value: Any, allowed: str) -> ScenarioError:
+    return ScenarioError(f"{p}: [sweep] {key} = {value!r}: allowed: {allowed}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_head(p: Path, table: dict[str, Any]) -> dict[str, Any]:
+    """The [sweep] table with defaults filled in."""
+    for key in table:
+        if key not in SWEEP_KEYS:
+            raise ScenarioError(f"{p}: unknown key '[sweep] {key}'; allowed: {', '.join(SWEEP_KEYS)}")
+    h = {"name": None, "scenario": None, "seeds": 1, "root_seed": 0, "combine": "product", "metrics": None,
+         "figures": False, **table}
+    if h["name"] is not None and not (isinstance(h["name"], str) and _NAME.match(h["name"])):
+        raise _bad(p, "name", h["name"], "letters, digits, '_', '-' and '.', starting with a letter or digit")
+    if h["scenario"] is not None and not (isinstance(h["scenario"], str) and h["scenario"]):
+        raise _bad(p, "scenario", h["scenario"], "a scenario file path, relative to the sweep file")
+    if not (_is_int(h["seeds"]) and 1 <= h["seeds"] <= MAX_SEEDS):
+        raise _bad(p, "seeds", h["seeds"], f"an integer between 1 and {MAX_SEEDS}")
+    if not (_is_int(h["root_seed"]) and h["root_seed"] >= 0):
+        raise _bad(p, "root_seed", h["root_seed"], "an integer >= 0")
+    if h["combine"] not in COMBINE:
+        raise _bad(p, "combine", h["combine"], " or ".join(repr(c) for c in COMBINE))
+    m = h["metrics"]
+    if m is not None:
+        ok = isinstance(m, list) and m and all(isinstance(x, str) and _METRIC.match(x) for x in m)
+        if not ok or len(set(m)) != len(m):
+            raise _bad(p, "metrics", m, "a non-empty list of distinct dotted names of summary.json values, "
+                                        "e.g. [\"jobs.slo_attainment\", \"co2_kg.total\"]")
+    if not isinstance(h["figures"], bool):
+        raise _bad(p, "figures", h["figures"], "true or false")
+    return h
+
+
+def _base_scenario(p: Path, scenario: str | None) -> Scenario:
+    if scenario is None:
+        return load_scenario(None)
+    path = Path(scenario)
+    if not path.is_absolute():
+        path = p.resolve().parent / path
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{p}: [sweep] scenario = {scenario!r}: {exc}") from None
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted keys, whether written quoted ("fleet.vehicles") or as nested tables."""
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        path = prefix + name
+        if isinstance(value, dict) and path not in KEYS_BY_PATH:
+            out.update(_flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def _check_keys(p: Path, fixed: dict[str, Any], axes: dict[str, Any]) -> None:
+    for section, keys in (("set", fixed), ("axes", axes)):
+        if "run.seed" in keys:
+            raise ScenarioError(f"{p}: [{section}] run.seed: not allowed; the seeds come from [sweep] seeds "
+                                "and root_seed")
+    both = [k for k in axes if k in fixed]
+    if both:
+        raise ScenarioError(f"{p}: [axes] {both[0]}: also in [set]; allowed: a key in one of them")
+
+
+def _anchor(key: str, value: Any, base_dir: Path) -> Any:
+    """A relative file path in a path key, made relative to the sweep file's folder."""
+    if key not in PATH_KEYS:
+        return value
+    raw: dict[str, Any] = {}
+    _set_path(raw, key, value)
+    _anchor_paths(raw, base_dir)
+    return _get_path(raw, key)[1]
+
+
+def _combinations(p: Path, combine: str, axes: dict[str, list[Any]]) -> list[tuple[int, ...]]:
+    """Index tuples into the axes' value lists, one per configuration, in order."""
+    sizes = [len(v) for v in axes.values()]
+    for key, values in axes.items():
+        for i, v in enumerate(values):
+            if v in values[:i]:
+                raise ScenarioError(f"{p}: [axes] {key} = {values!r}: value {v!r} appears twice; "
+                                    "allowed: distinct values")
+    if not axes:
+        return [()]
+    if combine == "product":
+        return list(itertools.product(*(range(n) for n in sizes)))
+    if len(set(sizes)) != 1:
+        shown = ", ".join(f"{k} ({n})" for k, n in zip(axes, sizes))
+        raise ScenarioError(f"{p}: [sweep] combine = 'zip': the axes have different lengths ({shown}); "
+                            "allowed: axes of equal length, or combine = 'product'")
+    return [(i,) * len(axes) for i in range(sizes[0])]
+
+
+def _expand(p: Path, base: Scenario, fixed: dict[str, Any], axes: dict[str, list[Any]],
+            combos: list[tuple[int, ...]], seeds: list[int], base_dir: Path, wrong_alone: set[str]) -> list[Point]:
+    points: list[Point] = []
+    ids: dict[str, int] = {}
+    policies: set[str] = set()
+    for c, combo in enumerate(combos):
+        labels = tuple(values[i] for values, i in zip(axes.values(), combo))
+        overrides = {**fixed, **{k: _anchor(k, v, base_dir) for k, v in zip(axes, labels)}}
+        shown = ", ".join(f"{k} = {v!r}" for k, v in zip(axes, labels))
+        try:
+            config = base.with_overrides(overrides)
+        except ScenarioError as exc:
+            where = "[axes]" if str(exc) in wrong_alone else f"configuration ({shown}):"
+            raise ScenarioError(f"{p}: {where} {exc}") from None
+        policies.add(config["dispatch.policy"])
+        cid = config_id(config.to_toml())
+        for r, seed in enumerate(seeds):
+            toml = config.with_overrides({"run.seed": seed}).to_toml()
+            pid = digest(toml)
+            if pid in ids:
+                raise ScenarioError(f"{p}: configuration ({shown}) resolves to the same scenario as configuration "
+                                    f"{points[ids[pid]].config_index + 1}; allowed: axes that change the scenario")
+            ids[pid] = len(points)
+            points.append(Point(len(points), c, r, seed, labels, toml, pid, cid))
+    for name in sorted(policies):
+        try:
+            policy_class(name)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{p}: {exc}") from None
+    return points
