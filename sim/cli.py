@@ -93,6 +93,8 @@ def _add_sweep_parser(sub) -> None:
                    help="run on a Dask cluster: 'local' starts one with N workers, or a scheduler address "
                         "such as tcp://10.0.0.5:8786 (needs the dask extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip the comparison figures and report page (fleetsim report SWEEP_DIR draws them later)")
 
 
 def _load(args) -> object:
@@ -196,6 +198,10 @@ def cmd_sweep(args) -> int:
     tables = run_sweep(args.sweep, args.out, workers=args.workers, scheduler=args.scheduler,
                        progress=not args.no_progress)
     print(format_report(tables))
+    if not args.no_report and (tables.points["status"] == "ok").any():
+        from reports import build_report  # noqa: PLC0415
+
+        build_report(Path(args.out) if args.out else Path("results") / f"sweep_{tables.meta['name']}")
     return 1 if len(tables.failures) else 0
 
 
