@@ -42,14 +42,15 @@ from fleet.channels import (
     P_SLEEP,
     PLUGGED,
 )
-from fleet.charging import charge_time_s, cheapest_windows
 from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.mobility import HOME, WORK
+from fleet.vehicle_billing import JobBilling
+from fleet.vehicle_sessions import TOL_WH, ChargingSessions
 from grid.chargers import CHARGER_PRESETS
 from sim.timers import call_later
 
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
-_TOL_WH = 1e-6
+_TOL_WH = TOL_WH
 _INF = float("inf")
 
 
@@ -98,8 +99,12 @@ class VehicleSpec:
         object.__setattr__(self, "slot_active_share", self.slot_active_w / served if served > 0.0 else 0.0)
 
 
-class Vehicle:
-    """State and energy accounting of one car; ``run`` is its SimPy process."""
+class Vehicle(ChargingSessions, JobBilling):
+    """State and energy accounting of one car; ``run`` is its SimPy process.
+
+    Charging sessions and depots are in :mod:`fleet.vehicle_sessions`, billing in
+    :mod:`fleet.vehicle_billing`.
+    """
 
     __slots__ = (
         "vid",
@@ -274,11 +279,6 @@ class Vehicle:
         return self.energy_wh / self.spec.battery.capacity_wh
 
     @property
-    def site_priority(self) -> float:
-        """Order under a site's priority sharing: the lowest state of charge first."""
-        return self.energy_wh / self.spec.battery.capacity_wh
-
-    @property
     def free_slots(self) -> int:
         """Free chip slots if online, else 0."""
         if self.state == AVAILABLE or self.state == SERVING:
@@ -390,32 +390,6 @@ class Vehicle:
             self.waiting = False
         ctx.dispatcher.vehicle_changed(self)
 
-    def _declines(self, now: float) -> bool:
-        """A robotaxi declines a ride in line for a stall, charging below its ready level, or when
-        the ride would take it below its reserve (another car takes it)."""
-        if self.waiting:
-            return True
-        self._settle(now)
-        if self.energy_wh < self.need_wh - _TOL_WH:
-            return True
-        return self.plugged and self.energy_wh < self.spec.ready_soc * self.spec.battery.capacity_wh
-
-    def _decline(self, now: float, plan, k: int, end: int, day: int) -> None:
-        """Stay at the depot (another car takes the ride); the next ride is the next departure."""
-        self.rides_declined += 1
-        if k + 1 < end:
-            dep, km = plan.depart_s[k + 1], plan.distance_km[k + 1] + plan.km_after[k + 1]
-        else:
-            dep, km, _ = self.ctx.planner.next_tour(self.vid, day)
-        self.next_departure_s = dep
-        bat = self.spec.battery
-        self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
-                           + km * self.spec.driving_wh_per_km / bat.discharge_efficiency)
-        # Thresholds were planned only up to the declined ride: plan the next one afresh.
-        self._settle(now)
-        self._plan_threshold(now)
-        self.ctx.dispatcher.vehicle_changed(self)
-
     def _fast_charge(self, now: float, energy_wh: float) -> None:
         """Instant en-route top-up of ``energy_wh`` at a public DC charger, bought at ``now``."""
         eff = self.spec.public_dc_efficiency
@@ -489,135 +463,6 @@ class Vehicle:
         self._apply(now)
         ctx.dispatcher.vehicle_changed(self)
 
-    def _plug(self, now: float, charger: ChargerSpec) -> None:
-        """Connect to ``charger`` (at the home or depot site when the car has one)."""
-        self.plugged = True
-        self.charger = charger
-        self.e_infer_batt_since_plug = 0.0
-        cap = self.spec.battery.capacity_wh
-        self.full = self.energy_wh >= self.spec.battery.charge_limit_soc * cap - _TOL_WH
-        self.step = charger.step_index(self.energy_wh / cap)
-        self.low = False
-        if self.place == HOME and self.site is not None:
-            spec = self.spec
-            self.site.plug(self, now)
-            self.at_site = True
-            self.site_floor_w = (spec.awake_overhead_w + spec.chip.active_w) / charger.efficiency
-            self.site_want_w = self.site_budget_w = 0.0  # _apply asks the site for a budget
-
-    def _unplug_site(self, now: float) -> None:
-        """Give the stall back (the car's draw is already 0), share the cap anew, seat the next in line."""
-        site = self.site
-        self.at_site = False
-        site.unplug(self, now)
-        self.site_want_w = self.site_budget_w = 0.0
-        for m in site.allocate():
-            m._rebudget(now)
-        nxt = site.next_waiting(now)
-        if nxt is not None:
-            nxt._plug_from_line(now)
-
-    def _leave_stall(self, now: float) -> None:
-        """At the charge limit with cars in line: unplug (settled at ``now``) and serve from the battery.
-
-        Its jobs keep running: their runs so far are billed at the grid, the rest from the battery.
-        """
-        for job in self.jobs:
-            self.bill_job(job, now)
-        self.plugged = False
-        self.full = False
-        self.windows = self.window_event = None
-        self.guard_wh = max(self.need_wh, self.spec.serve_floor_soc * self.spec.battery.capacity_wh)
-        self.low = self.energy_wh <= self.guard_wh + _TOL_WH
-        self.state = AVAILABLE if self._can_serve() else PARKED
-        self._apply(now)
-        self._unplug_site(now)
-        self.ctx.dispatcher.vehicle_changed(self)
-
-    def _rebudget(self, now: float) -> None:
-        """The site changed this car's budget: settle and re-derive the powers."""
-        self._settle(now)
-        self._apply(now)
-
-    def _plug_from_line(self, now: float) -> None:
-        """A stall freed up while this car waited at its depot: plug in now."""
-        self._settle(now)
-        for job in self.jobs:  # runs so far came from the battery
-            self.bill_job(job, now)
-        self.waiting = False
-        self._plug(now, self.site.spec.charger)
-        if not self.full and self._strategy_signal() is not None:
-            self._plan_charging(now)
-        self.state = AVAILABLE if self._can_serve() else PARKED
-        self._apply(now)
-        self.ctx.dispatcher.vehicle_changed(self)
-
-    def _strategy_signal(self):
-        """What this session's charging strategy minimises (the site's own, else the scenario's)."""
-        if self.at_site:
-            return self.site.charging_signal
-        return self.ctx.charging_signal
-
-    def _plan_charging(self, now: float) -> None:
-        """Plan this session's charging windows (see :mod:`fleet.charging`); hold until the first."""
-        ctx = self.ctx
-        spec = self.spec
-        bat = spec.battery
-        end = min(self.next_departure_s, ctx.horizon_s)
-        if end <= now:
-            return
-        chip = spec.chip
-        worst_w = spec.awake_overhead_w + chip.active_w if self.connected else spec.sleep_w
-        charger = self.charger
-        e = self.energy_wh
-        need_s = charge_time_s(charger, bat, e, max(e, self.need_wh), worst_w)
-        if need_s > end - now:  # even charging throughout cannot meet the need: immediate
-            self.charge_fallbacks += 1
-            return
-        full_s = charge_time_s(charger, bat, e, bat.charge_limit_soc * bat.capacity_wh, worst_w)
-        times, values = self._strategy_signal()
-        windows = cheapest_windows(times, values, now, end, min(full_s, end - now))
-        if not windows or (windows[0][0] <= now and windows[0][1] >= end):
-            return  # charging throughout: immediate
-        self.windows = windows
-        if windows[0][0] > now:
-            self.full = True  # hold: the charger covers the load only
-            self._window_at(now, windows[0][0])
-        else:
-            self._window_at(now, windows[0][1])
-
-    def _window_at(self, now: float, t: float) -> None:
-        self.window_event = call_later(self.ctx.env, t - now, self._on_window)
-
-    def _on_window(self, ev) -> None:
-        """A window boundary: start charging, or hold until the next window."""
-        if ev is not self.window_event:
-            return  # the car left; the plan is void
-        self.window_event = None
-        now = self.ctx.env.now
-        windows = self.windows
-        self._settle(now)
-        bat = self.spec.battery
-        at_limit = self.energy_wh >= bat.charge_limit_soc * bat.capacity_wh - _TOL_WH
-        start, end = windows[0]
-        if now < end:  # a window opens
-            if self.full and not at_limit:
-                self.full = False
-                self._apply(now)
-            self._window_at(now, end)
-            return
-        windows.pop(0)  # a window closes
-        if not self.full:
-            if windows or at_limit:
-                self.full = True
-                self._apply(now)
-            else:  # the plan's last window closed short of the limit: charge on
-                self.charge_fallbacks += 1
-        if windows:
-            self._window_at(now, windows[0][0])
-        else:
-            self.windows = None
-
     def _can_serve(self) -> bool:
         return self.connected and not self.low
 
@@ -631,58 +476,6 @@ class Vehicle:
         """Free the slot held by ``job`` (completion or preemption)."""
         self.jobs.remove(job)
         self._slots_changed(now, -1)
-
-    def bill_job(self, job, now: float) -> None:
-        """Add the energy (Wh), cost ($) and CO2 (g) of ``job``'s run here since ``job.bill_s``.
-
-        A busy slot is billed ``spec.slot_served_w``. A plugged car's inference comes from the
-        grid through its charger, at the grid's price and carbon over the run (exact
-        integrals); an unplugged car's comes from its battery, at the battery's average-cost
-        content (constant while unplugged), through the discharge efficiency.
-        """
-        t0 = job.bill_s
-        job.bill_s = now
-        dt = now - t0
-        if dt <= 0.0:
-            return
-        spec = self.spec
-        w = spec.slot_served_w
-        wh = w * dt / 3600.0
-        if self.plugged:
-            a, b, _, p, _, c = self.table._piece  # PriceCarbonTable.between's fast path, inlined
-            if a <= t0 and now < b:
-                dp, dc = p * dt, c * dt
-            else:
-                dp, dc = self.table.between(t0, now)
-            k = w / self.charger.efficiency / 3.6e6
-            usd, g = dp * k, dc * k
-        else:
-            drawn = wh / spec.battery.discharge_efficiency
-            usd, g = drawn * self.batt_usd_per_wh, drawn * self.batt_g_per_wh
-        job.energy_wh += wh
-        job.cost_usd += usd
-        job.co2_g += g
-        share = spec.slot_active_share  # the rest is the base, billed by _bill_base
-        self.infer_usd += usd * share
-        self.infer_g += g * share
-
-    def _bill_base(self, now: float) -> None:
-        """Bill the idle chip and awake car (constant since ``base_t``) up to ``now``."""
-        base_w = self.p_idle + self.p_overhead
-        t0 = self.base_t
-        self.base_t = now
-        if base_w <= 0.0 or now <= t0:
-            return
-        spec = self.spec
-        if self.plugged:
-            dp, dc = self.table.between(t0, now)
-            k = base_w / self.charger.efficiency / 3.6e6
-            self.infer_usd += dp * k
-            self.infer_g += dc * k
-        else:
-            drawn = base_w * (now - t0) / 3600.0 / spec.battery.discharge_efficiency
-            self.infer_usd += drawn * self.batt_usd_per_wh
-            self.infer_g += drawn * self.batt_g_per_wh
 
     def _slots_changed(self, now: float, delta: int) -> None:
         """Fast path of :meth:`_apply` for a change of busy slots (``delta``) on an online car.
@@ -787,23 +580,6 @@ class Vehicle:
             self.e_sleep += self.p_sleep * h
             self.e_loss += (self.p_closs + self.p_dloss) * h
             self.t_s = now
-
-    def _charge_content(self, now: float, stored_wh: float) -> None:
-        """Average-cost accounting of ``stored_wh`` Wh charged over ``[t_s, now]`` from the grid.
-
-        The stored energy carries the grid's mean carbon and price over the segment, grossed up
-        by the charger's losses; mixing it with the battery's content gives the new average.
-        Discharging leaves the average unchanged.
-        """
-        dt = now - self.t_s
-        table = self.table
-        p0, c0 = table.cumulatives(self.t_s)
-        p1, c1 = table.cumulatives(now)
-        grid_kwh = stored_wh / self.charger.efficiency / 1000.0
-        e0 = self.energy_wh
-        e1 = e0 + stored_wh
-        self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_kwh * (c1 - c0) / dt) / e1
-        self.batt_usd_per_wh = (self.batt_usd_per_wh * e0 + grid_kwh * (p1 - p0) / dt) / e1
 
     def _apply(self, now: float) -> None:
         """Derive powers from the state, push deltas to the recorder and meter, plan thresholds.

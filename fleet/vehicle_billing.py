@@ -1,0 +1,84 @@
+"""A vehicle's bills: each job's energy, cost and CO2, the idle chip and awake car, and the
+average-cost content of its battery.
+
+Methods of :class:`fleet.vehicle.Vehicle` (a mixin with no state of its own). A plugged car's
+inference comes from the grid through its charger at the grid's price and carbon over the run
+(exact integrals); an unplugged car's comes from its battery at the battery's average-cost content
+(the carbon and price of the hours it was charged in; discharging leaves the average unchanged).
+"""
+from __future__ import annotations
+
+
+class JobBilling:
+    """Billing of a vehicle's inference and battery content (see the module docstring)."""
+
+    __slots__ = ()
+
+    def bill_job(self, job, now: float) -> None:
+        """Add the energy (Wh), cost ($) and CO2 (g) of ``job``'s run here since ``job.bill_s``.
+
+        A busy slot is billed ``spec.slot_served_w``. A plugged car's inference comes from the
+        grid through its charger, at the grid's price and carbon over the run (exact
+        integrals); an unplugged car's comes from its battery, at the battery's average-cost
+        content (constant while unplugged), through the discharge efficiency.
+        """
+        t0 = job.bill_s
+        job.bill_s = now
+        dt = now - t0
+        if dt <= 0.0:
+            return
+        spec = self.spec
+        w = spec.slot_served_w
+        wh = w * dt / 3600.0
+        if self.plugged:
+            a, b, _, p, _, c = self.table._piece  # PriceCarbonTable.between's fast path, inlined
+            if a <= t0 and now < b:
+                dp, dc = p * dt, c * dt
+            else:
+                dp, dc = self.table.between(t0, now)
+            k = w / self.charger.efficiency / 3.6e6
+            usd, g = dp * k, dc * k
+        else:
+            drawn = wh / spec.battery.discharge_efficiency
+            usd, g = drawn * self.batt_usd_per_wh, drawn * self.batt_g_per_wh
+        job.energy_wh += wh
+        job.cost_usd += usd
+        job.co2_g += g
+        share = spec.slot_active_share  # the rest is the base, billed by _bill_base
+        self.infer_usd += usd * share
+        self.infer_g += g * share
+
+    def _bill_base(self, now: float) -> None:
+        """Bill the idle chip and awake car (constant since ``base_t``) up to ``now``."""
+        base_w = self.p_idle + self.p_overhead
+        t0 = self.base_t
+        self.base_t = now
+        if base_w <= 0.0 or now <= t0:
+            return
+        spec = self.spec
+        if self.plugged:
+            dp, dc = self.table.between(t0, now)
+            k = base_w / self.charger.efficiency / 3.6e6
+            self.infer_usd += dp * k
+            self.infer_g += dc * k
+        else:
+            drawn = base_w * (now - t0) / 3600.0 / spec.battery.discharge_efficiency
+            self.infer_usd += drawn * self.batt_usd_per_wh
+            self.infer_g += drawn * self.batt_g_per_wh
+
+    def _charge_content(self, now: float, stored_wh: float) -> None:
+        """Average-cost accounting of ``stored_wh`` Wh charged over ``[t_s, now]`` from the grid.
+
+        The stored energy carries the grid's mean carbon and price over the segment, grossed up
+        by the charger's losses; mixing it with the battery's content gives the new average.
+        Discharging leaves the average unchanged.
+        """
+        dt = now - self.t_s
+        table = self.table
+        p0, c0 = table.cumulatives(self.t_s)
+        p1, c1 = table.cumulatives(now)
+        grid_kwh = stored_wh / self.charger.efficiency / 1000.0
+        e0 = self.energy_wh
+        e1 = e0 + stored_wh
+        self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_kwh * (c1 - c0) / dt) / e1
+        self.batt_usd_per_wh = (self.batt_usd_per_wh * e0 + grid_kwh * (p1 - p0) / dt) / e1
