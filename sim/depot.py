@@ -17,7 +17,7 @@ from grid.sites import Site, SiteSpec
 from grid.tariff import TARIFFS, DemandBill, TouTariff
 from grid.tariff_file import load_tariff
 from sim.clock import Clock
-from sim.errors import ScenarioError
+from sim.errors import DataFileError, ScenarioError
 from sim.scenario import Scenario
 
 DEPOT = "depot"
@@ -40,8 +40,12 @@ def carbon_signal(value: str, clock: Clock, horizon_s: float) -> StepSignal:
     if not value.lower().endswith(".csv"):
         raise ScenarioError(f"grid.carbon = {value!r}: allowed: one of {', '.join(sorted(CARBON_PROFILES))} "
                             "or the path of a CSV file (EIA-930 with avg_CI, or time,carbon_g_per_kwh)")
-    with open(value, encoding="utf-8-sig", errors="replace") as fh:
-        header = fh.readline()
+    try:
+        with open(value, encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline()
+    except OSError as exc:
+        raise DataFileError(value, None, f"cannot read the carbon file ({exc.strerror or exc}); "
+                            "expected an EIA-930 CSV or a time,carbon_g_per_kwh CSV") from None
     try:
         if "avg_CI" in header:
             series = load_eia930(value)

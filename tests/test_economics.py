@@ -126,3 +126,19 @@ def test_tariff_files_in_the_repository_read_back_the_published_rates():
     assert sce.period_at(2, 22, month=7).price_usd_per_kwh == 0.12597
     b10 = load_tariff(ROOT / "examples" / "tariffs" / "pge_b10.toml")
     assert [c.usd_per_kw for c in b10.demand_charges] == [20.5]  # PG&E B-10 maximum demand, $/kW-month
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("grid.carbon", "/nonexistent/ci.csv", "cannot read the carbon file"),
+    ("grid.tariff", "/nonexistent/t.toml", "cannot read the tariff file"),
+    ("fleet.robotaxi.depot.tariff", "nope", "fleet.robotaxi.depot.tariff = 'nope'"),
+])
+def test_missing_grid_files_are_one_line_errors(tmp_path, key, value, needle):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--set", f"{key}={value}",
+                           "--set", "fleet.robotaxi.vehicles=2", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert not out.exists()
