@@ -10,9 +10,6 @@ Folder contents: ``summary.json``, ``scenario.toml``, ``timeseries.csv``, ``jobs
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +21,7 @@ import pandas as pd
 from fleet import channels as ch
 from fleet.jobs import CLASS_NAMES, COMPLETED, OUTCOME_NAMES, OVERFLOW
 from sim import __version__
+from sim.publish import publish_folder
 from sim.scenario import Scenario, resolve
 
 SUMMARY = "summary.json"
@@ -548,9 +546,8 @@ def write_results(results: Results, out_dir: str | Path,
     out = Path(out_dir)
     if out.exists() and not (out / SUMMARY).exists():
         raise FileExistsError(f"{out}: exists and is not a fleetsim results folder; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         (tmp / SUMMARY).write_text(json.dumps(results.summary, indent=2, default=_json_default) + "\n")
         (tmp / SCENARIO).write_text(results.scenario.to_toml())
         results.timeseries.to_csv(tmp / TIMESERIES, index=False, lineterminator="\n")
@@ -560,18 +557,8 @@ def write_results(results: Results, out_dir: str | Path,
             results.sites.to_csv(tmp / SITES, index=False, lineterminator="\n")
         if before_publish is not None:
             before_publish(tmp)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, trash / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return publish_folder(out, fill)
 
 
 def load_results(folder: str | Path) -> Results:

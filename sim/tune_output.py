@@ -9,15 +9,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.publish import publish_folder
 from sim.tune_spec import TuneSpec
 
 BEST, TRIALS, HISTORY, PARETO, META = "best.json", "trials.csv", "history.png", "pareto.png", "tune.json"
@@ -109,9 +107,8 @@ def write_outputs(out: Path, spec: TuneSpec, records: Sequence[TrialRecord], met
                   dpi: int = DPI) -> Path:
     """Write every output to ``out`` atomically (a temporary sibling folder, then renamed)."""
     check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         best = best_trial(records)
         (tmp / BEST).write_text(json.dumps(best_dict(best), indent=2) + "\n", encoding="utf-8")
         (tmp / META).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
@@ -119,19 +116,10 @@ def write_outputs(out: Path, spec: TuneSpec, records: Sequence[TrialRecord], met
         draw_history(tmp / HISTORY, records, best, dpi)
         pair = spec.pareto_pair()
         if pair is not None:
-            draw_pareto(tmp / PARETO, records, best, pair, (spec.maximized(pair[0]), spec.maximized(pair[1])), dpi)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, trash / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+            draw_pareto(tmp / PARETO, records, best, pair, (spec.maximized(pair[0]), spec.maximized(pair[1])),
+                        dpi)
+
+    return publish_folder(out, fill)
 
 
 def check_out_dir(out: Path) -> None:

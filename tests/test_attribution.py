@@ -15,6 +15,7 @@ import functools
 
 import numpy as np
 import pytest
+from hand_values import CAISO, ev2a_summer
 
 from fleet.channels import AVAILABLE
 from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
@@ -25,21 +26,10 @@ from sim.runner import Simulation, _NoTrips
 from sim.scenario import default_scenario
 
 DAY_S = 86400.0
-CAISO = [308, 305, 303, 301, 301, 301, 301, 283, 231, 193, 181, 178,
-         177, 177, 178, 184, 208, 241, 266, 294, 306, 309, 310, 311]  # g/kWh by local hour
 PREFILL, DECODE = 1000.0, 40.0  # hw4 tokens/s per slot
 IDLE_W, ACTIVE_W, SLOTS, OVERHEAD_W = 80.0, 160.0, 4, 300.0
 SERVED_W = (ACTIVE_W - IDLE_W) / SLOTS + (IDLE_W + OVERHEAD_W) / SLOTS  # 115 W
 CHARGER_EFF = 0.90
-
-
-def ev2a_price(hour: int) -> float:
-    """PG&E EV2-A in summer: off-peak 0-15 h, partial 15-16 and 21-24 h, peak 16-21 h ($/kWh)."""
-    if hour < 15:
-        return 0.22558
-    if hour == 15 or hour >= 21:
-        return 0.42760
-    return 0.53809
 
 
 def caiso(hour: int) -> float:
@@ -127,7 +117,7 @@ def test_plugged_car_at_its_limit_bills_each_job_its_slot_at_the_grid_price():
         assert row["outcome"] == "completed" and row["start_s"] == t
         assert row["finish_s"] == pytest.approx(t + dur, abs=1e-9)
         assert row["energy_wh"] == pytest.approx(SERVED_W * dur / 3600.0, rel=1e-9, abs=1e-12)
-        assert row["cost_usd"] == pytest.approx(kw_grid * hour_integral(t, t + dur, ev2a_price), rel=1e-9)
+        assert row["cost_usd"] == pytest.approx(kw_grid * hour_integral(t, t + dur, ev2a_summer), rel=1e-9)
         assert row["co2_g"] == pytest.approx(kw_grid * hour_integral(t, t + dur, caiso), rel=1e-9)
     # the 14:59 job spans the price step: its cost is not the off-peak (or partial-peak) price x time
     row = tab.loc[1]
@@ -141,11 +131,11 @@ def test_plugged_car_at_its_limit_bills_each_job_its_slot_at_the_grid_price():
         active = sum((ACTIVE_W - IDLE_W) / SLOTS * hour_integral(a, b, per_hour) for a, b in runs)
         return (base + active) / CHARGER_EFF / 1000.0
 
-    assert v.infer_usd == pytest.approx(bill(ev2a_price), rel=1e-9)
+    assert v.infer_usd == pytest.approx(bill(ev2a_summer), rel=1e-9)
     assert v.infer_g == pytest.approx(bill(caiso), rel=1e-9)
-    assert v.meter.cost_usd == pytest.approx(bill(ev2a_price), rel=1e-9)
+    assert v.meter.cost_usd == pytest.approx(bill(ev2a_summer), rel=1e-9)
     veh = res.vehicles.iloc[0]
-    assert veh["inference_usd"] == pytest.approx(bill(ev2a_price), rel=1e-9)
+    assert veh["inference_usd"] == pytest.approx(bill(ev2a_summer), rel=1e-9)
     assert veh["inference_co2_g"] == pytest.approx(bill(caiso), rel=1e-9)
     busy_wh = sum(b - a for a, b in runs) * (ACTIVE_W - IDLE_W) / SLOTS / 3600.0
     assert veh["inference_wh"] == pytest.approx((IDLE_W + OVERHEAD_W) * 24.0 + busy_wh, rel=1e-12)
@@ -165,7 +155,7 @@ def test_unplugged_car_bills_jobs_at_the_battery_content_through_discharge_losse
     v = sim.vehicles[0]
     assert not v.plugged and v.state == AVAILABLE  # parked at home, online, on its battery
     # The start's content, by hand: the first day's mean price and carbon through the charger.
-    usd0 = np.mean([ev2a_price(h) for h in range(24)]) / 1000.0 / CHARGER_EFF  # $/Wh
+    usd0 = np.mean([ev2a_summer(h) for h in range(24)]) / 1000.0 / CHARGER_EFF  # $/Wh
     g0 = np.mean(CAISO) / 1000.0 / CHARGER_EFF  # g/Wh
     assert sim.ctx.battery_content0 == pytest.approx((g0, usd0), rel=1e-12)
     assert (v.batt_g_per_wh, v.batt_usd_per_wh) == sim.ctx.battery_content0  # discharging only
@@ -211,10 +201,10 @@ def test_battery_content_charged_overnight_prices_jobs_served_away_on_the_batter
     stored_per_h = CHARGER_EFF * 1400.0 - (IDLE_W + OVERHEAD_W)  # 880 Wh per hour, hours 0..7
     grid_kwh_per_h = stored_per_h / CHARGER_EFF / 1000.0
     g0 = np.mean(CAISO[:12]) / 1000.0 / CHARGER_EFF
-    usd0 = np.mean([ev2a_price(h) for h in range(12)]) / 1000.0 / CHARGER_EFF
+    usd0 = np.mean([ev2a_summer(h) for h in range(12)]) / 1000.0 / CHARGER_EFF
     e_dep = e0 + 8 * stored_per_h
     g_content = (g0 * e0 + sum(grid_kwh_per_h * CAISO[h] for h in range(8))) / e_dep
-    usd_content = (usd0 * e0 + sum(grid_kwh_per_h * ev2a_price(h) for h in range(8))) / e_dep
+    usd_content = (usd0 * e0 + sum(grid_kwh_per_h * ev2a_summer(h) for h in range(8))) / e_dep
     assert v.batt_g_per_wh == pytest.approx(g_content, rel=1e-12)
     assert v.batt_g_per_wh != pytest.approx(g0, rel=1e-3)  # charging moved the content
 
@@ -361,7 +351,7 @@ def test_fleet_at_its_limit_inference_bill_equals_the_grid_meters():
     sample = done.iloc[:: max(1, len(done) // 200)]
     kw_grid = SERVED_W / CHARGER_EFF / 1000.0
     for row in sample.itertuples():
-        assert row.cost_usd == pytest.approx(kw_grid * hour_integral(row.start_s, row.finish_s, ev2a_price),
+        assert row.cost_usd == pytest.approx(kw_grid * hour_integral(row.start_s, row.finish_s, ev2a_summer),
                                              rel=1e-9)
         assert row.co2_g == pytest.approx(kw_grid * hour_integral(row.start_s, row.finish_s, caiso), rel=1e-9)
 
@@ -403,7 +393,7 @@ def test_preempted_job_carries_the_energy_cost_and_co2_of_both_runs(cls, second_
     g0 = (3600.0 * 308 + (horizon - 3600.0) * 305) / horizon / 1000.0 / CHARGER_EFF
     kw_grid = served_w / CHARGER_EFF / 1000.0
     t1 = 3595.0 + second_run_s
-    want_usd = first_wh / de * usd0 + kw_grid * hour_integral(3595.0, t1, ev2a_price)
+    want_usd = first_wh / de * usd0 + kw_grid * hour_integral(3595.0, t1, ev2a_summer)
     want_g = first_wh / de * g0 + kw_grid * hour_integral(3595.0, t1, caiso)
     assert row["cost_usd"] == pytest.approx(want_usd, rel=1e-9)
     assert row["co2_g"] == pytest.approx(want_g, rel=1e-9)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hand_values import CAISO, ev2a_summer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,18 +13,6 @@ from fleet.mobility import HOME, WORK, DayPlan
 from fleet.planner import PlanLists
 from sim.runner import Simulation, run
 from sim.scenario import default_scenario
-
-CAISO = [308, 305, 303, 301, 301, 301, 301, 283, 231, 193, 181, 178,
-         177, 177, 178, 184, 208, 241, 266, 294, 306, 309, 310, 311]  # facts.md §4
-
-
-def ev2a_summer(hour: int) -> float:
-    """PG&E EV2-A summer prices by local hour ($/kWh), from the tariff sheet cited in grid/tariff.py."""
-    if hour < 15:
-        return 0.22558
-    if hour == 15 or hour >= 21:
-        return 0.42760
-    return 0.53809
 
 
 # ---------------------------------------------------------------------------------- arithmetic

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hand_values import CAISO
 
 from grid.profiles import CARBON_PROFILES, HourlyProfile
 from sim.clock import Clock
@@ -22,9 +23,6 @@ from sim.comparison import (
 
 # reference/facts.md §6: Llama-3.1-8B, 1x H100, J per output token at batch 8, 64 and ~511.
 J8, J64, J511 = 0.455, 0.119, 0.070
-# reference/facts.md §4: CAISO 2022 average gCO2/kWh by Pacific hour, typed in independently.
-CAISO = [308, 305, 303, 301, 301, 301, 301, 283, 231, 193, 181, 178,
-         177, 177, 178, 184, 208, 241, 266, 294, 306, 309, 310, 311]
 PACIFIC = ZoneInfo("America/Los_Angeles")
 HOUR_S = 3600.0
 DAY_S = 86400.0

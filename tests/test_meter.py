@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from hand_values import CAISO
 
 from grid.meter import GridMeter
 from grid.profiles import CARBON_PROFILES
@@ -15,8 +16,6 @@ from grid.tariff import PGE_EV2A
 from sim.clock import Clock
 
 LA = ZoneInfo("America/Los_Angeles")
-CAISO = [308, 305, 303, 301, 301, 301, 301, 283, 231, 193, 181, 178,
-         177, 177, 178, 184, 208, 241, 266, 294, 306, 309, 310, 311]  # facts.md section 4
 
 
 def test_hand_computed_case():

@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hand_values import CAISO, ev2a_summer
 
 from fleet.jobs import BATCH_CLASS, Job
 from fleet.mobility import HOME, WORK, DayPlan
 from fleet.planner import PlanLists
 from sim.runner import Simulation
 from sim.scenario import default_scenario
-
-CAISO = [308, 305, 303, 301, 301, 301, 301, 283, 231, 193, 181, 178,
-         177, 177, 178, 184, 208, 241, 266, 294, 306, 309, 310, 311]  # facts.md §4
-
-
-def ev2a_price(hour: int) -> float:
-    """PG&E EV2-A in summer: off-peak 0-15 h, partial 15-16 and 21-24 h, peak 16-21 h ($/kWh)."""
-    if hour < 15:
-        return 0.22558
-    if hour == 15 or hour >= 21:
-        return 0.42760
-    return 0.53809
 
 
 class OneDayPlanner:
@@ -111,7 +100,7 @@ def test_drive_work_idle_home_charge_day_matches_hand_computation():
     grid_segments = segs_morning + segs_evening
 
     grid_wh = hand_integral(grid_segments, lambda h: 1.0)
-    cost = hand_integral(grid_segments, ev2a_price) / 1000.0
+    cost = hand_integral(grid_segments, ev2a_summer) / 1000.0
     co2_g = hand_integral(grid_segments, lambda h: CAISO[h]) / 1000.0
 
     assert v.energy_wh == pytest.approx(e_end, abs=1e-6)
