@@ -196,7 +196,14 @@ class Vehicle(ChargingSessions, JobBilling):
         "site_want_w",
         "site_budget_w",
         "rides_declined",
+        # plugged at the charge limit: the grid meter and the energy accounts get the busy slots'
+        # share from each job's bill, not from every slot change (see _slots_changed)
+        "job_metered",
     )
+
+    #: meter the busy slots of a car at its charge limit per job run (False: at every slot change,
+    #: the reference the tests compare against; the totals agree to rounding)
+    JOB_METERING = True
 
     def __init__(
         self,
@@ -271,6 +278,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.waiting = False
         self.site_floor_w = self.site_want_w = self.site_budget_w = 0.0
         self.rides_declined = 0
+        self.job_metered = False
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -483,7 +491,60 @@ class Vehicle(ChargingSessions, JobBilling):
         Only the chip's active power, the state (available/serving) and what feeds the load
         change: the grid at the charge limit, else the battery. A battery with discharge losses,
         or a tapered charger that no longer covers the load, takes the general path.
+
+        A car whose busy slots are billed by its jobs (``job_metered``: plugged at its charge
+        limit) settles nothing here: its other powers are constant, and each job's run adds its
+        slot's energy to the car and its grid meter when billed (:meth:`bill_job`).
         """
+        if self.job_metered:
+            busy = self.busy + delta
+            p_active = self.spec.slot_active_w * busy
+            load = self.p_overhead + self.p_idle + p_active
+            eff = self.charger.efficiency
+            if load > eff * self.p_charger_w:  # the charger no longer covers the load
+                self._settle(now)
+                self.busy = busy
+                self.state = SERVING if busy else AVAILABLE
+                self._apply(now)
+                return
+            self.busy = busy
+            state = SERVING if busy else AVAILABLE
+            w = self.weight
+            rec = self.ctx.rec
+            level, acc = rec.level, rec.acc
+            since = now - rec.t_open
+            if state != self.state:
+                i = self.state
+                acc[i] -= w * since
+                level[i] -= w
+                acc[state] += w * since
+                level[state] += w
+                self.state = self.r_state = state
+            i = BUSY_SLOTS
+            d = delta * w
+            acc[i] += d * since
+            level[i] += d
+            self.r_busy = busy
+            i = P_ACTIVE
+            d = (p_active - self.p_active) * w
+            acc[i] += d * since
+            level[i] += d
+            self.p_active = p_active
+            p_grid = load / eff
+            p_closs = p_grid * (1.0 - eff)
+            i = P_GRID
+            d = (p_grid - self.p_grid) * w
+            acc[i] += d * since
+            level[i] += d
+            i = P_CHARGE_LOSS
+            d = (p_closs - self.p_closs) * w
+            acc[i] += d * since
+            level[i] += d
+            if self.at_site:
+                self.site.add_draw(now, p_grid - self.p_grid)
+            self.p_grid = p_grid
+            self.p_closs = p_closs
+            return
         dt = now - self.t_s
         if dt > 0.0:  # _settle, inlined; an online car has no driving or sleep power
             h = dt / 3600.0
@@ -572,13 +633,19 @@ class Vehicle(ChargingSessions, JobBilling):
             if self.p_batt > 0.0:
                 self._charge_content(now, self.p_batt * h)
             self.energy_wh += self.p_batt * h
-            infer = (self.p_active + self.p_idle + self.p_overhead) * h
-            self.e_infer += infer
-            if not self.plugged:
-                self.e_infer_batt_since_plug += infer
+            if self.job_metered:  # the busy slots' energy is added as their jobs are billed
+                base = self.p_idle + self.p_overhead
+                eff = self.charger.efficiency
+                self.e_infer += base * h
+                self.e_loss += base / eff * (1.0 - eff) * h
+            else:
+                infer = (self.p_active + self.p_idle + self.p_overhead) * h
+                self.e_infer += infer
+                if not self.plugged:
+                    self.e_infer_batt_since_plug += infer
+                self.e_loss += (self.p_closs + self.p_dloss) * h
             self.e_drive += self.p_drive * h
             self.e_sleep += self.p_sleep * h
-            self.e_loss += (self.p_closs + self.p_dloss) * h
             self.t_s = now
 
     def _apply(self, now: float) -> None:
@@ -702,7 +769,15 @@ class Vehicle(ChargingSessions, JobBilling):
                 self.site.add_draw(now, p_grid - self.p_grid)
             changes.append((P_GRID, (p_grid - self.p_grid) * w))
             self.p_grid = p_grid
-            self.meter.set_power(now, p_grid)
+        metered = self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING)
+        if metered != self.job_metered:  # bill the running jobs' runs so far under the old mode
+            for job in self.jobs:
+                self.bill_job(job, now)
+            self.job_metered = metered
+        meter = self.meter
+        meter_w = (p_overhead + p_idle) / self.charger.efficiency if metered else p_grid
+        if meter_w != meter.power_w:
+            meter.set_power(now, meter_w)
         for i, d in changes:
             acc[i] += d * since
             level[i] += d

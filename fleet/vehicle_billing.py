@@ -36,8 +36,15 @@ class JobBilling:
                 dp, dc = p * dt, c * dt
             else:
                 dp, dc = self.table.between(t0, now)
-            k = w / self.charger.efficiency / 3.6e6
+            eff = self.charger.efficiency
+            k = w / eff / 3.6e6
             usd, g = dp * k, dc * k
+            if self.job_metered:  # the slot's active power drawn from the grid over the run
+                grid_w = spec.slot_active_w / eff
+                self.meter.add_draw(grid_w * dt, grid_w * dp, grid_w * dc)
+                active_wh = spec.slot_active_w * dt / 3600.0
+                self.e_infer += active_wh
+                self.e_loss += grid_w * (1.0 - eff) * dt / 3600.0
         else:
             drawn = wh / spec.battery.discharge_efficiency
             usd, g = drawn * self.batt_usd_per_wh, drawn * self.batt_g_per_wh

@@ -159,6 +159,17 @@ class GridMeter:
         """CO2 emitted up to :attr:`t_s` (g)."""
         return self._co2_ws / _WS_PER_KWH
 
+    def add_draw(self, energy_ws: float, cost_ws: float, co2_ws: float) -> None:
+        """Account a draw integrated elsewhere: ``energy_ws`` W·s, and the same power weighted by
+        price (W·s·$/kWh) and by carbon (W·s·g/kWh) over its interval.
+
+        A plugged car at its charge limit meters its busy slots this way, one job run at a time
+        (each run's exact price and carbon integrals), on top of its metered base power.
+        """
+        self._energy_ws += energy_ws
+        self._cost_ws += cost_ws
+        self._co2_ws += co2_ws
+
     def add_energy(self, t_s: float, energy_wh: float) -> None:
         """Account an instantaneous purchase of ``energy_wh`` Wh at time ``t_s`` s.
 
