@@ -54,6 +54,16 @@ _TOL_WH = TOL_WH
 _INF = float("inf")
 
 
+def _covered_slots(base_w: float, slot_w: float, charger_out_w: float, slots: int) -> int:
+    """The most busy slots (0..``slots``) whose load ``base_w + slot_w * busy`` (W) does not exceed
+    ``charger_out_w`` (W), with the same float expression as :meth:`Vehicle._apply`'s test; -1 if
+    even the base load exceeds it."""
+    k = slots
+    while k >= 0 and base_w + slot_w * k > charger_out_w:
+        k -= 1
+    return k
+
+
 @dataclass(frozen=True)
 class VehicleSpec:
     """Static parameters shared by the vehicles of one model."""
@@ -199,6 +209,16 @@ class Vehicle(ChargingSessions, JobBilling):
         # plugged at the charge limit: the grid meter and the energy accounts get the busy slots'
         # share from each job's bill, not from every slot change (see _slots_changed)
         "job_metered",
+        "m_level",  # the recorder's folded level of its busy slots while job-metered
+        "m_grid_w",  # grid W of one busy slot while job-metered (0 otherwise)
+        "r_mbusy",  # busy slots held in the folded level
+        "cover_busy",  # the most busy slots the charger covers at the limit
+        # job-metered busy slots billed but not yet added to the meter and the energy accounts:
+        # slot-seconds, and their price ($·s/kWh) and carbon (g·s/kWh) integrals
+        "m_slot_s",
+        "m_price",
+        "m_carbon",
+        "served_k",  # a busy slot's grid draw through the charger in use, kW·h per W·s (bills)
     )
 
     #: meter the busy slots of a car at its charge limit per job run (False: at every slot change,
@@ -279,12 +299,23 @@ class Vehicle(ChargingSessions, JobBilling):
         self.site_floor_w = self.site_want_w = self.site_budget_w = 0.0
         self.rides_declined = 0
         self.job_metered = False
+        self.m_level = -1
+        self.m_grid_w = 0.0
+        self.r_mbusy = 0
+        self.cover_busy = 0
+        self.m_slot_s = self.m_price = self.m_carbon = 0.0
+        self.served_k = spec.slot_served_w / self.charger.efficiency / 3.6e6
 
     # ------------------------------------------------------------------ read-only helpers
     @property
     def soc(self) -> float:
         """State of charge at the last settled instant (0..1)."""
         return self.energy_wh / self.spec.battery.capacity_wh
+
+    @property
+    def grid_w(self) -> float:
+        """Power drawn from the grid now (W), busy slots at the charge limit included."""
+        return self.p_grid + self.r_mbusy * self.m_grid_w
 
     @property
     def free_slots(self) -> int:
@@ -492,16 +523,14 @@ class Vehicle(ChargingSessions, JobBilling):
         change: the grid at the charge limit, else the battery. A battery with discharge losses,
         or a tapered charger that no longer covers the load, takes the general path.
 
-        A car whose busy slots are billed by its jobs (``job_metered``: plugged at its charge
-        limit) settles nothing here: its other powers are constant, and each job's run adds its
-        slot's energy to the car and its grid meter when billed (:meth:`bill_job`).
+        A car plugged at its charge limit (``job_metered``) settles nothing here: its own powers
+        exclude its busy slots and stay constant, each job's run adds its slot's energy to the
+        car and its grid meter when billed (:meth:`bill_job`), and the recorder holds the busy
+        slots in one folded level for the car's chip and charger (:meth:`_metered_level`).
         """
         if self.job_metered:
             busy = self.busy + delta
-            p_active = self.spec.slot_active_w * busy
-            load = self.p_overhead + self.p_idle + p_active
-            eff = self.charger.efficiency
-            if load > eff * self.p_charger_w:  # the charger no longer covers the load
+            if busy > self.cover_busy:  # the charger no longer covers the load: general path
                 self._settle(now)
                 self.busy = busy
                 self.state = SERVING if busy else AVAILABLE
@@ -520,30 +549,13 @@ class Vehicle(ChargingSessions, JobBilling):
                 acc[state] += w * since
                 level[state] += w
                 self.state = self.r_state = state
-            i = BUSY_SLOTS
+            i = self.m_level  # busy slots, chip power, grid draw and charger losses in one level
             d = delta * w
             acc[i] += d * since
             level[i] += d
-            self.r_busy = busy
-            i = P_ACTIVE
-            d = (p_active - self.p_active) * w
-            acc[i] += d * since
-            level[i] += d
-            self.p_active = p_active
-            p_grid = load / eff
-            p_closs = p_grid * (1.0 - eff)
-            i = P_GRID
-            d = (p_grid - self.p_grid) * w
-            acc[i] += d * since
-            level[i] += d
-            i = P_CHARGE_LOSS
-            d = (p_closs - self.p_closs) * w
-            acc[i] += d * since
-            level[i] += d
+            self.r_mbusy = busy
             if self.at_site:
-                self.site.add_draw(now, p_grid - self.p_grid)
-            self.p_grid = p_grid
-            self.p_closs = p_closs
+                self.site.add_draw(now, delta * self.m_grid_w)
             return
         dt = now - self.t_s
         if dt > 0.0:  # _settle, inlined; an online car has no driving or sleep power
@@ -633,17 +645,11 @@ class Vehicle(ChargingSessions, JobBilling):
             if self.p_batt > 0.0:
                 self._charge_content(now, self.p_batt * h)
             self.energy_wh += self.p_batt * h
-            if self.job_metered:  # the busy slots' energy is added as their jobs are billed
-                base = self.p_idle + self.p_overhead
-                eff = self.charger.efficiency
-                self.e_infer += base * h
-                self.e_loss += base / eff * (1.0 - eff) * h
-            else:
-                infer = (self.p_active + self.p_idle + self.p_overhead) * h
-                self.e_infer += infer
-                if not self.plugged:
-                    self.e_infer_batt_since_plug += infer
-                self.e_loss += (self.p_closs + self.p_dloss) * h
+            infer = (self.p_active + self.p_idle + self.p_overhead) * h
+            self.e_infer += infer
+            if not self.plugged:
+                self.e_infer_batt_since_plug += infer
+            self.e_loss += (self.p_closs + self.p_dloss) * h
             self.e_drive += self.p_drive * h
             self.e_sleep += self.p_sleep * h
             self.t_s = now
@@ -703,6 +709,27 @@ class Vehicle(ChargingSessions, JobBilling):
             p_grid = p_closs = 0.0
             p_batt = -load / bat.discharge_efficiency
             p_dloss = load * (1.0 / bat.discharge_efficiency - 1.0)
+        grid_w_held = self.grid_w  # what the site holds for this car
+        grid_w_now = p_grid
+        metered = self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING)
+        if metered != self.job_metered:  # bill the running jobs' runs so far under the old mode
+            for job in self.jobs:
+                self.bill_job(job, now)
+            self.job_metered = metered
+        if self.m_slot_s:
+            self._flush_metered()
+        busy = self.busy
+        if metered:  # the busy slots go to the folded level; the car's own powers exclude them
+            m_level, m_grid_w = self._metered_level(eff)
+            base = p_overhead + p_idle
+            self.cover_busy = _covered_slots(base, spec.slot_active_w, eff * step_w, chip.slots)
+            p_active = 0.0
+            p_grid = base / eff
+            p_closs = p_grid * (1.0 - eff)
+            r_busy, m_busy = 0, busy
+        else:
+            m_level, m_grid_w = self.m_level, 0.0
+            r_busy, m_busy = busy, 0
 
         # Recorder updates (each scaled by weight), Recorder.add inlined: this runs on every event.
         rec = self.ctx.rec
@@ -730,9 +757,16 @@ class Vehicle(ChargingSessions, JobBilling):
             changes.append((ONLINE_SLOTS, d))
             changes.append((ONLINE_CHIP_W, d * chip.active_w / chip.slots))
             self.r_online_slots = online_slots
-        if self.busy != self.r_busy:
-            changes.append((BUSY_SLOTS, (self.busy - self.r_busy) * w))
-            self.r_busy = self.busy
+        if r_busy != self.r_busy:
+            changes.append((BUSY_SLOTS, (r_busy - self.r_busy) * w))
+            self.r_busy = r_busy
+        if m_level != self.m_level or m_busy != self.r_mbusy:
+            if self.r_mbusy:
+                changes.append((self.m_level, -self.r_mbusy * w))
+            if m_busy:
+                changes.append((m_level, m_busy * w))
+            self.m_level, self.r_mbusy = m_level, m_busy
+        self.m_grid_w = m_grid_w
         if charging != self.r_charging:
             changes.append((CHARGING, w if charging else -w))
             self.r_charging = charging
@@ -765,23 +799,42 @@ class Vehicle(ChargingSessions, JobBilling):
             changes.append((P_BATTERY, (p_batt - self.p_batt) * w))
             self.p_batt = p_batt
         if p_grid != self.p_grid:
-            if self.at_site:
-                self.site.add_draw(now, p_grid - self.p_grid)
             changes.append((P_GRID, (p_grid - self.p_grid) * w))
             self.p_grid = p_grid
-        metered = self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING)
-        if metered != self.job_metered:  # bill the running jobs' runs so far under the old mode
-            for job in self.jobs:
-                self.bill_job(job, now)
-            self.job_metered = metered
-        meter = self.meter
-        meter_w = (p_overhead + p_idle) / self.charger.efficiency if metered else p_grid
-        if meter_w != meter.power_w:
-            meter.set_power(now, meter_w)
+            self.meter.set_power(now, p_grid)
+        if self.at_site and grid_w_now != grid_w_held:
+            self.site.add_draw(now, grid_w_now - grid_w_held)
         for i, d in changes:
             acc[i] += d * since
             level[i] += d
         self._plan_threshold(now)
+
+    def _flush_metered(self) -> None:
+        """Add the job-metered busy slots billed so far to the grid meter and the energy accounts."""
+        grid_w = self.m_grid_w
+        slot_s = self.m_slot_s
+        self.meter.add_draw(grid_w * slot_s, grid_w * self.m_price, grid_w * self.m_carbon)
+        self.e_infer += self.spec.slot_active_w * slot_s / 3600.0
+        self.e_loss += grid_w * (1.0 - self.charger.efficiency) * slot_s / 3600.0
+        self.m_slot_s = self.m_price = self.m_carbon = 0.0
+
+    def _metered_level(self, eff: float) -> tuple[int, float]:
+        """The recorder's folded level for this car's busy slots at the charge limit through a
+        charger of efficiency ``eff``, and the grid W of one busy slot.
+
+        One unit of the level is one busy slot: it counts in the busy slots, its active power in
+        the chip's, its grid draw (active / eff) in the grid's and the difference in the charger
+        losses. Cars with the same slot power and charger efficiency share the level.
+        """
+        active_w = self.spec.slot_active_w
+        key = (active_w, eff)
+        found = self.ctx.metered_levels.get(key)
+        if found is None:
+            grid_w = active_w / eff
+            i = self.ctx.rec.add_fold(((BUSY_SLOTS, 1.0), (P_ACTIVE, active_w), (P_GRID, grid_w),
+                                       (P_CHARGE_LOSS, grid_w * (1.0 - eff))))
+            found = self.ctx.metered_levels[key] = (i, grid_w)
+        return found
 
     # ------------------------------------------------------------------ thresholds
     def _next_threshold_s(self, now: float) -> float:
@@ -870,6 +923,7 @@ class Vehicle(ChargingSessions, JobBilling):
 
     # ------------------------------------------------------------------ end of run
     def finish(self, now: float) -> None:
-        """Settle every account at the end of the run."""
+        """Settle every account at the end of the run (after the jobs still running are billed)."""
         self._settle(now)
+        self._flush_metered()
         self.meter.settle(now)

@@ -31,20 +31,18 @@ class JobBilling:
         w = spec.slot_served_w
         wh = w * dt / 3600.0
         if self.plugged:
-            a, b, _, p, _, c = self.table._piece  # PriceCarbonTable.between's fast path, inlined
+            table = self.table
+            a, b, _, p, _, c = table._piece  # PriceCarbonTable.between's fast path, inlined
             if a <= t0 and now < b:
                 dp, dc = p * dt, c * dt
             else:
-                dp, dc = self.table.between(t0, now)
-            eff = self.charger.efficiency
-            k = w / eff / 3.6e6
+                dp, dc = table.between(t0, now)
+            k = self.served_k
             usd, g = dp * k, dc * k
-            if self.job_metered:  # the slot's active power drawn from the grid over the run
-                grid_w = spec.slot_active_w / eff
-                self.meter.add_draw(grid_w * dt, grid_w * dp, grid_w * dc)
-                active_wh = spec.slot_active_w * dt / 3600.0
-                self.e_infer += active_wh
-                self.e_loss += grid_w * (1.0 - eff) * dt / 3600.0
+            if self.job_metered:  # the slot's active power from the grid: see Vehicle._flush_metered
+                self.m_slot_s += dt
+                self.m_price += dp
+                self.m_carbon += dc
         else:
             drawn = wh / spec.battery.discharge_efficiency
             usd, g = drawn * self.batt_usd_per_wh, drawn * self.batt_g_per_wh

@@ -18,7 +18,7 @@ class Recorder:
     ``delta * (u - t_open)`` to ``acc``: two list updates per change, whatever the history.
     """
 
-    __slots__ = ("level_names", "counter_names", "level", "acc", "t_open", "_total", "counts")
+    __slots__ = ("level_names", "counter_names", "level", "acc", "t_open", "_total", "counts", "_folds")
 
     def __init__(self, level_names: Sequence[str], counter_names: Sequence[str], t0_s: float = 0.0):
         self.level_names = tuple(level_names)
@@ -29,6 +29,21 @@ class Recorder:
         self.t_open = t0_s  # start of the open interval (s)
         self._total = [0.0] * n  # integral since t0 up to the last closed interval (unit*s)
         self.counts = [0.0] * len(self.counter_names)  # weighted event counts
+        self._folds: list[tuple[int, tuple[tuple[int, float], ...]]] = []  # hidden level -> named ones
+
+    def add_fold(self, coefficients: Sequence[tuple[int, float]]) -> int:
+        """A new hidden level that stands for ``coefficient`` times itself in each named level.
+
+        One ``add`` to it replaces one ``add`` per named level when several levels always move
+        together (the busy slots of cars at their charge limit: slots, chip power, grid draw and
+        charger losses). Its integrals are added into the named ones when an interval closes.
+        May be called at any time: the new level is 0 until first changed. Returns its index.
+        """
+        i = len(self.level)
+        self.level.append(0.0)
+        self.acc.append(0.0)
+        self._folds.append((i, tuple((int(j), float(c)) for j, c in coefficients)))
+        return i
 
     def add(self, i: int, delta: float, t_s: float) -> None:
         """Change level ``i`` by ``delta`` at time ``t_s`` (within the open interval)."""
@@ -49,10 +64,15 @@ class Recorder:
         level, acc, total = self.level, self.acc, self._total
         integrals = []
         for i in range(len(level)):
-            a = level[i] * duration - acc[i]
-            integrals.append(a)
-            total[i] += a
+            integrals.append(level[i] * duration - acc[i])
             acc[i] = 0.0
+        for i, coefficients in self._folds:
+            a = integrals[i]
+            for j, c in coefficients:
+                integrals[j] += c * a
+        del integrals[len(self.level_names):]
+        for i, a in enumerate(integrals):
+            total[i] += a
         counts = self.counts
         self.counts = [0.0] * len(counts)
         self.t_open = t_s

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -67,6 +67,9 @@ class FleetContext:
     #: the signal a smart-charging strategy minimises, as (breakpoints s, values); None = immediate
     charging_signal: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     horizon_s: float = float("inf")
+    #: the recorder's folded level per (busy slot's active W, charger efficiency) of cars at their
+    #: charge limit, and the grid W of one such slot (see ``Vehicle._metered_level``)
+    metered_levels: dict = field(default_factory=dict)
 
 
 class _NoTrips:
@@ -389,9 +392,9 @@ class Simulation:
             gc.unfreeze()
             if self._bar is not None:
                 self._bar.close()
+        self.dispatcher.close(self.vehicles, self.horizon_s)  # bills the runs still under way
         for v in self.vehicles:
             v.finish(self.horizon_s)
-        self.dispatcher.close(self.vehicles, self.horizon_s)
         self.wall_s = time.perf_counter() - wall0
         self.events = next(env._eid) + env.stream_calls  # events scheduled, and arrivals fed
 

@@ -234,7 +234,7 @@ class Probe:
             err.append((now, "stalls", len(members)))
         if len(set(map(id, members))) != len(members) or any(m in site.waiting for m in members):
             err.append((now, "member twice"))
-        draw = sum(m.p_grid for m in members)
+        draw = sum(m.grid_w for m in members)
         if abs(site.draw_w - draw) > REL * max(cap if math.isfinite(cap) else draw, 1.0):
             err.append((now, "site draw != members' draw", site.draw_w, draw))
         if draw > cap * (1 + REL):
@@ -250,8 +250,8 @@ class Probe:
                 err.append((now, "member not plugged at the site", m.vid))
             if e > bat.charge_limit_soc * bat.capacity_wh + 1e-6:
                 self.above_limit.append((now, m.vid, e / bat.capacity_wh))
-            if m.p_grid > m.site_budget_w * (1 + REL) + 1e-9:
-                err.append((now, "draw over budget", m.vid, m.p_grid, m.site_budget_w))
+            if m.grid_w > m.site_budget_w * (1 + REL) + 1e-9:
+                err.append((now, "draw over budget", m.vid, m.grid_w, m.site_budget_w))
             if not m.full:
                 charging.append(m)
                 soc = e / bat.capacity_wh
@@ -272,20 +272,20 @@ class Probe:
             for m, b in zip(members, truth):
                 if abs(m.site_budget_w - b) > 1e-9 * cap:
                     err.append((now, "budget != water-filling", m.vid, m.site_budget_w, b))
-            limited = [m for m in charging if m.p_grid < spec.charger.step_powers_w[m.step] * (1 - 1e-12)]
+            limited = [m for m in charging if m.grid_w < spec.charger.step_powers_w[m.step] * (1 - 1e-12)]
             if limited and len(members) == spec.stalls:
                 self.binding_full += 1
                 by_step: dict[int, list[float]] = {}
                 for m in charging:
-                    by_step.setdefault(m.step, []).append(m.p_grid)
+                    by_step.setdefault(m.step, []).append(m.grid_w)
                 for step, draws in by_step.items():
                     if max(draws) - min(draws) > 1e-9 * cap:
                         err.append((now, "unequal draw at one step", step, draws))
                 if len(limited) == len(members):
                     self.all_limited += 1  # equal floors, all held back: each gets cap / stalls exactly
                     for m in members:
-                        if abs(m.p_grid - cap / spec.stalls) > 1e-9 * cap:
-                            err.append((now, "not cap / stalls", m.vid, m.p_grid))
+                        if abs(m.grid_w - cap / spec.stalls) > 1e-9 * cap:
+                            err.append((now, "not cap / stalls", m.vid, m.grid_w))
 
     def planned_rides(self, vid: int) -> int:
         horizon = self.sim.horizon_s
