@@ -51,9 +51,9 @@ class Dispatcher:
 
     __slots__ = (
         "env", "rec", "index", "log", "policy", "_updates", "queue", "queue_order", "local", "datacenter",
-        "queued", "running", "arrived", "started", "completed", "dropped", "overflowed", "preemptions",
+        "queued", "arrived", "started", "completed", "dropped", "overflowed", "preemptions",
         "preemptions_by_cause", "decisions", "_draining", "tokens_served", "tokens_generated",
-        "wasted_tokens", "wasted_wh", "queued_at_end", "running_at_end",
+        "wasted_tokens", "wasted_wh", "queued_at_end", "running_at_end", "_on_complete_callbacks",
     )
 
     def __init__(self, env, rec, index: FreeSlotIndex, log: JobLog, queue_order: str = FIFO,
@@ -71,7 +71,6 @@ class Dispatcher:
         self.local = queueing == VEHICLE
         self.datacenter = datacenter  # None: jobs past their wait limit are dropped
         self.queued = [0, 0]  # per class, central and local queues together
-        self.running = 0
         self.arrived = 0
         self.started = 0
         self.completed = 0
@@ -87,6 +86,13 @@ class Dispatcher:
         self.wasted_wh = 0.0
         self.queued_at_end = 0
         self.running_at_end = 0
+        # the callbacks of every job's completion event: one shared list (the loop only reads it)
+        self._on_complete_callbacks = [self._on_complete]
+
+    @property
+    def running(self) -> int:
+        """Jobs running on vehicles now: every start ends in a completion or a preemption."""
+        return self.started - self.completed - self.preemptions
 
     def job_totals(self) -> tuple:
         """Running totals in the order of ``channels.JOB_COUNTERS``."""
@@ -208,11 +214,10 @@ class Dispatcher:
         job.end_s = now + service
         if job.first_start_s < 0.0:
             job.first_start_s = now
-        self.running += 1
         self.started += 1
         v.jobs.append(job)
         v._slots_changed(now, 1)
-        ev = TimedCall([self._on_complete], job)  # call_later, inlined: the job rides in the event
+        ev = TimedCall(self._on_complete_callbacks, job)  # call_later, inlined: the job rides in the event
         heappush(env._queue, (now + service, NORMAL, next(env._eid), ev))  # Environment.schedule
         job.run_event = ev
         if self.local:
@@ -232,7 +237,6 @@ class Dispatcher:
         job.state = COMPLETED
         job.finish_s = now
         job.run_event = None
-        self.running -= 1
         self.completed += 1
         out = job.output_tokens
         tokens = job.prompt_tokens + out
@@ -303,7 +307,6 @@ class Dispatcher:
             self.wasted_wh += marginal_w * wasted_s / 3600.0
             job.run_event = None
             job.preemptions += 1
-            self.running -= 1
             self.preemptions += 1
             self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
             v.preempted += 1

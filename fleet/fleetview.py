@@ -26,24 +26,29 @@ class FreeSlotIndex:
 
     def update(self, v: Vehicle, key: int) -> None:
         """File ``v`` under ``key``: its busy-slot count if online with a free slot, else -1."""
-        if key == v.bucket:
+        old = v.bucket
+        if key == old:
             return
-        if v.bucket >= 0:
-            bucket = self.buckets[v.bucket]
+        buckets = self.buckets
+        if old >= 0:  # swap-remove from its bucket
+            bucket = buckets[old]
             last = bucket.pop()
             if last is not v:
-                bucket[v.bucket_pos] = last
-                last.bucket_pos = v.bucket_pos
-            self.size -= 1
-        if key >= 0:
-            while len(self.buckets) <= key:
-                self.buckets.append([])
-            bucket = self.buckets[key]
-            v.bucket_pos = len(bucket)
-            bucket.append(v)
+                pos = v.bucket_pos
+                bucket[pos] = last
+                last.bucket_pos = pos
+            if key < 0:
+                self.size -= 1
+                v.bucket_pos = -1
+                v.bucket = key
+                return
+        else:  # key >= 0 here
             self.size += 1
-        else:
-            v.bucket_pos = -1
+        while len(buckets) <= key:
+            buckets.append([])
+        bucket = buckets[key]
+        v.bucket_pos = len(bucket)
+        bucket.append(v)
         v.bucket = key
 
     def least_loaded(self, rng: random.Random) -> Vehicle | None:

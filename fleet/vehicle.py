@@ -206,19 +206,15 @@ class Vehicle(ChargingSessions, JobBilling):
         "site_want_w",
         "site_budget_w",
         "rides_declined",
-        # plugged at the charge limit: the grid meter and the energy accounts get the busy slots'
-        # share from each job's bill, not from every slot change (see _slots_changed)
-        "job_metered",
-        "m_level",  # the recorder's folded level of its busy slots while job-metered
-        "m_grid_w",  # grid W of one busy slot while job-metered (0 otherwise)
-        "r_mbusy",  # busy slots held in the folded level
-        "cover_busy",  # the most busy slots the charger covers at the limit
-        # job-metered busy slots billed but not yet added to the meter and the energy accounts:
-        # slot-seconds, and their price ($·s/kWh) and carbon (g·s/kWh) integrals
+        # Job metering, plugged at the charge limit (see _slots_changed): the recorder's folded
+        # level that holds the busy slots (-1: not job-metered), the most busy slots the charger
+        # covers, and the busy slots' runs billed but not yet added to the meter and the energy
+        # accounts: slot-seconds, and their price ($·s/kWh) and carbon (g·s/kWh) integrals
+        "m_level",
+        "cover_busy",
         "m_slot_s",
         "m_price",
         "m_carbon",
-        "served_k",  # a busy slot's grid draw through the charger in use, kW·h per W·s (bills)
     )
 
     #: meter the busy slots of a car at its charge limit per job run (False: at every slot change,
@@ -298,13 +294,9 @@ class Vehicle(ChargingSessions, JobBilling):
         self.waiting = False
         self.site_floor_w = self.site_want_w = self.site_budget_w = 0.0
         self.rides_declined = 0
-        self.job_metered = False
         self.m_level = -1
-        self.m_grid_w = 0.0
-        self.r_mbusy = 0
         self.cover_busy = 0
         self.m_slot_s = self.m_price = self.m_carbon = 0.0
-        self.served_k = spec.slot_served_w / self.charger.efficiency / 3.6e6
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -313,9 +305,16 @@ class Vehicle(ChargingSessions, JobBilling):
         return self.energy_wh / self.spec.battery.capacity_wh
 
     @property
+    def job_metered(self) -> bool:
+        """Whether its busy slots are metered per job run (plugged at the charge limit, online)."""
+        return self.m_level >= 0
+
+    @property
     def grid_w(self) -> float:
         """Power drawn from the grid now (W), busy slots at the charge limit included."""
-        return self.p_grid + self.r_mbusy * self.m_grid_w
+        if self.m_level >= 0:
+            return self.p_grid + self.busy * self.ctx.metered_grid_w[self.m_level]
+        return self.p_grid
 
     @property
     def free_slots(self) -> int:
@@ -528,14 +527,9 @@ class Vehicle(ChargingSessions, JobBilling):
         car and its grid meter when billed (:meth:`bill_job`), and the recorder holds the busy
         slots in one folded level for the car's chip and charger (:meth:`_metered_level`).
         """
-        if self.job_metered:
+        i = self.m_level
+        if i >= 0:  # busy slots, chip power, grid draw and charger losses in one folded level
             busy = self.busy + delta
-            if busy > self.cover_busy:  # the charger no longer covers the load: general path
-                self._settle(now)
-                self.busy = busy
-                self.state = SERVING if busy else AVAILABLE
-                self._apply(now)
-                return
             self.busy = busy
             state = SERVING if busy else AVAILABLE
             w = self.weight
@@ -543,19 +537,20 @@ class Vehicle(ChargingSessions, JobBilling):
             level, acc = rec.level, rec.acc
             since = now - rec.t_open
             if state != self.state:
-                i = self.state
-                acc[i] -= w * since
-                level[i] -= w
+                j = self.state
+                acc[j] -= w * since
+                level[j] -= w
                 acc[state] += w * since
                 level[state] += w
                 self.state = self.r_state = state
-            i = self.m_level  # busy slots, chip power, grid draw and charger losses in one level
             d = delta * w
             acc[i] += d * since
             level[i] += d
-            self.r_mbusy = busy
             if self.at_site:
-                self.site.add_draw(now, delta * self.m_grid_w)
+                self.site.add_draw(now, delta * self.ctx.metered_grid_w[i])
+            if busy > self.cover_busy:  # the charger no longer covers the load: general path
+                self._settle(now)
+                self._apply(now)
             return
         dt = now - self.t_s
         if dt > 0.0:  # _settle, inlined; an online car has no driving or sleep power
@@ -711,25 +706,24 @@ class Vehicle(ChargingSessions, JobBilling):
             p_dloss = load * (1.0 / bat.discharge_efficiency - 1.0)
         grid_w_held = self.grid_w  # what the site holds for this car
         grid_w_now = p_grid
-        metered = self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING)
-        if metered != self.job_metered:  # bill the running jobs' runs so far under the old mode
+        held_level = self.m_level  # while >= 0, this level holds the car's busy slots
+        m_level = -1
+        if self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING):
+            m_level = self._metered_level(eff)
+        if m_level != held_level:  # bill the running jobs' runs so far under the old mode
             for job in self.jobs:
                 self.bill_job(job, now)
-            self.job_metered = metered
         if self.m_slot_s:
             self._flush_metered()
         busy = self.busy
-        if metered:  # the busy slots go to the folded level; the car's own powers exclude them
-            m_level, m_grid_w = self._metered_level(eff)
+        r_busy = busy
+        if m_level >= 0:  # the busy slots go to the folded level; the car's own powers exclude them
             base = p_overhead + p_idle
             self.cover_busy = _covered_slots(base, spec.slot_active_w, eff * step_w, chip.slots)
             p_active = 0.0
             p_grid = base / eff
             p_closs = p_grid * (1.0 - eff)
-            r_busy, m_busy = 0, busy
-        else:
-            m_level, m_grid_w = self.m_level, 0.0
-            r_busy, m_busy = busy, 0
+            r_busy = 0
 
         # Recorder updates (each scaled by weight), Recorder.add inlined: this runs on every event.
         rec = self.ctx.rec
@@ -760,13 +754,12 @@ class Vehicle(ChargingSessions, JobBilling):
         if r_busy != self.r_busy:
             changes.append((BUSY_SLOTS, (r_busy - self.r_busy) * w))
             self.r_busy = r_busy
-        if m_level != self.m_level or m_busy != self.r_mbusy:
-            if self.r_mbusy:
-                changes.append((self.m_level, -self.r_mbusy * w))
-            if m_busy:
-                changes.append((m_level, m_busy * w))
-            self.m_level, self.r_mbusy = m_level, m_busy
-        self.m_grid_w = m_grid_w
+        if m_level != held_level:
+            if held_level >= 0 and busy:
+                changes.append((held_level, -busy * w))
+            if m_level >= 0 and busy:
+                changes.append((m_level, busy * w))
+            self.m_level = m_level
         if charging != self.r_charging:
             changes.append((CHARGING, w if charging else -w))
             self.r_charging = charging
@@ -811,30 +804,32 @@ class Vehicle(ChargingSessions, JobBilling):
 
     def _flush_metered(self) -> None:
         """Add the job-metered busy slots billed so far to the grid meter and the energy accounts."""
-        grid_w = self.m_grid_w
+        grid_w = self.ctx.metered_grid_w[self.m_level]
         slot_s = self.m_slot_s
         self.meter.add_draw(grid_w * slot_s, grid_w * self.m_price, grid_w * self.m_carbon)
         self.e_infer += self.spec.slot_active_w * slot_s / 3600.0
         self.e_loss += grid_w * (1.0 - self.charger.efficiency) * slot_s / 3600.0
         self.m_slot_s = self.m_price = self.m_carbon = 0.0
 
-    def _metered_level(self, eff: float) -> tuple[int, float]:
+    def _metered_level(self, eff: float) -> int:
         """The recorder's folded level for this car's busy slots at the charge limit through a
-        charger of efficiency ``eff``, and the grid W of one busy slot.
+        charger of efficiency ``eff`` (its grid W per busy slot: ``ctx.metered_grid_w[level]``).
 
         One unit of the level is one busy slot: it counts in the busy slots, its active power in
         the chip's, its grid draw (active / eff) in the grid's and the difference in the charger
         losses. Cars with the same slot power and charger efficiency share the level.
         """
+        ctx = self.ctx
         active_w = self.spec.slot_active_w
         key = (active_w, eff)
-        found = self.ctx.metered_levels.get(key)
-        if found is None:
+        i = ctx.metered_levels.get(key)
+        if i is None:
             grid_w = active_w / eff
-            i = self.ctx.rec.add_fold(((BUSY_SLOTS, 1.0), (P_ACTIVE, active_w), (P_GRID, grid_w),
-                                       (P_CHARGE_LOSS, grid_w * (1.0 - eff))))
-            found = self.ctx.metered_levels[key] = (i, grid_w)
-        return found
+            i = ctx.rec.add_fold(((BUSY_SLOTS, 1.0), (P_ACTIVE, active_w), (P_GRID, grid_w),
+                                  (P_CHARGE_LOSS, grid_w * (1.0 - eff))))
+            ctx.metered_levels[key] = i
+            ctx.metered_grid_w[i] = grid_w
+        return i
 
     # ------------------------------------------------------------------ thresholds
     def _next_threshold_s(self, now: float) -> float:
@@ -925,5 +920,6 @@ class Vehicle(ChargingSessions, JobBilling):
     def finish(self, now: float) -> None:
         """Settle every account at the end of the run (after the jobs still running are billed)."""
         self._settle(now)
-        self._flush_metered()
+        if self.m_slot_s:
+            self._flush_metered()
         self.meter.settle(now)

@@ -37,9 +37,9 @@ class JobBilling:
                 dp, dc = p * dt, c * dt
             else:
                 dp, dc = table.between(t0, now)
-            k = self.served_k
+            k = w / self.charger.efficiency / 3.6e6
             usd, g = dp * k, dc * k
-            if self.job_metered:  # the slot's active power from the grid: see Vehicle._flush_metered
+            if self.m_level >= 0:  # job-metered: the slot's grid draw is added by Vehicle._flush_metered
                 self.m_slot_s += dt
                 self.m_price += dp
                 self.m_carbon += dc

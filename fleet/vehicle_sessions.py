@@ -58,7 +58,6 @@ class ChargingSessions:
         """Connect to ``charger`` (at the home or depot site when the car has one)."""
         self.plugged = True
         self.charger = charger
-        self.served_k = self.spec.slot_served_w / charger.efficiency / 3.6e6
         self.e_infer_batt_since_plug = 0.0
         cap = self.spec.battery.capacity_wh
         self.full = self.energy_wh >= self.spec.battery.charge_limit_soc * cap - _TOL_WH

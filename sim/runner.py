@@ -68,8 +68,9 @@ class FleetContext:
     charging_signal: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     horizon_s: float = float("inf")
     #: the recorder's folded level per (busy slot's active W, charger efficiency) of cars at their
-    #: charge limit, and the grid W of one such slot (see ``Vehicle._metered_level``)
+    #: charge limit, and the grid W of one busy slot per such level (see ``Vehicle._metered_level``)
     metered_levels: dict = field(default_factory=dict)
+    metered_grid_w: dict = field(default_factory=dict)
 
 
 class _NoTrips:

@@ -14,7 +14,11 @@ from simpy.events import NORMAL
 
 
 class TimedCall:
-    """A one-shot callback scheduled on a SimPy environment; ``value`` rides along."""
+    """A one-shot callback scheduled on a SimPy environment; ``value`` rides along.
+
+    The event loop only reads ``callbacks`` (it swaps in ``None``), so events of one kind may
+    share one list.
+    """
 
     __slots__ = ("callbacks", "_ok", "_value")
 

@@ -77,6 +77,30 @@ def test_job_metering_matches_per_change_metering(case, monkeypatch):
         np.testing.assert_allclose(got.vehicles[col], ref.vehicles[col], rtol=1e-9, atol=1e-9, err_msg=col)
     for col in JOB_COLUMNS:
         np.testing.assert_allclose(got.jobs[col], ref.jobs[col], rtol=1e-9, atol=1e-12, err_msg=col)
+    # The recorder's folded level adds up to the same time series as the per-change levels.
+    for col in ("utilization", "power_w_inference_active", "grid_w", "power_w_charging_losses", "serving",
+                "available"):
+        np.testing.assert_allclose(got.timeseries[col], ref.timeseries[col], rtol=1e-9, atol=1e-6, err_msg=col)
     assert abs(got.summary["checks"]["energy_balance_residual_kwh"]) < 1e-9
     assert got.summary["energy_kwh"]["grid_import"] == pytest.approx(ref.summary["energy_kwh"]["grid_import"],
                                                                      rel=1e-12)
+
+
+def test_recorder_fold_spreads_its_integral_over_the_named_levels():
+    """A folded level worth (1 slot, 20 W, 22.2 W) adds exactly those multiples of its integral."""
+    from sim.recorder import Recorder
+
+    rec = Recorder(("slots", "active_w", "grid_w"), ())
+    fold = rec.add_fold(((0, 1.0), (1, 20.0), (2, 20.0 / 0.9)))
+    assert fold == 3 and rec.level_names == ("slots", "active_w", "grid_w")
+    rec.add(2, 100.0, 0.0)  # a named level: 100 W from t = 0
+    rec.add(fold, 2.0, 10.0)  # two folded slots from 10 s, one more from 40 s
+    rec.add(fold, 1.0, 40.0)
+    duration, integrals, _ = rec.close_interval(60.0)
+    slot_s = 2.0 * 50.0 + 1.0 * 20.0  # 120 slot-seconds
+    assert duration == 60.0
+    assert integrals == pytest.approx([slot_s, 20.0 * slot_s, 100.0 * 60.0 + 20.0 / 0.9 * slot_s], rel=1e-12)
+    _, integrals, _ = rec.close_interval(70.0)  # the level carries into the next interval: 3 slots
+    assert integrals == pytest.approx([30.0, 600.0, 1000.0 + 20.0 / 0.9 * 30.0], rel=1e-12)
+    assert rec.totals() == pytest.approx({"slots": 150.0, "active_w": 3000.0,
+                                          "grid_w": 7000.0 + 20.0 / 0.9 * 150.0}, rel=1e-12)
