@@ -114,7 +114,10 @@ class Dispatcher:
             self.decisions += 1
             v = self.policy.select(job)
             if v is not None:
-                self._assign(job, v)
+                if self.local or getattr(v, "bucket", -1) < 0:
+                    self._assign(job, v)  # vehicle queueing, or a choice _assign rejects
+                else:
+                    self._start(job, v)
                 return
         self._enqueue(job, queue, front=False)
 

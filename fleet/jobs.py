@@ -22,7 +22,6 @@ class Job:
         "prompt_tokens",
         "output_tokens",
         "output_done",
-        "service_s",
         "service_left_s",
         "slo_s",
         "deadline_s",
@@ -62,8 +61,7 @@ class Job:
         self.prompt_tokens = prompt_tokens
         self.output_tokens = output_tokens
         self.output_done = 0  # decoded tokens kept across preemptions (batch only)
-        self.service_s = service_s  # fixed service requirement (exponential option) or None
-        self.service_left_s = service_s
+        self.service_left_s = service_s  # fixed service requirement still to serve (exponential option) or None
         self.slo_s = slo_s
         self.deadline_s = arrival_s + slo_s  # absolute completion target: the EDF key
         self.max_wait_s = max_wait_s

@@ -30,7 +30,12 @@ class Environment(simpy.Environment):
         self._stream: list[float] = []
         self._stream_i = 0
         self._stream_fn: Callable[[int], None] | None = None
-        self.stream_calls = 0  # calls made from fed streams so far
+        self._calls_before = 0  # calls made from the streams fed before the current one
+
+    @property
+    def stream_calls(self) -> int:
+        """Calls made from fed streams so far."""
+        return self._calls_before + self._stream_i
 
     def feed(self, times: list[float], fn: Callable[[int], None] | None) -> None:
         """From now on, call ``fn(i)`` at ``times[i]`` for each i in order (replaces any earlier feed).
@@ -39,6 +44,7 @@ class Environment(simpy.Environment):
         """
         if times and times[0] < self._now:
             raise ValueError(f"fed time {times[0]} is before the current time {self._now}")
+        self._calls_before += self._stream_i
         self._stream = times
         self._stream_i = 0
         self._stream_fn = fn
@@ -58,7 +64,6 @@ class Environment(simpy.Environment):
                     if t < until_s and (not queue or t <= queue[0][0]):
                         self._now = t
                         self._stream_i = i + 1
-                        self.stream_calls += 1
                         self._stream_fn(i)
                         continue
                 if not queue or queue[0][0] >= until_s:
