@@ -16,9 +16,12 @@ class PriceCarbonTable:
     Built once per run and shared by every vehicle's :class:`GridMeter`.
     """
 
-    __slots__ = ("times", "cum_price", "cum_carbon", "price", "carbon", "start_s", "end_s", "_piece")
+    __slots__ = ("times", "cum_price", "cum_carbon", "price", "carbon", "start_s", "end_s", "_piece",
+                 "price_signal", "carbon_signal")
 
     def __init__(self, price: StepSignal, carbon: StepSignal) -> None:
+        self.price_signal = price  # $/kWh
+        self.carbon_signal = carbon  # g/kWh
         self.start_s = max(price.start_s, carbon.start_s)
         self.end_s = min(price.end_s, carbon.end_s)
         times = sorted({t for t in price.times_s + carbon.times_s if self.start_s <= t < self.end_s}
@@ -73,10 +76,7 @@ class GridMeter:
     Each call costs one bisect per signal (the cumulative integrals at the last time are cached).
     """
 
-    __slots__ = (
-        "_price", "_carbon", "_table", "_t_s", "_power_w", "_p_cum", "_c_cum",
-        "_energy_ws", "_cost_ws", "_co2_ws",
-    )
+    __slots__ = ("_table", "_t_s", "_power_w", "_p_cum", "_c_cum", "_energy_ws", "_cost_ws", "_co2_ws")
 
     def __init__(self, price: StepSignal, carbon: StepSignal, t0_s: float,
                  table: PriceCarbonTable | None = None) -> None:
@@ -84,8 +84,8 @@ class GridMeter:
 
         ``table`` (optional) is the shared :class:`PriceCarbonTable` of the same two signals.
         """
-        self._price = price
-        self._carbon = carbon
+        if table is not None and (table.price_signal is not price or table.carbon_signal is not carbon):
+            raise ValueError("grid meter: the shared table must be built from the same price and carbon signals")
         self._table = table or PriceCarbonTable(price, carbon)
         self._t_s = float(t0_s)
         self._power_w = 0.0
@@ -132,7 +132,8 @@ class GridMeter:
 
     def prices_at(self, t_s: float) -> tuple[float, float]:
         """Price ($/kWh) and carbon intensity (g/kWh) in force at ``t_s`` s."""
-        return self._price.value(t_s), self._carbon.value(t_s)
+        table = self._table
+        return table.price_signal.value(t_s), table.carbon_signal.value(t_s)
 
     @property
     def t_s(self) -> float:
@@ -181,5 +182,6 @@ class GridMeter:
         self.settle(t_s)
         ws = energy_wh * _WS_PER_WH
         self._energy_ws += ws
-        self._cost_ws += ws * self._price.value(t_s)
-        self._co2_ws += ws * self._carbon.value(t_s)
+        price, carbon = self.prices_at(t_s)
+        self._cost_ws += ws * price
+        self._co2_ws += ws * carbon
