@@ -159,7 +159,6 @@ class Vehicle(ChargingSessions, JobBilling):
         "check_event",
         "check_at",
         # per-vehicle accounts (Wh) and counters
-        "e_initial_wh",
         "e_drive",
         "e_infer",
         "e_sleep",
@@ -262,7 +261,6 @@ class Vehicle(ChargingSessions, JobBilling):
         self.r_offline = -1
         self.check_event = None
         self.check_at = _INF
-        self.e_initial_wh = energy_wh
         self.e_drive = self.e_infer = self.e_sleep = self.e_loss = 0.0
         self.e_infer_batt_since_plug = 0.0
         self.meter = meter

@@ -138,7 +138,7 @@ def _vehicles(sim) -> pd.DataFrame:
         "jobs_completed": [v.jobs_done for v in vs],
         "tokens_served": [v.tokens_done for v in vs],
         "preemptions": [v.preempted for v in vs],
-        "energy_initial_wh": [v.e_initial_wh for v in vs],
+        "energy_initial_wh": sim.initial_energy_wh,
         "energy_final_wh": [v.energy_wh for v in vs],
         "grid_wh": [v.meter.energy_wh for v in vs],
         "cost_usd": [v.meter.cost_usd for v in vs],

@@ -287,9 +287,12 @@ class Simulation:
         self.opted_in = opted_in
         self.home_charger = home_charger
         self.vehicles = []
+        #: each car's battery energy at the start (Wh), kept here rather than on the cars (memory)
+        self.initial_energy_wh = np.empty(n + n_taxi)
         for i in range(n + n_taxi):
             spec = self.spec if i < n else taxi_spec
-            v = Vehicle(i, self.ctx, spec, float(soc0[i] * spec.battery.capacity_wh), bool(opted_in[i]),
+            self.initial_energy_wh[i] = energy_wh = float(soc0[i] * spec.battery.capacity_wh)
+            v = Vehicle(i, self.ctx, spec, energy_wh, bool(opted_in[i]),
                         bool(home_charger[i]), GridMeter(self.price, self.carbon, 0.0, table), weight)
             v.has_workplace_charger = bool(workplace[i])
             if i >= n:

@@ -210,11 +210,11 @@ def test_battery_content_carries_the_carbon_and_cost_of_its_charging_hours():
     eff = sim.spec.home_charger.efficiency
     assert g0_per_wh * 1000.0 * eff == pytest.approx(np.mean([sim.carbon.value(t) for t in hours]), rel=1e-12)
     assert usd0_per_wh * 1000.0 * eff == pytest.approx(np.mean([sim.price.value(t) for t in hours]), rel=1e-12)
-    for v in sim.vehicles:
+    for v, e0 in zip(sim.vehicles, sim.initial_energy_wh):
         assert v.meter.energy_wh > 1000.0  # it charged
         assert v.energy_wh == pytest.approx(0.9 * v.spec.battery.capacity_wh, abs=1e-6)
-        want_g = g0_per_wh * v.e_initial_wh + v.meter.co2_g
-        want_usd = usd0_per_wh * v.e_initial_wh + v.meter.cost_usd
+        want_g = g0_per_wh * e0 + v.meter.co2_g
+        want_usd = usd0_per_wh * e0 + v.meter.cost_usd
         assert v.batt_g_per_wh * v.energy_wh == pytest.approx(want_g, rel=1e-9)
         assert v.batt_usd_per_wh * v.energy_wh == pytest.approx(want_usd, rel=1e-9)
         # charging at night mixes in cleaner or dirtier energy: the average moved
@@ -228,8 +228,8 @@ def test_discharging_leaves_the_battery_content_unchanged():
     sim = Simulation(default_scenario().with_overrides(over))
     sim.execute()
     g0_per_wh, usd0_per_wh = sim.ctx.battery_content0
-    drove = [v for v in sim.vehicles if v.km > 0 and v.fast_charges == 0]
+    drove = [(v, e0) for v, e0 in zip(sim.vehicles, sim.initial_energy_wh) if v.km > 0 and v.fast_charges == 0]
     assert len(drove) > 10
-    for v in drove:
-        assert v.energy_wh < v.e_initial_wh
+    for v, e0 in drove:
+        assert v.energy_wh < e0
         assert v.batt_g_per_wh == g0_per_wh and v.batt_usd_per_wh == usd0_per_wh
