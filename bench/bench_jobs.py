@@ -7,7 +7,10 @@ excludes building the fleet, assembling the results tables (reported apart) and 
 Repeats the run and reports the best and the median, since a shared virtual machine's speed
 varies by tens of per cent from one second to the next.
 
-    python bench/bench_jobs.py [--seconds 600] [--vehicles 1000] [--load 0.8] [--repeat 5]
+    python bench/bench_jobs.py [--seconds 600] [--vehicles 1000] [--load 0.8] [--repeat 5] [--battery]
+
+``--battery``: the cars have no home charger and serve from their batteries (from 90 % charge)
+instead of from the grid at their charge limit: the other energy path of a slot change.
 """
 from __future__ import annotations
 
@@ -46,8 +49,9 @@ def bare_simpy_jobs_per_s(n_jobs: int, rate_per_s: float, service_s: float) -> f
     return n_jobs / (time.perf_counter() - t0)
 
 
-def scenario(seconds: float, vehicles: int = 1000, load: float = 0.8) -> Scenario:
-    """The benchmark's scenario: ``vehicles`` always-available cars at ``load`` per slot for ``seconds``."""
+def scenario(seconds: float, vehicles: int = 1000, load: float = 0.8, battery: bool = False) -> Scenario:
+    """The benchmark's scenario: ``vehicles`` always-available cars at ``load`` per slot for ``seconds``
+    (plugged in at their charge limit, or with ``battery`` unplugged and serving from the battery)."""
     chip = CHIP_PRESETS["hw4"]
     mean_service_s = chip.service_s(AZURE_CONV_2023_PROMPT_DIST.mean_tokens, AZURE_CONV_2023_OUTPUT_DIST.mean_tokens)
     return default_scenario().with_overrides({
@@ -61,6 +65,7 @@ def scenario(seconds: float, vehicles: int = 1000, load: float = 0.8) -> Scenari
         "workload.interactive.diurnal": "flat",
         "workload.interactive.max_wait_s": 1e9,
         "workload.batch.rate_per_s": 0.0,
+        "fleet.home_charger_share": 0.0 if battery else 1.0,
     })
 
 
@@ -70,8 +75,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--vehicles", type=int, default=1000)
     ap.add_argument("--load", type=float, default=0.8, help="offered load per slot")
+    ap.add_argument("--battery", action="store_true", help="cars unplugged, serving from their batteries")
     args = ap.parse_args()
-    sc = scenario(args.seconds, args.vehicles, args.load)
+    sc = scenario(args.seconds, args.vehicles, args.load, args.battery)
     rate = sc["workload.interactive.rate_per_s"]
     mean_service_s = args.load * args.vehicles * CHIP_PRESETS["hw4"].slots / rate
     print(machine())
