@@ -79,11 +79,9 @@ class JobBilling:
         Discharging leaves the average unchanged.
         """
         dt = now - self.t_s
-        table = self.table
-        p0, c0 = table.cumulatives(self.t_s)
-        p1, c1 = table.cumulatives(now)
+        dp, dc = self.table.between(self.t_s, now)
         grid_kwh = stored_wh / self.charger.efficiency / 1000.0
         e0 = self.energy_wh
         e1 = e0 + stored_wh
-        self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_kwh * (c1 - c0) / dt) / e1
-        self.batt_usd_per_wh = (self.batt_usd_per_wh * e0 + grid_kwh * (p1 - p0) / dt) / e1
+        self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_kwh * dc / dt) / e1
+        self.batt_usd_per_wh = (self.batt_usd_per_wh * e0 + grid_kwh * dp / dt) / e1
