@@ -32,7 +32,8 @@ class Recorder:
         self._folds: list[tuple[int, tuple[tuple[int, float], ...]]] = []  # hidden level -> named ones
 
     def add_fold(self, coefficients: Sequence[tuple[int, float]]) -> int:
-        """A new hidden level that stands for ``coefficient`` times itself in each named level.
+        """A new hidden level; each unit of it counts ``c`` units in named level ``j`` for every
+        ``(j, c)`` in ``coefficients``.
 
         One ``add`` to it replaces one ``add`` per named level when several levels always move
         together (the busy slots of cars at their charge limit: slots, chip power, grid draw and
