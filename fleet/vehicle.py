@@ -535,12 +535,7 @@ class Vehicle(ChargingSessions, JobBilling):
             level, acc = rec.level, rec.acc
             since = now - rec.t_open
             if state != self.state:
-                j = self.state
-                acc[j] -= w * since
-                level[j] -= w
-                acc[state] += w * since
-                level[state] += w
-                self.state = self.r_state = state
+                self._move_state_count(state, w * since)
             d = delta * w
             acc[i] += d * since
             level[i] += d
@@ -587,12 +582,7 @@ class Vehicle(ChargingSessions, JobBilling):
         level, acc = rec.level, rec.acc
         since = now - rec.t_open
         if state != self.state:
-            i = self.state
-            acc[i] -= w * since
-            level[i] -= w
-            acc[state] += w * since
-            level[state] += w
-            self.state = self.r_state = state
+            self._move_state_count(state, w * since)
         i = BUSY_SLOTS
         d = delta * w
         acc[i] += d * since
@@ -627,6 +617,17 @@ class Vehicle(ChargingSessions, JobBilling):
             level[i] += d
             self.p_batt = p_batt
             self._plan_threshold(now)
+
+    def _move_state_count(self, state: int, weighted_since: float) -> None:
+        """Move this car's count from its state to ``state`` (available <-> serving) in the recorder,
+        ``weighted_since`` = weight x seconds since the recorder's interval opened."""
+        rec = self.ctx.rec
+        level, acc, w, old = rec.level, rec.acc, self.weight, self.state
+        acc[old] -= weighted_since
+        level[old] -= w
+        acc[state] += weighted_since
+        level[state] += w
+        self.state = self.r_state = state
 
     # ------------------------------------------------------------------ energy
     def _settle(self, now: float) -> None:

@@ -86,14 +86,10 @@ def make_grid(results: Results, dpi: int = 110) -> Figure | None:
     ts = results.timeseries
     if not set(GRID_COLUMNS) <= set(ts.columns):
         return None
-    fig = style.new_figure(style.SIZE_TALL, dpi)
-    ax, axs = fig.subplots(2, 1, sharex=True, height_ratios=[3.0, 1.4])
-    ax.set_title(f"Fleet load against the grid's carbon and price ({style.subtitle(results.summary)})")
-    axs.set_title("Grid signals, and what the fleet's grid energy cost and emitted on average", fontsize="medium")
-    if len(ts) == 0:
-        ax.set_ylabel("power")
-        style.empty_panel(ax, "no time-series samples in this run")
-        style.empty_panel(axs, "no time-series samples")
+    fig, ax, axs, empty = style.power_over_signals(
+        len(ts), f"Fleet load against the grid's carbon and price ({style.subtitle(results.summary)})",
+        "Grid signals, and what the fleet's grid energy cost and emitted on average", [3.0, 1.4], dpi)
+    if empty:
         return fig
     lt = style.local_times(ts, style.zone(results))
     x, pad = lt.x, lt.pad

@@ -114,14 +114,9 @@ def make_utilization(results: Results, dpi: int = 110) -> Figure:
 def make_power(results: Results, dpi: int = 110) -> Figure:
     """Stacked load-side power by category with grid draw as a line; price and carbon below."""
     ts = results.timeseries
-    fig = style.new_figure(style.SIZE_TALL, dpi)
-    ax, axp = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    ax.set_title(f"Fleet power by category and grid draw ({_subtitle(results)})")
-    axp.set_title("Grid signals", fontsize="medium")
-    if len(ts) == 0:
-        ax.set_ylabel("power")
-        style.empty_panel(ax, "no time-series samples in this run")
-        style.empty_panel(axp, "no time-series samples")
+    fig, ax, axp, empty = style.power_over_signals(
+        len(ts), f"Fleet power by category and grid draw ({_subtitle(results)})", "Grid signals", [3, 1], dpi)
+    if empty:
         return fig
     lt = style.local_times(ts, _zone(results))
     x, pad = lt.x, lt.pad

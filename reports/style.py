@@ -86,22 +86,23 @@ _POWER_UNITS = ((1e9, "GW"), (1e6, "MW"), (1e3, "kW"), (1.0, "W"))
 _ENERGY_UNITS = ((1e6, "GWh"), (1e3, "MWh"), (1.0, "kWh"))
 
 
-def power_unit(max_abs_w: float) -> tuple[float, str]:
-    """The (divisor, unit name) that shows ``max_abs_w`` (W) as a number below 1000."""
-    m = abs(float(max_abs_w)) if np.isfinite(max_abs_w) else 0.0
-    for div, name in _POWER_UNITS:
+def _unit(max_abs: float, units: tuple[tuple[float, str], ...]) -> tuple[float, str]:
+    """The first (divisor, name) of ``units`` (largest first) at or below ``max_abs``; else the last."""
+    m = abs(float(max_abs)) if np.isfinite(max_abs) else 0.0
+    for div, name in units:
         if m >= div:
             return div, name
-    return 1.0, "W"
+    return units[-1]
+
+
+def power_unit(max_abs_w: float) -> tuple[float, str]:
+    """The (divisor, unit name) that shows ``max_abs_w`` (W) as a number below 1000."""
+    return _unit(max_abs_w, _POWER_UNITS)
 
 
 def energy_unit(max_abs_kwh: float) -> tuple[float, str]:
     """The (divisor, unit name) that shows ``max_abs_kwh`` (kWh) as a number below 1000 (kWh at least)."""
-    m = abs(float(max_abs_kwh)) if np.isfinite(max_abs_kwh) else 0.0
-    for div, name in _ENERGY_UNITS:
-        if m >= div:
-            return div, name
-    return 1.0, "kWh"
+    return _unit(max_abs_kwh, _ENERGY_UNITS)
 
 
 def zone(results: Results) -> tzinfo | None:
@@ -175,6 +176,24 @@ def new_figure(size: tuple[float, float], dpi: int) -> Figure:
     fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def power_over_signals(n_samples: int, title: str, lower_title: str, height_ratios: list[float],
+                       dpi: int) -> tuple[Figure, Axes, Axes, bool]:
+    """A tall figure with a power panel above a grid-signal panel (shared time axis), titled.
+
+    Returns ``(fig, power_ax, signal_ax, empty)``; with no time-series samples both panels say so
+    and ``empty`` is True (draw nothing more).
+    """
+    fig = new_figure(SIZE_TALL, dpi)
+    ax, lower = fig.subplots(2, 1, sharex=True, height_ratios=height_ratios)
+    ax.set_title(title)
+    lower.set_title(lower_title, fontsize="medium")
+    if n_samples == 0:
+        ax.set_ylabel("power")
+        empty_panel(ax, "no time-series samples in this run")
+        empty_panel(lower, "no time-series samples")
+    return fig, ax, lower, n_samples == 0
 
 
 def empty_panel(ax: Axes, message: str) -> None:

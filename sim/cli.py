@@ -72,11 +72,7 @@ def _add_tune_parser(sub) -> None:
     p.add_argument("tune", help="tune file (TOML tables [tune], [set], [params], [objective], [[constraints]]; "
                                 "format: pydoc sim.tune)")
     p.add_argument("--out", metavar="DIR", help="tune folder (default: results/tune_<name>)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="replicate runs in parallel (default 1: in this process)")
-    p.add_argument("--scheduler", metavar="ADDRESS|local",
-                   help="run on a Dask cluster: 'local' or a scheduler address (needs the dask extra)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_executor_arguments(p, "replicate runs")
 
 
 def _add_sweep_parser(sub) -> None:
@@ -87,14 +83,19 @@ def _add_sweep_parser(sub) -> None:
                                    "finished points and retries failed ones.")
     p.add_argument("sweep", help="sweep file (TOML tables [sweep], [set], [axes]; format: pydoc sim.sweep)")
     p.add_argument("--out", metavar="DIR", help="sweep folder (default: results/sweep_<name>)")
+    _add_executor_arguments(p, "points")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip the comparison figures and report page (fleetsim report SWEEP_DIR draws them later)")
+
+
+def _add_executor_arguments(p, what: str) -> None:
+    """--workers, --scheduler and --no-progress, shared by sweep and tune (``what`` runs in parallel)."""
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="points run in parallel (default 1: in this process)")
+                   help=f"{what} run in parallel (default 1: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS|local",
                    help="run on a Dask cluster: 'local' starts one with N workers, or a scheduler address "
                         "such as tcp://10.0.0.5:8786 (needs the dask extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-report", action="store_true",
-                   help="skip the comparison figures and report page (fleetsim report SWEEP_DIR draws them later)")
 
 
 def _load(args) -> object:

@@ -77,16 +77,7 @@ def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -
     if path is not None:
         p = Path(path)
         source = str(p)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ScenarioError(f"{p}: scenario file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(f"{p}: cannot read scenario file ({exc})") from None
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
+        raw = read_toml_file(p, "scenario")
         _anchor_paths(raw, p.parent)
     for item in overrides or []:
         key, value = parse_override(item)
@@ -170,6 +161,21 @@ def parse_start(value: Any, key: str) -> datetime:
 
 
 # ---------------------------------------------------------------------------------- helpers
+def read_toml_file(p: Path, what: str) -> dict[str, Any]:
+    """The tables of the TOML file ``p`` (a ``what`` file: scenario, sweep, tune); a missing,
+    unreadable or malformed file is a one-line ScenarioError naming the file (and line)."""
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: {what} file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{p}: cannot read {what} file ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
+
+
 def _toml_error(path: str, message: str, text: str) -> str:
     m = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if m:

@@ -21,7 +21,7 @@ import tomli_w
 
 from fleet.policies import policy_class
 from sim.errors import ScenarioError
-from sim.scenario import PATH_KEYS, Scenario, _anchor_paths, _get_path, _set_path, _toml_error, load_scenario
+from sim.scenario import PATH_KEYS, Scenario, _anchor_paths, _get_path, _set_path, load_scenario, read_toml_file
 from sim.schema import KEYS_BY_PATH
 
 SECTIONS = ("sweep", "set", "axes")
@@ -91,16 +91,7 @@ def config_id(scenario_toml: str) -> str:
 def read_sweep(path: str | Path) -> SweepSpec:
     """Read, check and expand a sweep file; raise ScenarioError (one line) on bad input."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: sweep file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{p}: cannot read sweep file ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
+    raw = read_toml_file(p, "sweep")
     for name, value in raw.items():
         if name not in SECTIONS:
             raise ScenarioError(f"{p}: unknown key '{name}'; allowed: the tables [sweep], [set] and [axes]")

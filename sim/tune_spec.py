@@ -10,13 +10,12 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.scenario import PATH_KEYS, _anchor_paths, _get_path, _set_path, _toml_error
+from sim.scenario import PATH_KEYS, _anchor_paths, _get_path, _set_path, read_toml_file
 
 TUNE_KEYS = {
     "name": "a name of letters, digits, '_', '-' or '.'",
@@ -121,16 +120,7 @@ class TuneSpec:
 def load_tune(path: str | Path) -> TuneSpec:
     """Read and check a TUNE file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: tune file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{p}: cannot read tune file ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
+    raw = read_toml_file(p, "tune")
     return parse_tune(raw, source=str(p), base_dir=p.parent, default_name=p.stem)
 
 

@@ -6,11 +6,11 @@ import pytest
 from hand_values import CAISO, ev2a_summer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planners import OneDayPlanner
 
 from fleet.battery import BatterySpec, ChargerSpec
 from fleet.charging import charge_time_s, cheapest_windows
-from fleet.mobility import HOME, WORK, DayPlan
-from fleet.planner import PlanLists
+from fleet.mobility import HOME, WORK
 from sim.runner import Simulation, run
 from sim.scenario import default_scenario
 
@@ -75,23 +75,10 @@ def test_cheapest_windows_are_no_dearer_than_any_unchosen_time(vals, a, frac):
 
 
 # ---------------------------------------------------------------------------------- a hand-computed session
-class TwoTripPlanner:
+def two_trip_planner() -> OneDayPlanner:
     """Vehicle 0: home -> work at 16:00, work -> home at 17:00 (30 km, 30 min each); next tour 08:00."""
-
-    def __init__(self) -> None:
-        trips = [(57600.0, 59400.0, 30.0, WORK), (61200.0, 63000.0, 30.0, HOME)]
-        dep, arr, km, dest = (np.array(x) for x in zip(*trips))
-        self.plan = PlanLists(DayPlan(np.array([0, 2]), dep.astype(float), arr.astype(float),
-                                      km.astype(float), dest.astype(np.int8)))
-
-    def has_day(self, d: int) -> bool:
-        return d == 0
-
-    def day(self, d: int):
-        return self.plan
-
-    def next_tour(self, vid: int, d: int) -> tuple[float, float, float]:
-        return 115_200.0, 30.0, 120_000.0  # tomorrow 08:00, 30 km
+    return OneDayPlanner([(57600.0, 59400.0, 30.0, WORK), (61200.0, 63000.0, 30.0, HOME)],
+                         next_tour=(115_200.0, 30.0, 120_000.0))  # tomorrow 08:00, 30 km
 
 
 ONE_CAR = {
@@ -108,7 +95,7 @@ ONE_CAR = {
 
 def test_off_peak_session_holds_until_midnight_then_charges_to_the_limit():
     sim = Simulation(default_scenario().with_overrides(dict(ONE_CAR, **{"grid.charging.strategy": "off_peak"})))
-    sim.ctx.planner = TwoTripPlanner()
+    sim.ctx.planner = two_trip_planner()
     sim.run()
     v = sim.vehicles[0]
 
@@ -150,7 +137,7 @@ def test_immediate_session_charges_on_arrival_and_costs_more():
     costs = {}
     for strategy in ("immediate", "off_peak"):
         sim = Simulation(default_scenario().with_overrides(dict(ONE_CAR, **{"grid.charging.strategy": strategy})))
-        sim.ctx.planner = TwoTripPlanner()
+        sim.ctx.planner = two_trip_planner()
         sim.run()
         costs[strategy] = sim.vehicles[0].meter.cost_usd
     assert costs["off_peak"] < costs["immediate"]

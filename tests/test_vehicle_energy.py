@@ -9,31 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hand_values import CAISO, ev2a_summer
+from planners import OneDayPlanner
 
 from fleet.jobs import BATCH_CLASS, Job
-from fleet.mobility import HOME, WORK, DayPlan
-from fleet.planner import PlanLists
+from fleet.mobility import HOME, WORK
 from sim.runner import Simulation
 from sim.scenario import default_scenario
-
-
-class OneDayPlanner:
-    """A planner with a fixed itinerary for vehicle 0 on day 0 and nothing afterwards."""
-
-    def __init__(self, trips: list[tuple[float, float, float, int]]) -> None:
-        dep, arr, km, dest = (np.array(x) for x in zip(*trips))
-        self.plan = PlanLists(DayPlan(np.array([0, len(trips)]), dep.astype(float), arr.astype(float),
-                                      km.astype(float), dest.astype(np.int8)))
-
-    def has_day(self, d: int) -> bool:
-        return d == 0
-
-    def day(self, d: int):
-        return self.plan
-
-    def next_tour(self, vid: int, d: int) -> tuple[float, float, float]:
-        return float("inf"), 0.0, float("inf")
-
 
 BASE = {
     "run.days": 1.0,
