@@ -90,6 +90,17 @@ PATH_KEYS = ("workload.trace", "grid.carbon", "grid.tariff", "dispatch.policy", 
              "fleet.robotaxi.depot.weather_epw")
 
 
+def anchor_path(key: str, value: Any, base: Path) -> Any:
+    """``value`` for scenario ``key``: a relative file path (a path key) made relative to the folder
+    ``base`` of the file that gave it, as in scenario files; any other value unchanged."""
+    if key not in PATH_KEYS:
+        return value
+    nested: dict[str, Any] = {}
+    _set_path(nested, key, value)
+    _anchor_paths(nested, base)
+    return _get_path(nested, key)[1]
+
+
 def _anchor_paths(raw: dict[str, Any], base: Path) -> None:
     """Make relative file paths in a scenario file relative to the file's folder."""
     for path in PATH_KEYS:

@@ -21,7 +21,7 @@ import tomli_w
 
 from fleet.policies import policy_class
 from sim.errors import ScenarioError
-from sim.scenario import PATH_KEYS, Scenario, _anchor_paths, _get_path, _set_path, load_scenario, read_toml_file
+from sim.scenario import Scenario, anchor_path, load_scenario, read_toml_file
 from sim.schema import KEYS_BY_PATH
 
 SECTIONS = ("sweep", "set", "axes")
@@ -103,7 +103,7 @@ def read_sweep(path: str | Path) -> SweepSpec:
     axes = _flatten(raw.get("axes", {}))
     _check_keys(p, fixed, axes)
     base_dir = p.resolve().parent
-    fixed_used = {k: _anchor(k, v, base_dir) for k, v in fixed.items()}
+    fixed_used = {k: anchor_path(k, v, base_dir) for k, v in fixed.items()}
     try:
         base_set = base.with_overrides(fixed_used)
     except ScenarioError as exc:
@@ -116,7 +116,7 @@ def read_sweep(path: str | Path) -> SweepSpec:
             raise ScenarioError(f"{p}: [axes] {key} = {values!r}: allowed: a non-empty list of values")
         for v in values:
             try:
-                base_set.with_overrides({key: _anchor(key, v, base_dir)})
+                base_set.with_overrides({key: anchor_path(key, v, base_dir)})
             except ScenarioError as exc:
                 if len(axes) == 1:
                     raise ScenarioError(f"{p}: [axes] {exc}") from None
@@ -199,16 +199,6 @@ def _check_keys(p: Path, fixed: dict[str, Any], axes: dict[str, Any]) -> None:
         raise ScenarioError(f"{p}: [axes] {both[0]}: also in [set]; allowed: a key in one of them")
 
 
-def _anchor(key: str, value: Any, base_dir: Path) -> Any:
-    """A relative file path in a path key, made relative to the sweep file's folder."""
-    if key not in PATH_KEYS:
-        return value
-    raw: dict[str, Any] = {}
-    _set_path(raw, key, value)
-    _anchor_paths(raw, base_dir)
-    return _get_path(raw, key)[1]
-
-
 def _combinations(p: Path, combine: str, axes: dict[str, list[Any]]) -> list[tuple[int, ...]]:
     """Index tuples into the axes' value lists, one per configuration, in order."""
     sizes = [len(v) for v in axes.values()]
@@ -235,7 +225,7 @@ def _expand(p: Path, base: Scenario, fixed: dict[str, Any], axes: dict[str, list
     policies: set[str] = set()
     for c, combo in enumerate(combos):
         labels = tuple(values[i] for values, i in zip(axes.values(), combo))
-        overrides = {**fixed, **{k: _anchor(k, v, base_dir) for k, v in zip(axes, labels)}}
+        overrides = {**fixed, **{k: anchor_path(k, v, base_dir) for k, v in zip(axes, labels)}}
         shown = ", ".join(f"{k} = {v!r}" for k, v in zip(axes, labels))
         try:
             config = base.with_overrides(overrides)

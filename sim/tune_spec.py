@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.scenario import PATH_KEYS, _anchor_paths, _get_path, _set_path, read_toml_file
+from sim.scenario import anchor_path, read_toml_file
 
 TUNE_KEYS = {
     "name": "a name of letters, digits, '_', '-' or '.'",
@@ -165,7 +165,7 @@ def parse_tune(raw: dict[str, Any], source: str = "<tune>", base_dir: str | Path
     for key, value in settings.items():
         if key == "run.seed":
             raise bad(f"[set] {key}", "the replicate seeds come from [tune] root_seed; allowed: not run.seed")
-        settings[key] = _anchor(key, value, base)
+        settings[key] = anchor_path(key, value, base)
 
     params = tuple(_param(key, spec, bad, base) for key, spec in _flatten(_table(raw, "params", bad), leaf=_is_param)
                    .items())
@@ -223,16 +223,6 @@ def _flatten(table: dict[str, Any], prefix: str = "", leaf=lambda v: not isinsta
     return out
 
 
-def _anchor(key: str, value: Any, base: Path) -> Any:
-    """A file path given for a scenario key, made relative to the tune file as in scenario files."""
-    if key not in PATH_KEYS:
-        return value
-    nested: dict[str, Any] = {}
-    _set_path(nested, key, value)
-    _anchor_paths(nested, base)
-    return _get_path(nested, key)[1]
-
-
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -256,7 +246,7 @@ def _param(key: str, spec: Any, bad, base: Path) -> Param:
         if not ok:
             raise bad(where, f"choices = {choices!r}: allowed: a non-empty list of distinct strings, numbers "
                              "or booleans")
-        return Param(key, choices=tuple(_anchor(key, c, base) for c in choices))
+        return Param(key, choices=tuple(anchor_path(key, c, base) for c in choices))
     low, high = spec.get("low"), spec.get("high")
     is_int, log = spec.get("int", False), spec.get("log", False)
     for flag, v in (("int", is_int), ("log", log)):
