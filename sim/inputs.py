@@ -1,0 +1,68 @@
+"""Guards for what users hand to fleetsim: data file paths, names, and quoting file contents.
+
+A scenario file is data. The data files it names (traces, tariffs, carbon signals, weather) must
+be regular files of at most :data:`MAX_DATA_FILE_BYTES`, outside the kernel's pseudo file systems
+(``/dev``, ``/proc``, ``/sys``); names that become folder names are plain names, never paths; and
+an error message shows at most :data:`QUOTE_CHARS` characters of what a file holds.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+from sim.errors import FleetsimInputError
+
+#: largest data file fleetsim reads, bytes (2 GiB: the full Azure 2023 week traces are well below)
+MAX_DATA_FILE_BYTES = 2 * 1024**3
+#: most characters of a file's content (or of any user value) quoted in an error message
+QUOTE_CHARS = 80
+#: kernel pseudo file systems: never data
+_PSEUDO_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
+
+NAME_ALLOWED = "1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """``repr`` of ``value`` (a string is cut to ``limit`` characters first, marked with '...')."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + f"... ({len(value):,} characters)"
+    text = repr(value)
+    if len(text) > limit:
+        return text[:limit] + f"... ({len(text):,} characters)"
+    return text
+
+
+def is_plain_name(name: object) -> bool:
+    """True if ``name`` may be a folder name: 1-64 of ``[A-Za-z0-9._-]``, not starting with a dot."""
+    return isinstance(name, str) and bool(_NAME.fullmatch(name)) and not name.startswith(".")
+
+
+def check_data_file(path: str | Path, what: str) -> Path:
+    """``path`` as a readable data file, or a one-line :class:`FleetsimInputError` naming ``what``.
+
+    ``what`` names the key or role (``grid.carbon``, ``workload.trace``). Allowed: an existing
+    regular file (symbolic links are followed) of at most :data:`MAX_DATA_FILE_BYTES`, not under
+    ``/dev``, ``/proc`` or ``/sys``.
+    """
+    p = Path(path)
+    shown = quote(str(path))
+    try:
+        real = p.resolve()
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise FleetsimInputError(f"{what} = {shown}: file not found") from None
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise FleetsimInputError(f"{what} = {shown}: cannot read ({type(exc).__name__}: "
+                                 f"{quote(str(exc))})") from None
+    if any(real == root or root in real.parents for root in _PSEUDO_ROOTS) or not stat.S_ISREG(st.st_mode):
+        raise FleetsimInputError(f"{what} = {shown}: not a regular file; allowed: a data file "
+                                 "(not a folder, device, pipe, or a file under /dev, /proc or /sys)")
+    if st.st_size > MAX_DATA_FILE_BYTES:
+        raise FleetsimInputError(f"{what} = {shown}: {st.st_size:,} bytes; allowed: at most "
+                                 f"{MAX_DATA_FILE_BYTES:,} bytes")
+    if not os.access(p, os.R_OK):
+        raise FleetsimInputError(f"{what} = {shown}: not readable (permission denied)")
+    return p
