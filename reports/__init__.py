@@ -24,31 +24,34 @@ DEFAULT_DPI = 110
 __all__ = ["build_report", "build_sweep_report"]
 
 
-def build_report(folder: str | Path, dpi: int | None = None) -> list[Path]:
+def build_report(folder: str | Path, dpi: int | None = None, out: str | Path | None = None) -> list[Path]:
     """Draw all figures and the report page for the results ``folder``; return the written paths.
 
+    The files go to ``out`` (default: ``folder`` itself), laid out as in a results folder.
     ``dpi`` (dots per inch) defaults to the scenario's ``report.dpi``. A folder holding ``sweep.csv``
     gets the sweep comparison report instead (:func:`build_sweep_report`). Raises
     :class:`FileNotFoundError` naming the folder when it holds neither ``summary.json`` nor ``sweep.csv``.
     """
     f = Path(folder)
     if (f / SWEEP_CSV).is_file():
-        return build_sweep_report(f, dpi)
+        return build_sweep_report(f, dpi, out=out)
+    o = f if out is None else Path(out)
     results = load_results(f)  # raises FileNotFoundError naming ``f`` before anything is written
     if dpi is None:
         try:
             dpi = int(results.scenario["report.dpi"])
         except (KeyError, TypeError, ValueError):
             dpi = DEFAULT_DPI
-    pngs = draw_all(results, f / FIGURE_DIR, dpi, sites=site_samples(results, f))
-    return [*pngs, write_page(f, results, pngs)]
+    pngs = draw_all(results, o / FIGURE_DIR, dpi, sites=site_samples(results, f))
+    return [*pngs, write_page(o, results, pngs)]
 
 
 def build_sweep_report(folder: str | Path, dpi: int | None = None, *, metrics: Sequence[str] | None = None,
                        x: str | None = None, y: str | None = None, minimise_x: bool = True,
-                       maximise_y: bool = True, line_metrics: Sequence[str] | None = None) -> list[Path]:
-    """Draw the comparison figures (bars, Pareto, lines) and the report page of the sweep ``folder``;
-    return the written paths. The figure arguments are those of :func:`reports.sweep_figures.choose`;
+                       maximise_y: bool = True, line_metrics: Sequence[str] | None = None,
+                       out: str | Path | None = None) -> list[Path]:
+    """Draw the comparison figures (bars, Pareto, lines) and the report page of the sweep ``folder``
+    into ``out`` (default: ``folder``); return the written paths. The figure arguments are those of :func:`reports.sweep_figures.choose`;
     ``dpi`` defaults to the sweep's ``report.dpi`` setting, else 110.
     """
     f = Path(folder)
@@ -59,5 +62,6 @@ def build_sweep_report(folder: str | Path, dpi: int | None = None, *, metrics: S
             dpi = int(tables.meta.get("set", {}).get("report.dpi", DEFAULT_DPI))
         except (TypeError, ValueError):
             dpi = DEFAULT_DPI
-    pngs = draw_sweep(tables, choice, f / FIGURE_DIR, dpi)
-    return [*pngs, write_sweep_page(f, tables, choice, pngs)]
+    o = f if out is None else Path(out)
+    pngs = draw_sweep(tables, choice, o / FIGURE_DIR, dpi)
+    return [*pngs, write_sweep_page(o, tables, choice, pngs)]

@@ -10,9 +10,18 @@ from pathlib import Path
 
 from sim import __version__
 from sim.errors import FleetsimInputError
+from sim.inputs import quote
+from sim.publish import FolderLock, check_out_path, check_replaceable, update_folder
 
 EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``fleetsim: error: ...``, exit status 2), no usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise FleetsimInputError(" ".join(message.split()))
 
 
 def _add_scenario_args(p: argparse.ArgumentParser, optional: bool) -> None:
@@ -25,7 +34,7 @@ def _add_scenario_args(p: argparse.ArgumentParser, optional: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fleetsim``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fleetsim",
         description="Simulate a fleet of parked electric cars serving AI inference: capacity, "
                     "latency, energy, cost and CO2, hour by hour.",
@@ -39,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "vehicles.csv, figures/*.png and report.html.")
     _add_scenario_args(p_run, optional=True)
     p_run.add_argument("--out", metavar="DIR", help="results folder (default: results/<run.name>_seed<seed>); "
-                                                    "an earlier results folder there is replaced")
+                                                    "an earlier fleetsim results folder there is replaced, "
+                                                    "any other existing folder is refused")
     p_run.add_argument("--seed", type=int, metavar="N", help="root seed (same as --set run.seed=N)")
     p_run.add_argument("--print-scenario", action="store_true",
                        help="print the fully resolved scenario as TOML and exit without running")
@@ -109,28 +119,30 @@ def _load(args) -> object:
 
 def cmd_run(args) -> int:
     """``fleetsim run``."""
-    from sim.results import write_results  # noqa: PLC0415
+    from sim.results import NonFiniteSummary, write_results  # noqa: PLC0415
     from sim.runner import Simulation  # noqa: PLC0415
 
     scenario = _load(args)
     if args.print_scenario:
         sys.stdout.write(scenario.to_toml())
         return 0
-    out = Path(args.out) if args.out else Path("results") / f"{scenario['run.name']}_seed{scenario['run.seed']}"
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise FleetsimInputError(f"--out {out}: {parent} is a file, not a folder; allowed: a folder path")
-    if out.exists() and not (out / "summary.json").exists():
-        raise FleetsimInputError(f"--out {out}: exists and is not a fleetsim results folder; allowed: a new "
-                                 "folder or an earlier results folder")
-    sim = Simulation(scenario)
-    results = sim.run(progress=not args.no_progress and sys.stderr.isatty())
-    draw = None
-    if scenario["report.figures"] and not args.no_report:
-        from reports import build_report  # noqa: PLC0415
+    default = Path("results") / f"{scenario['run.name']}_seed{scenario['run.seed']}"
+    out = check_out_path(default if args.out is None else args.out,
+                         protect=[Path(args.scenario)] if args.scenario else [])
+    with FolderLock(out):
+        check_replaceable(out, "results")
+        sim = Simulation(scenario)
+        results = sim.run(progress=not args.no_progress and sys.stderr.isatty())
+        draw = None
+        if scenario["report.figures"] and not args.no_report:
+            from reports import build_report  # noqa: PLC0415
 
-        draw = build_report
-    folder = write_results(results, out, before_publish=draw)
+            draw = build_report
+        try:
+            folder = write_results(results, out, before_publish=draw)
+        except NonFiniteSummary as exc:
+            print(f"fleetsim: error: {exc}; this is a bug in fleetsim, nothing was written", file=sys.stderr)
+            return EXIT_CHECKS_FAILED
     _print_headline(results.summary, folder)
     checks = results.summary["checks"]
     if not checks["passed"]:
@@ -173,14 +185,24 @@ def cmd_check(args) -> int:
 
 def cmd_report(args) -> int:
     """``fleetsim report``."""
-    from reports import build_report  # noqa: PLC0415
-
     folder = Path(args.results)
-    if not (folder / "summary.json").exists() and not (folder / "sweep.csv").exists():
-        raise FleetsimInputError(f"{folder}: not a fleetsim results or sweep folder (no summary.json or sweep.csv)")
-    paths = build_report(folder)
+    paths = redraw_report(folder)
     print(f"wrote {len(paths)} files to {folder}")
     return 0
+
+
+def redraw_report(folder: Path) -> list[Path]:
+    """Draw the report of an existing results or sweep folder, replacing only the files fleetsim wrote."""
+    from reports import build_report  # noqa: PLC0415
+
+    def draw(tmp: Path) -> list[Path]:
+        try:
+            return build_report(folder, out=tmp)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise FleetsimInputError(f"{folder}: cannot read the folder ({type(exc).__name__}: "
+                                     f"{quote(str(exc))})") from None
+
+    return update_folder(folder, ("results", "sweep"), draw, redrawn=("figures",))
 
 
 def cmd_policies(_args) -> int:
@@ -200,9 +222,7 @@ def cmd_sweep(args) -> int:
                        progress=not args.no_progress)
     print(format_report(tables))
     if not args.no_report and (tables.points["status"] == "ok").any():
-        from reports import build_report  # noqa: PLC0415
-
-        build_report(Path(args.out) if args.out else Path("results") / f"sweep_{tables.meta['name']}")
+        redraw_report(Path(tables.stats["out"]))
     return 1 if len(tables.failures) else 0
 
 
@@ -226,11 +246,11 @@ COMMANDS = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "policies"
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fleetsim`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_BAD_INPUT
     try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_BAD_INPUT
         return COMMANDS[args.command](args)
     except FleetsimInputError as exc:
         print(f"fleetsim: error: {exc}", file=sys.stderr)

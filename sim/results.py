@@ -10,6 +10,7 @@ Folder contents: ``summary.json``, ``scenario.toml``, ``timeseries.csv``, ``jobs
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -540,15 +541,17 @@ def write_results(results: Results, out_dir: str | Path,
     """Write ``results`` to ``out_dir`` atomically and return the folder.
 
     Files go to a temporary sibling folder; ``before_publish(tmp)`` may add more (figures);
-    then the folder is renamed into place, replacing an earlier results folder of the same
-    name. On any error the temporary folder is removed and nothing is left behind.
+    then the folder is swapped into place with its marker (:func:`sim.publish.publish_folder`),
+    replacing an earlier results folder of the same name, never anything else. On any error the
+    temporary folder is removed and nothing is left behind. Every number in the summary must be
+    finite: a NaN or infinity is a bug and raises :class:`NonFiniteSummary` before anything is written.
     """
     out = Path(out_dir)
-    if out.exists() and not (out / SUMMARY).exists():
-        raise FileExistsError(f"{out}: exists and is not a fleetsim results folder; choose another --out")
+    check_finite(results.summary)
 
     def fill(tmp: Path) -> None:
-        (tmp / SUMMARY).write_text(json.dumps(results.summary, indent=2, default=_json_default) + "\n")
+        text = json.dumps(results.summary, indent=2, default=_json_default, allow_nan=False)
+        (tmp / SUMMARY).write_text(text + "\n")
         (tmp / SCENARIO).write_text(results.scenario.to_toml())
         results.timeseries.to_csv(tmp / TIMESERIES, index=False, lineterminator="\n")
         results.jobs.to_csv(tmp / JOBS, index=False, lineterminator="\n")
@@ -558,7 +561,23 @@ def write_results(results: Results, out_dir: str | Path,
         if before_publish is not None:
             before_publish(tmp)
 
-    return publish_folder(out, fill)
+    return publish_folder(out, fill, "results")
+
+
+class NonFiniteSummary(RuntimeError):
+    """A summary number is NaN or infinite: a bug in fleetsim, not bad input."""
+
+
+def check_finite(summary: dict[str, Any], prefix: str = "") -> None:
+    """Raise :class:`NonFiniteSummary` naming the first dotted key of ``summary`` whose number is not finite."""
+    for key, value in summary.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            check_finite(value, path + ".")
+        elif isinstance(value, (list, tuple)):
+            check_finite({str(i): v for i, v in enumerate(value)}, path + ".")
+        elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            raise NonFiniteSummary(f"summary value {path} = {value!r} is not finite")
 
 
 def load_results(folder: str | Path) -> Results:

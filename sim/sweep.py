@@ -57,12 +57,11 @@ new pool (when several points were in flight, each is rerun alone to find the on
 """
 from __future__ import annotations
 
-import shutil
+import re
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,12 +70,29 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.errors import ScenarioError
-from sim.executors import make_executor
+from sim.executors import check_main_guard, make_executor
+from sim.publish import FolderLock, check_out_path, is_owned, not_ours_error, read_marker, remove_stale, write_marker
 from sim.sweep_file import Point, SweepSpec, read_sweep
 from sim.sweep_point import FAILED, OK, read_point, run_point, write_error
-from sim.sweep_tables import META, Result, check_metrics, choose_metrics, read_tables, write_meta, write_tables
+from sim.sweep_tables import (
+    AGGREGATE,
+    FAILURES,
+    META,
+    POINTS,
+    Result,
+    check_metrics,
+    choose_metrics,
+    read_tables,
+    write_meta,
+    write_tables,
+)
 
 __all__ = ["SweepTables", "run_sweep", "load_sweep", "format_report"]
+
+#: the sweep folder's own files (its marker lists them)
+SWEEP_FILES = (META, POINTS, AGGREGATE, FAILURES)
+#: a hidden sibling a point's writer makes in points/: .<id>.tmp.<pid>.<random>, .<id>.old..., .<id>.lock
+_POINT_SIBLING = re.compile(r"\.([0-9a-f]+)\.(?:(?:tmp|old)\.\d+\.[A-Za-z0-9_]+|lock)")
 
 
 @dataclass
@@ -91,10 +107,6 @@ class SweepTables:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-class WorkerDied(RuntimeError):
-    """The worker process running a point exited without reporting back."""
-
-
 def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers: int = 1,
               scheduler: str | None = None, progress: bool = True) -> SweepTables:
     """Run (or resume) the sweep file's points into ``out_dir`` (default results/sweep_<name>); return its tables.
@@ -105,7 +117,16 @@ def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ScenarioError(f"--workers = {workers!r}: allowed: an integer >= 1")
     spec = read_sweep(sweep_path)
-    out = Path(out_dir) if out_dir is not None else Path("results") / f"sweep_{spec.name}"
+    out = check_out_path(Path(out_dir) if out_dir is not None else Path("results") / f"sweep_{spec.name}",
+                         protect=[Path(sweep_path)])
+    if scheduler in (None, "local"):
+        check_main_guard()
+    with FolderLock(out):
+        return _run(spec, out, workers, scheduler, progress)
+
+
+def _run(spec: SweepSpec, out: Path, workers: int, scheduler: str | None, progress: bool) -> SweepTables:
+    """Run the sweep's missing points into the folder ``out``, whose lock the caller holds."""
     points_dir = _prepare(out)
     write_meta(out, spec, None)
     results: list[Result | None] = [read_point(points_dir / pt.id) for pt in spec.points]
@@ -126,6 +147,7 @@ def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers
     finally:
         bar.close()
     write_tables(out, spec, results, choose_metrics(spec, results))
+    _mark(out)
     tables = load_sweep(out)
     failed = sum(1 for r in results if r is not None and r["status"] != OK)
     tables.stats = {"ran": len(todo), "resumed": len(spec.points) - len(todo), "failed": failed,
@@ -163,18 +185,28 @@ def format_report(tables: SweepTables, limit: int = 20) -> str:
 
 # ---------------------------------------------------------------------------------- running
 def _prepare(out: Path) -> Path:
-    """Check and create the sweep folder; remove half-written point folders of an interrupted run."""
-    for parent in [out, *out.parents]:
-        if parent.exists() and not parent.is_dir():
-            raise ScenarioError(f"--out {out}: {parent} is a file, not a folder; allowed: a folder path")
-    if out.is_dir() and any(out.iterdir()) and not (out / META).exists():
-        raise ScenarioError(f"--out {out}: exists and is not a fleetsim sweep folder; allowed: a new folder "
-                            "or an earlier sweep folder")
+    """Check and create the sweep folder with its marker; remove what killed writers of its points left.
+
+    An existing folder is used only if it is empty or an earlier fleetsim sweep folder (its marker);
+    anything else is refused with one line.
+    """
+    if out.exists() and not (out.is_dir() and not out.is_symlink()
+                             and (not any(out.iterdir()) or is_owned(out, "sweep", only_listed=False))):
+        raise not_ours_error(out, "sweep")
     points_dir = out / "points"
     points_dir.mkdir(parents=True, exist_ok=True)
-    for stale in points_dir.glob(".*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    if read_marker(out) is None:
+        write_marker(out, "sweep", [])
+    for name in sorted({m.group(1) for e in points_dir.iterdir() if (m := _POINT_SIBLING.fullmatch(e.name))}):
+        remove_stale(points_dir / name)
     return points_dir
+
+
+def _mark(out: Path) -> None:
+    """List the sweep's own files in its marker (each points/<id>/ carries a results marker of its own)."""
+    marker = read_marker(out)
+    listed = set(marker["files"]) if marker else set()
+    write_marker(out, "sweep", listed | {f for f in SWEEP_FILES if (out / f).is_file()})
 
 
 def _check_first(spec: SweepSpec, results: list[Result | None]) -> bool:
@@ -188,62 +220,28 @@ def _check_first(spec: SweepSpec, results: list[Result | None]) -> bool:
 
 def _execute(todo: list[Point], points_dir: Path, figures: bool, workers: int, scheduler: str | None,
              record: Callable[[Point, Result], None], bar: _Progress) -> None:
-    """Run ``todo`` with at most ``workers`` in flight; recover from a worker that dies.
+    """Run ``todo``, each point in a worker process, at most ``workers`` in flight; go on when a worker dies.
 
-    A dead worker breaks a process pool and every point in flight with it. If one point was in
-    flight, it killed its worker: it is recorded as failed. If several were, each is rerun alone
-    in a new pool to find the one that did.
+    A point whose worker process dies is recorded as failed with :class:`sim.executors.WorkerDied`
+    (:class:`sim.executors.RecoveringPool` finds it when several were in flight), and the hidden
+    temporary folders left in ``points_dir`` by the processes of the broken pool are removed.
     """
-    queue, alone = deque(todo), deque()
-    while queue or alone:
-        with make_executor(workers, scheduler) as ex:
-            while queue or alone:
-                source, limit = (alone, 1) if alone else (queue, workers)
-                lost = _window(ex, source, limit, points_dir, figures, record, bar)
-                if not lost:
-                    continue
-                if len(lost) == 1:
-                    pt, exc = lost[0]
-                    died = WorkerDied("the worker process running this point exited without reporting back")
-                    died.__cause__ = exc
-                    record(pt, {"status": FAILED, "id": pt.id, "error": write_error(points_dir / pt.id, died)})
-                else:
-                    alone.extendleft(pt for pt, _ in reversed(lost))
-                break  # the pool is broken: start a new one
+    from sim.executors import RecoveringPool  # noqa: PLC0415
+    from sim.publish import remove_stale  # noqa: PLC0415
 
+    def submit(ex: Executor, pt: Point) -> Future:
+        return ex.submit(run_point, pt.toml, str(points_dir / pt.id), figures)
 
-def _window(ex: Executor, source: deque, limit: int, points_dir: Path, figures: bool,
-            record: Callable[[Point, Result], None], bar: _Progress) -> list[tuple[Point, BaseException]]:
-    """Submit from ``source`` keeping ``limit`` in flight until it is empty or the pool breaks.
+    def settle(pt: Point, fut: Future) -> None:
+        try:
+            result = fut.result()
+        except Exception as exc:  # noqa: BLE001 - WorkerDied, or e.g. a Dask worker lost thrice: recorded, go on
+            result = {"status": FAILED, "id": pt.id, "error": write_error(points_dir / pt.id, exc)}
+        record(pt, result)
 
-    Returns the points lost to a broken pool (with the exception), in point order.
-    """
-    inflight: dict[Future, Point] = {}
-    lost: list[tuple[Point, BaseException]] = []
-    while (source and not lost) or inflight:
-        while source and not lost and len(inflight) < limit:
-            pt = source.popleft()
-            bar.started()
-            try:
-                inflight[ex.submit(run_point, pt.toml, str(points_dir / pt.id), figures)] = pt
-            except BrokenExecutor as exc:
-                lost.append((pt, exc))
-                bar.stopped()
-        if not inflight:
-            break
-        done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-        for fut in sorted(done, key=lambda f: inflight[f].index):
-            pt = inflight.pop(fut)
-            bar.stopped()
-            try:
-                result = fut.result()
-            except BrokenExecutor as exc:
-                lost.append((pt, exc))
-                continue
-            except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker lost thrice: recorded, go on
-                result = {"status": FAILED, "id": pt.id, "error": write_error(points_dir / pt.id, exc)}
-            record(pt, result)
-    return sorted(lost, key=lambda x: x[0].index)
+    with RecoveringPool(lambda: make_executor(workers, scheduler), workers, wait=wait) as pool:
+        pool.run(todo, submit, settle, noun="point", lost=lambda pt: remove_stale(points_dir / pt.id),
+                 started=bar.started, stopped=bar.stopped)
 
 
 class _Progress:

@@ -2,7 +2,7 @@
 
 :func:`run_point` is the function the executors run. It takes and returns only small, picklable
 values (the scenario as TOML text, a folder path, a flag; a dict of numbers), so the same call
-works inline, in a process pool and on a Dask cluster.
+works in a process pool and on a Dask cluster.
 """
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ import math
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import BrokenExecutor, Future
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,9 +162,7 @@ def _collect(spec: TuneSpec, number: int, params: dict[str, Any], futures: Seque
     for fut in futures:
         try:
             values, returned = fut.result()
-        except BrokenExecutor:
-            raise
-        except Exception as exc:  # noqa: BLE001 - recorded with the trial; the tune goes on
+        except Exception as exc:  # noqa: BLE001 - incl. WorkerDied: recorded with the trial; the tune goes on
             if rec.state != FAIL:
                 rec.state, rec.error = FAIL, f"{type(exc).__name__}: {exc}".replace("\n", " ")
             continue
@@ -273,21 +271,35 @@ def run_tune(spec_or_path: TuneSpec | str | Path, out_dir: str | Path | None = N
         evaluate = prepare_simulation(spec, seeds[0])
     records: list[TrialRecord] = []
     bar = tqdm(total=spec.trials, desc=f"tune {spec.name}", unit="trial", disable=not progress, file=sys.stderr)
-    with make_executor(workers, scheduler) as executor, _quiet(optuna), bar:
-        study = optuna.create_study(direction="minimize", sampler=_sampler(optuna, spec))
-        while len(records) < spec.trials:
-            batch = [study.ask() for _ in range(min(spec.parallel, spec.trials - len(records)))]
-            params = [{p.key: _suggest(t, p) for p in spec.params} for t in batch]
-            futures = [[executor.submit(_replicate, evaluate, {**spec.set, **ps}, s, spec.metrics) for s in seeds]
-                       for ps in params]
-            for trial, ps, futs in zip(batch, params, futures):
-                rec = _collect(spec, trial.number, ps, futs)
-                _tell(optuna, study, trial, spec, rec)
-                records.append(rec)
-                best = best_trial(records)
-                if best is not None:
-                    bar.set_postfix_str(f"best {best.objective:.4g} (trial {best.number})", refresh=False)
-                bar.update(1)
+    with _quiet(optuna), bar:
+        from sim.executors import RecoveringPool  # noqa: PLC0415
+
+        # Replicates run in worker processes, so that one that kills its process fails its trial and
+        # the tune goes on in a new pool; except a custom ``evaluate`` with one worker, which runs in
+        # this process: worker processes may be unable to import it (a lambda, a closure, a notebook's).
+        in_process = not isinstance(evaluate, SimulationEvaluator)
+        pool = RecoveringPool(lambda: make_executor(workers, scheduler, serial_in_process=in_process), workers)
+        with pool:
+            study = optuna.create_study(direction="minimize", sampler=_sampler(optuna, spec))
+            futures: dict[tuple[int, int], Future] = {}  # of a batch: (trial, replicate) -> its future
+
+            def submit(ex, task: tuple[int, int, dict[str, Any]]) -> Future:
+                return ex.submit(_replicate, evaluate, task[2], seeds[task[1]], spec.metrics)
+
+            while len(records) < spec.trials:
+                batch = [study.ask() for _ in range(min(spec.parallel, spec.trials - len(records)))]
+                params = [{p.key: _suggest(t, p) for p in spec.params} for t in batch]
+                futures.clear()
+                pool.run([(t, r, {**spec.set, **ps}) for t, ps in enumerate(params) for r in range(len(seeds))],
+                         submit, lambda task, fut: futures.__setitem__(task[:2], fut), noun="replicate")
+                for t, (trial, ps) in enumerate(zip(batch, params)):
+                    rec = _collect(spec, trial.number, ps, [futures[t, r] for r in range(len(seeds))])
+                    _tell(optuna, study, trial, spec, rec)
+                    records.append(rec)
+                    best = best_trial(records)
+                    if best is not None:
+                        bar.set_postfix_str(f"best {best.objective:.4g} (trial {best.number})", refresh=False)
+                    bar.update(1)
     meta = _metadata(spec, seeds, records, evaluate, optuna.__version__)
     write_outputs(out, spec, records, meta)
     return TuneResult(out, best_trial(records), records, spec)

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ScenarioError
-from sim.publish import publish_folder
+from sim.publish import check_out_path, check_replaceable, publish_folder
 from sim.tune_spec import TuneSpec
 
 BEST, TRIALS, HISTORY, PARETO, META = "best.json", "trials.csv", "history.png", "pareto.png", "tune.json"
@@ -119,14 +118,13 @@ def write_outputs(out: Path, spec: TuneSpec, records: Sequence[TrialRecord], met
             draw_pareto(tmp / PARETO, records, best, pair, (spec.maximized(pair[0]), spec.maximized(pair[1])),
                         dpi)
 
-    return publish_folder(out, fill)
+    return publish_folder(out, fill, "tune")
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse to replace a folder that is not an earlier tune's output."""
-    if out.exists() and not (out / META).exists():
-        raise ScenarioError(f"--out {out}: exists and is not a fleetsim tune folder (no {META}); allowed: a new "
-                            "folder or an earlier tune folder")
+    """Refuse an ``out`` that is not absent, empty or an earlier tune folder holding only its own files."""
+    check_out_path(out)
+    check_replaceable(out, "tune")
 
 
 # ---------------------------------------------------------------------------------- figures

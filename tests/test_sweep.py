@@ -68,8 +68,10 @@ def sweep_file(folder: Path, body: str, name: str = "s") -> Path:
 
 
 def policy_axis(cls: type, marker: Path) -> str:
-    """Axes running least_loaded and ``cls`` (zipped with their params)."""
-    return (f'[axes]\n"dispatch.policy" = ["least_loaded", "{THIS}:{cls.__name__}"]\n'
+    """Axes running least_loaded and ``cls`` (zipped with their params). A sweep file names policy
+    files inside its own folder, so ``cls`` is loaded from a copy of this file next to the marker."""
+    (marker.parent / "failing_policies.py").write_bytes(THIS.read_bytes())
+    return (f'[axes]\n"dispatch.policy" = ["least_loaded", "failing_policies.py:{cls.__name__}"]\n'
             f'"dispatch.params" = [{{}}, {{ marker = "{marker}" }}]\n')
 
 
@@ -256,7 +258,7 @@ def test_failing_point_is_recorded_listed_and_retried(tmp_path, capsys):
     t = load_sweep(out)
     assert list(t.points["status"]) == ["ok", "ok"] and len(t.failures) == 0
     assert sorted(p.name for p in (out / "points" / bad).iterdir()) == [
-        "jobs.csv", "scenario.toml", "summary.json", "timeseries.csv", "vehicles.csv"]
+        "fleetsim.json", "jobs.csv", "scenario.toml", "summary.json", "timeseries.csv", "vehicles.csv"]
     assert "1 ran, 1 resumed, 0 failed" in capsys.readouterr().out
 
 
