@@ -22,7 +22,8 @@ from typing import Protocol
 import numpy as np
 
 from sim.clock import HOUR_S, Clock
-from sim.errors import DataFileError
+from sim.errors import DataFileError, ScenarioError
+from sim.inputs import check_data_file, quote
 
 INTERACTIVE = 0
 BATCH = 1
@@ -415,8 +416,16 @@ class SyntheticWorkload:
 # --------------------------------------------------------------------------------------------
 
 AZURE_HEADER = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
-_TS_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
+# Trace timestamps must fall in these years: offsets are int64 nanoseconds (at most 292 years).
+TRACE_YEARS = (1900, 2100)
+# A replayed trace's scaled span and start offset stay within 100 years (Julian years, s).
+MAX_TRACE_SPAN_S = 100 * 365.25 * 86400.0
+# Allowed workload.trace_time_scale: keeps every scaled time finite and exact enough.
+TIME_SCALE_RANGE = (1e-6, 1e6)
+_TS_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?")
 _TS_ALLOWED = "expected 'YYYY-MM-DD HH:MM:SS[.fraction]' with up to 9 fractional digits"
+_DIGITS = re.compile(r"[0-9]+")
+_BLANKS = " \t"  # stripped around every field (header, TIMESTAMP, token counts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -438,17 +447,21 @@ class TraceData:
         return float(self.offset_s[-1]) if len(self.offset_s) else 0.0
 
 
-def load_azure_trace(path: str | Path) -> TraceData:
+def load_azure_trace(path: str | Path, *, key: str = "workload.trace") -> TraceData:
     """Read an Azure LLM inference trace CSV: ``TIMESTAMP,ContextTokens,GeneratedTokens``.
 
-    Accepts CRLF or LF line endings, a missing final newline, trailing blank lines, a UTF-8 BOM
-    and 0-9 fractional-second digits. Offsets are computed in integer nanoseconds, so they are
-    exact to the float64 rounding of the final value. Raises :class:`DataFileError`
-    (``path:line: problem``, 1-based lines) for a missing or empty file, a wrong header, a wrong
-    field count, a bad timestamp, a token count that is not an integer >= 1, or timestamps that
-    go backwards.
+    Accepts CRLF or LF line endings, a missing final newline, trailing blank lines, a UTF-8 BOM,
+    spaces or tabs around fields and 0-9 fractional-second digits. Timestamps are in the years
+    :data:`TRACE_YEARS`; token counts are ASCII digits only (no sign, ``_`` or other scripts'
+    digits), 1 .. :data:`MAX_TOKENS`. Offsets are computed in integer nanoseconds, so they are
+    exact to the float64 rounding of the final value. The path is checked first with
+    :func:`sim.inputs.check_data_file` (``key`` names it). Raises :class:`DataFileError`
+    (``path:line: problem``, 1-based lines, at most 80 characters of the file quoted) for an
+    empty file, a wrong header, a wrong field count, a bad timestamp, a bad token count, or
+    timestamps that go backwards.
     """
     name = str(path)
+    check_data_file(path, key)
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
@@ -467,8 +480,8 @@ def load_azure_trace(path: str | Path) -> TraceData:
     if not lines:
         raise DataFileError(name, 1, f"file is empty; expected the header '{header_text}'")
     header = lines[0].rstrip("\r")
-    if tuple(f.strip() for f in header.split(",")) != AZURE_HEADER:
-        raise DataFileError(name, 1, f"header is {header!r}; expected '{header_text}'")
+    if tuple(f.strip(_BLANKS) for f in header.split(",")) != AZURE_HEADER:
+        raise DataFileError(name, 1, f"header is {quote(header)}; expected '{header_text}'")
     n = len(lines) - 1
     if n == 0:
         raise DataFileError(name, 2, "no data rows; expected at least one request after the header")
@@ -489,26 +502,32 @@ def load_azure_trace(path: str | Path) -> TraceData:
             row = lines[i + 1].rstrip("\r")
             got = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
             raise DataFileError(
-                name, lineno, f"has {got} ({row!r}); expected 3: {header_text}"
+                name, lineno, f"has {got} ({quote(row)}); expected 3: {header_text}"
             )
-        ts = fields[0].strip()
+        ts = fields[0].strip(_BLANKS)
         m = match(ts)
         if m is None:
-            raise DataFileError(name, lineno, f"TIMESTAMP is {fields[0]!r}; {_TS_ALLOWED}")
+            raise DataFileError(name, lineno, f"TIMESTAMP is {quote(fields[0])}; {_TS_ALLOWED}")
         day = ts[:10]
         ordinal = ordinals.get(day)
         if ordinal is None:
+            year = int(m[1])
+            if not TRACE_YEARS[0] <= year <= TRACE_YEARS[1]:
+                raise DataFileError(
+                    name, lineno, f"TIMESTAMP is {quote(fields[0])}; expected a year from {TRACE_YEARS[0]} "
+                    f"to {TRACE_YEARS[1]}"
+                )
             try:
-                ordinal = date(int(m[1]), int(m[2]), int(m[3])).toordinal()
+                ordinal = date(year, int(m[2]), int(m[3])).toordinal()
             except ValueError:
                 raise DataFileError(
-                    name, lineno, f"TIMESTAMP is {fields[0]!r}; {_TS_ALLOWED} (no such date)"
+                    name, lineno, f"TIMESTAMP is {quote(fields[0])}; {_TS_ALLOWED} (no such date)"
                 ) from None
             ordinals[day] = ordinal
         hh, mm, ss = int(m[4]), int(m[5]), int(m[6])
         if hh > 23 or mm > 59 or ss > 59:
             raise DataFileError(
-                name, lineno, f"TIMESTAMP is {fields[0]!r}; {_TS_ALLOWED} (no such time of day)"
+                name, lineno, f"TIMESTAMP is {quote(fields[0])}; {_TS_ALLOWED} (no such time of day)"
             )
         frac = m[7] or ""
         t_ns = ((ordinal * 24 + hh) * 60 + mm) * 60 + ss
@@ -521,7 +540,7 @@ def load_azure_trace(path: str | Path) -> TraceData:
             raise DataFileError(
                 name,
                 lineno,
-                f"TIMESTAMP {ts!r} is earlier than {prev_ts!r} on line {lineno - 1}; "
+                f"TIMESTAMP {quote(ts)} is earlier than {quote(prev_ts)} on line {lineno - 1}; "
                 "expected timestamps in non-decreasing order",
             )
         prev_ns, prev_ts = t_ns, ts
@@ -533,17 +552,35 @@ def load_azure_trace(path: str | Path) -> TraceData:
 
 
 def _parse_tokens(text: str, column: str, name: str, lineno: int) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
+    """A token count: ASCII digits (spaces or tabs around them allowed), 1 .. MAX_TOKENS."""
+    digits = text.strip(_BLANKS)
+    if not _DIGITS.fullmatch(digits):
+        raise DataFileError(name, lineno, f"{column} is {quote(text)}; expected an integer >= 1 in ASCII "
+                            "digits 0-9 (no sign, '_' or other characters)")
+    significant = digits.lstrip("0") or "0"
+    v = int(significant) if len(significant) <= len(str(MAX_TOKENS)) else MAX_TOKENS + 1
     if v < 1:
-        raise DataFileError(name, lineno, f"{column} is {text!r}; expected an integer >= 1")
+        raise DataFileError(name, lineno, f"{column} is {quote(text)}; expected an integer >= 1")
     if v > MAX_TOKENS:
         raise DataFileError(
-            name, lineno, f"{column} is {text!r}; expected an integer from 1 to {MAX_TOKENS}"
+            name, lineno, f"{column} is {quote(text)}; expected an integer from 1 to {MAX_TOKENS}"
         )
     return v
+
+
+def _check_trace_scale(trace: TraceData, start_offset_s: float, time_scale: float) -> None:
+    """Refuse a time scale or offset that moves the trace past 100 years (see :class:`TraceWorkload`)."""
+    lo, hi = TIME_SCALE_RANGE
+    span = trace.span_s
+    top = min(hi, MAX_TRACE_SPAN_S / span) if span > 0 else hi
+    if not lo <= time_scale <= top:
+        raise ScenarioError(
+            f"workload.trace_time_scale = {time_scale!r}: allowed: {lo:g} .. {top:.6g} (the trace spans "
+            f"{span:g} s; scaled, it must span at most 100 years)")
+    if not abs(start_offset_s) <= MAX_TRACE_SPAN_S:
+        raise ScenarioError(
+            f"workload.trace_start_offset_s = {start_offset_s!r}: allowed: -{MAX_TRACE_SPAN_S:g} .. "
+            f"{MAX_TRACE_SPAN_S:g} s (100 years)")
 
 
 class TraceWorkload:
@@ -554,6 +591,12 @@ class TraceWorkload:
     copy ``k`` (k = 0, 1, ...) of the trace is shifted by ``k * period_s * time_scale``, where
     ``period_s`` = last offset + mean inter-arrival gap, so copies follow back to back with a
     typical gap between them. Arrivals before the simulation start (negative times) are dropped.
+
+    Bounds (the scenario keys ``workload.trace_time_scale`` and ``workload.trace_start_offset_s``):
+    ``time_scale`` in :data:`TIME_SCALE_RANGE` with the scaled span at most
+    :data:`MAX_TRACE_SPAN_S` (100 years), and ``|start_offset_s|`` at most 100 years. A
+    (non-looped) trace whose requests all fall before the run's start, or, given ``run_span_s``
+    (the run's length, s), all at or after its end, is refused: it would replay nothing.
     """
 
     def __init__(
@@ -564,6 +607,8 @@ class TraceWorkload:
         loop: bool = False,
         slo_s: float = DEFAULT_INTERACTIVE_SLO_S,
         max_wait_s: float = DEFAULT_INTERACTIVE_MAX_WAIT_S,
+        *,
+        run_span_s: float | None = None,
     ) -> None:
         if len(trace) == 0:
             raise ValueError("trace has no requests; expected at least 1")
@@ -572,6 +617,7 @@ class TraceWorkload:
         _check_positive("time_scale", time_scale)
         _check_positive("slo_s", slo_s)
         _check_positive("max_wait_s", max_wait_s)
+        _check_trace_scale(trace, start_offset_s, time_scale)
         self.trace = trace
         self.start_offset_s = float(start_offset_s)
         self.time_scale = float(time_scale)
@@ -584,6 +630,24 @@ class TraceWorkload:
             self.period_s: float | None = last + last / (len(trace) - 1)
         else:
             self.period_s = None
+        self._check_inside_run(run_span_s)
+
+    def _check_inside_run(self, run_span_s: float | None) -> None:
+        """Refuse a replay that puts every request outside ``[0, run_span_s)`` (no end: ``None``)."""
+        end = math.inf if run_span_s is None else float(run_span_s)
+        if self.loop:  # copies follow one another from the offset on: only a start past the end is empty
+            span = f"{self.start_offset_s:g} s or later"
+            outside = self.start_offset_s >= end
+        else:
+            times = self._copy_times(0, 0, len(self.trace))
+            span = f"{float(times[0]):g} s .. {float(times[-1]):g} s"
+            outside = not bool(np.any((times >= 0.0) & (times < end)))
+        if outside:
+            run = f"0 s .. {end:g} s" if run_span_s is not None else "from 0 s"
+            raise ScenarioError(
+                f"workload.trace: every request falls at {span}, outside the run ({run}); "
+                f"allowed: workload.trace_start_offset_s (now {self.start_offset_s:g}) and "
+                f"workload.trace_time_scale (now {self.time_scale:g}) that put a request inside the run")
 
     def _copy_times(self, k: int, lo: int, hi: int) -> np.ndarray:
         """Simulation times of requests ``lo:hi`` of copy ``k`` (one formula for every call)."""

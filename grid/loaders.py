@@ -1,7 +1,18 @@
 """Signal loaders: a generic two-column ``time,value`` CSV and the EIA-930 carbon CSV.
 
-Every loader raises :class:`sim.errors.DataFileError` with one line naming ``file:line``, the bad
-value and what is allowed.
+Every loader first checks the path with :func:`sim.inputs.check_data_file` (a regular file of at
+most 2 GiB, outside ``/dev``, ``/proc`` and ``/sys``), then raises
+:class:`sim.errors.DataFileError` with one line naming ``file:line``, the bad value (at most 80
+characters of it) and what is allowed.
+
+Values, after conversion to the internal unit, must lie in :data:`BOUNDS`:
+
+- carbon intensity 0 .. 10,000 gCO2/kWh (the dirtiest real grids are about 1,000-1,200);
+- price -10 .. 1,000 US $/kWh (negative wholesale prices exist; retail is at most a few $/kWh);
+- power -1e12 .. 1e12 W (1 TW) and energy -1e15 .. 1e15 Wh (1 PWh), negative meaning export;
+- fraction 0 .. 1 (0 .. 100 %).
+
+Times: ``time_s`` within +-1e10 s (about 317 years); ISO 8601 stamps in the years 1900 .. 2200.
 """
 from __future__ import annotations
 
@@ -16,8 +27,9 @@ from pathlib import Path
 from grid.profiles import load_eia930
 from grid.signals import CalendarSignal, StepSignal
 from sim.errors import DataFileError
+from sim.inputs import check_data_file, quote
 
-__all__ = ["UNITS", "load_eia930", "load_eia930_signal", "load_time_value_csv", "parse_unit"]
+__all__ = ["BOUNDS", "UNITS", "load_eia930", "load_eia930_signal", "load_time_value_csv", "parse_unit"]
 
 G_PER_LB = 453.59237  # grams per international avoirdupois pound (exact by definition)
 
@@ -43,6 +55,18 @@ UNITS: dict[str, tuple[str, float, float]] = {
     "fraction": ("fraction", 1.0, 1.0),
     "pct": ("fraction", 1.0, 100.0),
 }
+#: allowed (lowest, highest) value of each internal unit, after conversion; see the module docstring
+BOUNDS: dict[str, tuple[float, float]] = {
+    "g_per_kwh": (0.0, 10_000.0),
+    "usd_per_kwh": (-10.0, 1_000.0),
+    "w": (-1e12, 1e12),
+    "wh": (-1e15, 1e15),
+    "fraction": (0.0, 1.0),
+}
+MAX_TIME_S = 1e10  # largest |time_s|, s (about 317 years)
+YEARS = (1900, 2200)  # allowed years of ISO 8601 stamps (pandas' nanosecond instants end in 2262)
+MAX_COLUMN_CHARS = 80  # longest value column name: it becomes the signal's name
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BY_LENGTH = sorted(UNITS, key=len, reverse=True)
 _BRACKETED = re.compile(r"(.*?)\s*[\[(]([^\])]+)[\])]\s*")
 _ALLOWED_UNITS = ", ".join(UNITS)
@@ -75,7 +99,7 @@ def parse_unit(column: str) -> tuple[str, str, float, float] | None:
     return None
 
 
-def load_time_value_csv(path: str | Path) -> CalendarSignal | StepSignal:
+def load_time_value_csv(path: str | Path, *, key: str = "grid.carbon") -> CalendarSignal | StepSignal:
     """Read a two-column signal CSV whose header carries the time base and the value's unit.
 
     First column: ``time`` (or ``timestamp``), ISO 8601 date-times, an offset-less stamp being
@@ -102,31 +126,36 @@ def load_time_value_csv(path: str | Path) -> CalendarSignal | StepSignal:
     ============================================  ================  ==========================
 
     Unit names are case-insensitive. CRLF line endings, a UTF-8 byte-order mark and blank lines
-    are accepted.
+    are accepted. Numbers are plain ASCII decimals (``12``, ``-0.5``, ``1e3``); converted values
+    must lie in :data:`BOUNDS`. ``key`` names the scenario key in the file check's message.
     """
-    p = str(path)
+    p = str(check_data_file(path, key))
     rows = _read_rows(p)
     if not rows:
         raise DataFileError(p, 1, "file is empty; expected a header like time,carbon_g_per_kwh or time_s,power_w")
     head_line, header = rows[0]
     if len(header) != 2:
         raise DataFileError(
-            p, head_line, f"header {','.join(header)!r} has {len(header)} columns; needs exactly two: "
+            p, head_line, f"header {quote(','.join(header))} has {len(header)} columns; needs exactly two: "
             "time (ISO 8601) or time_s (seconds), then <quantity>_<unit>"
         )
     time_col, value_col = header[0].strip(), header[1].strip()
     if time_col.lower() not in (*_CALENDAR_TIME, _OFFSET_TIME):
         raise DataFileError(
-            p, head_line, f"first column {time_col!r} is not allowed; use time (ISO 8601 date-time) "
+            p, head_line, f"first column {quote(time_col)} is not allowed; use time (ISO 8601 date-time) "
             "or time_s (seconds since the run's start)"
         )
+    if len(value_col) > MAX_COLUMN_CHARS:
+        raise DataFileError(p, head_line, f"column {quote(value_col)} is too long; allowed: a name of at "
+                            f"most {MAX_COLUMN_CHARS} characters like carbon_g_per_kwh")
     parsed = parse_unit(value_col)
     if parsed is None:
         raise DataFileError(
-            p, head_line, f"column {value_col!r} has no known unit; name it <quantity>_<unit> or "
+            p, head_line, f"column {quote(value_col)} has no known unit; name it <quantity>_<unit> or "
             f"'<quantity> [<unit>]' with unit one of {_ALLOWED_UNITS}"
         )
     quantity, unit, mul, div = parsed
+    lo, hi = BOUNDS[unit]
     calendar = time_col.lower() != _OFFSET_TIME
     times: list[float] = []  # seconds: since the first stamp (calendar) or since the run's start
     stamps: list[datetime] = []
@@ -142,35 +171,50 @@ def load_time_value_csv(path: str | Path) -> CalendarSignal | StepSignal:
             stamps.append(stamp)
         else:
             t = _parse_float(raw_t)
-            if not math.isfinite(t):
-                raise DataFileError(p, line, f"time_s {raw_t!r} is not allowed; must be a finite number of seconds")
+            if not abs(t) <= MAX_TIME_S:  # also refuses nan
+                raise DataFileError(p, line, f"time_s {quote(raw_t)} is not allowed; must be a finite number "
+                                    f"of seconds within +-{MAX_TIME_S:g}")
         if times and t <= times[-1]:
             raise DataFileError(
-                p, line, f"{time_col} {raw_t!r} is not after the previous row's {prev_raw!r}; "
+                p, line, f"{time_col} {quote(raw_t)} is not after the previous row's {quote(prev_raw)}; "
                 "times must strictly increase",
             )
         times.append(t)
         prev_raw = raw_t
         v = _parse_float(raw_v)
         if not math.isfinite(v):
-            raise DataFileError(p, line, f"{value_col} {raw_v!r} is not allowed; must be a finite number")
-        values.append(v * mul / div)
+            raise DataFileError(p, line, f"{value_col} {quote(raw_v)} is not allowed; must be a finite number")
+        v = v * mul / div
+        if not lo <= v <= hi:  # also refuses an overflow to inf
+            raise DataFileError(p, line, f"{value_col} {quote(raw_v)} is {v:g} {unit}; allowed: "
+                                f"{lo:,g} .. {hi:,g} {unit}")
+        values.append(v)
     if len(values) < 2:
         raise DataFileError(p, None, f"has {len(values)} data rows; needs at least two to know the step length")
     step_s = statistics.median(b - a for a, b in zip(times, times[1:]))
     name = f"{quantity}_{unit}"
-    if calendar:
-        return CalendarSignal(stamps, values, stamps[-1] + timedelta(seconds=step_s), name, unit)
-    return StepSignal(times, values, times[-1] + step_s, name, unit)
+    try:
+        if calendar:
+            return CalendarSignal(stamps, values, stamps[-1] + timedelta(seconds=step_s), name, unit)
+        return StepSignal(times, values, times[-1] + step_s, name, unit)
+    except (ValueError, OverflowError) as exc:  # e.g. a last step that runs past pandas' year 2262
+        raise DataFileError(p, None, f"cannot build the signal: {quote(str(exc))}") from None
 
 
-def load_eia930_signal(path: str | Path) -> CalendarSignal:
+def load_eia930_signal(path: str | Path, *, key: str = "grid.carbon") -> CalendarSignal:
     """EIA-930 carbon CSV (dc-rl format, see :func:`load_eia930`) as a carbon signal (gCO2/kWh).
 
     Hours with an empty ``avg_CI`` take the previous hour's value; the last value holds one hour
-    (the median spacing).
+    (the median spacing). Values above 10,000 gCO2/kWh are refused (:data:`BOUNDS`).
     """
-    return CalendarSignal.from_series(load_eia930(path), "carbon_g_per_kwh", "g_per_kwh")
+    p = check_data_file(path, key)
+    series = load_eia930(p)
+    lo, hi = BOUNDS["g_per_kwh"]
+    bad = series[(series < lo) | (series > hi)]
+    if len(bad):
+        raise DataFileError(str(p), None, f"avg_CI at {bad.index[0]} is {bad.iloc[0]:g} g_per_kwh; allowed: "
+                            f"{lo:,g} .. {hi:,g} g_per_kwh")
+    return CalendarSignal.from_series(series, "carbon_g_per_kwh", "g_per_kwh")
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -202,15 +246,18 @@ def _parse_stamp(p: str, line: int, column: str, raw: str) -> datetime:
         stamp = datetime.fromisoformat(raw)
     except ValueError:
         raise DataFileError(
-            p, line, f"{column} {raw!r} is not an ISO 8601 date-time like 2022-01-01T00:00:00+00:00"
+            p, line, f"{column} {quote(raw)} is not an ISO 8601 date-time like 2022-01-01T00:00:00+00:00"
         ) from None
-    if stamp.tzinfo is None:
-        return stamp.replace(tzinfo=timezone.utc)
-    return stamp.astimezone(timezone.utc)
+    try:
+        stamp = stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00
+        stamp = datetime.min
+    if not YEARS[0] <= stamp.year <= YEARS[1]:
+        raise DataFileError(p, line, f"{column} {quote(raw)} is not allowed; allowed: a date-time in the "
+                            f"years {YEARS[0]} .. {YEARS[1]} (UTC)")
+    return stamp
 
 
 def _parse_float(raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        return math.nan
+    """A plain ASCII decimal number (``-1.5``, ``2e3``), else nan (no ``_``, no non-ASCII digits)."""
+    return float(raw) if _NUMBER.fullmatch(raw) else math.nan

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,14 @@ from zoneinfo import ZoneInfo
 from grid.signals import StepSignal
 from sim.clock import Clock
 from sim.errors import DataFileError
+from sim.inputs import quote
+
+#: highest carbon intensity accepted, gCO2/kWh (the most carbon-intensive grids are about 1,000-1,200)
+MAX_CARBON_G_PER_KWH = 10_000.0
+#: years an EIA-930 timestamp may have
+EIA_YEARS = (1900, 2200)
+#: a plain ASCII decimal number: no '_', no non-ASCII digits, no 'nan' or 'inf'
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,8 +109,8 @@ def load_eia930(path: str | Path) -> pd.Series:
         missing = [c for c in ("timestamp", "avg_CI") if c not in cols]
         if missing:
             raise DataFileError(
-                p, 1, f"missing column {', '.join(missing)}; header is {','.join(cols)!r}, needs timestamp and avg_CI"
-            )
+                p, 1, f"missing column {', '.join(missing)}; header is {quote(','.join(cols))}, needs timestamp "
+                "and avg_CI")
         i_ts, i_ci = cols.index("timestamp"), cols.index("avg_CI")
         need = max(i_ts, i_ci) + 1
         prev: datetime | None = None
@@ -113,26 +122,27 @@ def load_eia930(path: str | Path) -> pd.Series:
                 raise DataFileError(p, line, f"row has {len(row)} fields; needs at least {need} (timestamp and avg_CI)")
             raw_ts, raw_ci = row[i_ts].strip(), row[i_ci].strip()
             try:
-                ts = datetime.fromisoformat(raw_ts)
+                ts = datetime.fromisoformat(raw_ts) if raw_ts.isascii() else None
             except ValueError:
+                ts = None
+            if ts is None or not EIA_YEARS[0] <= ts.year <= EIA_YEARS[1]:
                 raise DataFileError(
-                    p, line, f"timestamp {raw_ts!r} is not an ISO 8601 date-time like 2022-01-01 00:00:00+00:00"
-                ) from None
+                    p, line, f"timestamp {quote(raw_ts)} is not allowed; expected an ISO 8601 date-time like "
+                    f"2022-01-01 00:00:00+00:00 in the years {EIA_YEARS[0]}-{EIA_YEARS[1]}")
             if ts.tzinfo is None:
                 ts = ts.replace(tzinfo=ZoneInfo("UTC"))
             if prev is not None and ts <= prev:
                 raise DataFileError(
-                    p, line, f"timestamp {raw_ts!r} is not after the previous row's; timestamps must strictly increase")
+                    p, line, f"timestamp {quote(raw_ts)} is not after the previous row's; timestamps must strictly "
+                    "increase")
             prev = ts
             if raw_ci == "":
                 continue  # hour missing in the source data
-            try:
-                ci = float(raw_ci)
-            except ValueError:
-                ci = math.nan
-            if not math.isfinite(ci) or ci < 0:
+            ci = float(raw_ci) if _DECIMAL.fullmatch(raw_ci) else math.nan
+            if not 0.0 <= ci <= MAX_CARBON_G_PER_KWH:  # also refuses nan
                 raise DataFileError(
-                    p, line, f"avg_CI {raw_ci!r} is not allowed; must be a number >= 0 (gCO2/kWh) or empty")
+                    p, line, f"avg_CI {quote(raw_ci)} is not allowed; must be a plain number >= 0 and <= "
+                    f"{MAX_CARBON_G_PER_KWH:,g} (gCO2/kWh) or empty")
             stamps.append(ts)
             values.append(ci)
     if not values:

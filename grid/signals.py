@@ -149,6 +149,19 @@ class StepSignal:
             raise ValueError(f"signal {self.name}: mean needs t0_s < t1_s; got {t0_s} s .. {t1_s} s")
         return self.integral(t0_s, t1_s) / (t1_s - t0_s)
 
+    def covering(self, t0_s: float, t1_s: float) -> StepSignal:
+        """This signal, after checking that it covers ``[t0_s, t1_s]`` seconds of a run.
+
+        Raises ``ValueError`` naming both spans otherwise (e.g. a ``time_s`` CSV shorter than the
+        run), before any query can fail half-way through the run.
+        """
+        if not (self._times[0] <= t0_s and t1_s <= self.end_s):
+            raise ValueError(
+                f"signal {self.name}: data covers {self._times[0]:g} s .. {self.end_s:g} s of the run; "
+                f"the run needs {t0_s:g} s .. {t1_s:g} s"
+            )
+        return self
+
     # ---- vectorised queries (reports) ------------------------------------------------------
     def _check_array(self, ts: np.ndarray) -> None:
         if ts.size == 0:
@@ -267,9 +280,8 @@ class StepSignal:
         """
         if secs[0] > t0_s or end_data_s < t1_s:
             raise ValueError(
-                f"signal {name}: data covers {idx[0]} .. {end} "
-                f"({secs[0]:g} s .. {end_data_s:g} s of the run); the run needs "
-                f"{clock.to_datetime(t0_s)} .. {clock.to_datetime(t1_s)} ({t0_s:g} s .. {t1_s:g} s)"
+                f"signal {name}: data covers {idx[0]} .. {end} only; the run needs "
+                f"{clock.to_datetime(t0_s)} .. {clock.to_datetime(t1_s)}"
             )
         lo = int(np.searchsorted(secs, t0_s, side="right")) - 1
         hi = int(np.searchsorted(secs, t1_s, side="left"))  # pieces lo..hi-1 start before t1_s

@@ -20,6 +20,7 @@ import numpy as np
 from grid.signals import StepSignal
 from grid.weather import EpwWeather, typical_year_signal
 from sim.clock import Clock
+from sim.errors import FleetsimInputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,16 +34,20 @@ PVWATTS_DC_AC_RATIO = 1.1  # DC nameplate / AC nameplate
 PVWATTS_ALBEDO = 0.2  # ground reflectance used when the weather file has none
 
 
-class SolarDependencyError(ImportError):
-    """pvlib, needed for PV modelling, is not installed."""
+SOLAR_KEY = "fleet.robotaxi.depot.solar_kw_dc"  # the scenario key that asks for PV output
 
 
-def _pvlib() -> ModuleType:
+class SolarDependencyError(FleetsimInputError, ImportError):
+    """pvlib, needed for PV modelling, is not installed (one line for the user: exit status 2)."""
+
+
+def _pvlib(key: str = SOLAR_KEY) -> ModuleType:
+    """The pvlib module, imported on first use (Python caches it in ``sys.modules``)."""
     try:
         import pvlib
     except ImportError:
         raise SolarDependencyError(
-            "PV output needs pvlib, which is not installed: pip install 'fleetsim[solar]'") from None
+            f"{key} > 0: PV output needs pvlib: pip install 'fleetsim[solar]'") from None
     return pvlib
 
 
@@ -62,13 +67,16 @@ def pv_power_w(
     dc_ac_ratio: float = PVWATTS_DC_AC_RATIO,
     albedo: float = PVWATTS_ALBEDO,
     transposition: str = "perez",
+    *,
+    key: str = SOLAR_KEY,
 ) -> pd.Series:
     """Mean AC output (W) of a fixed PV array in each hour of ``weather``, indexed like ``weather.data``.
 
     ``capacity_kw_dc`` is the DC nameplate (kW at 1000 W/m², 25 °C); ``tilt_deg`` from horizontal;
     ``azimuth_deg`` the direction the array faces, clockwise from north (180 = south);
     ``system_losses`` a fraction of DC power; the AC nameplate is ``capacity / dc_ac_ratio``, so
-    output never exceeds it. ``transposition`` is ``"perez"`` or ``"haydavies"``.
+    output never exceeds it. ``transposition`` is ``"perez"`` or ``"haydavies"``. Without pvlib:
+    :class:`SolarDependencyError` naming ``key`` and the ``solar`` extra.
     """
     import pandas as pd
 
@@ -82,7 +90,7 @@ def pv_power_w(
     _check("albedo", albedo, 0, 1, "a fraction 0..1")
     if transposition not in ("perez", "haydavies"):
         raise ValueError(f"transposition is {transposition!r}; allowed: 'perez' or 'haydavies'")
-    pvlib = _pvlib()
+    pvlib = _pvlib(key)
 
     wx = weather.data
     mid = (wx.index + pd.Timedelta(minutes=30)).as_unit("ns")  # hourly means: sun at the mid-point
@@ -119,13 +127,16 @@ def solar_signal(
     t1_s: float,
     weather: EpwWeather,
     capacity_kw_dc: float,
+    *,
+    key: str = SOLAR_KEY,
     **pv_options: float | str,
 ) -> StepSignal:
     """PV AC output (W) over ``[t0_s, t1_s]``: :func:`pv_power_w` mapped onto the run's calendar.
 
     Each local standard-time hour of the run takes the typical-year hour with the same month,
     day and hour (Feb 29 uses Feb 28), so a run in any year works. ``pv_options`` go to
-    :func:`pv_power_w`. Integrals are in W·s.
+    :func:`pv_power_w`; ``key`` names the scenario key in the missing-pvlib message. Integrals
+    are in W·s.
     """
-    power_w = pv_power_w(weather, capacity_kw_dc, **pv_options)  # type: ignore[arg-type]
+    power_w = pv_power_w(weather, capacity_kw_dc, key=key, **pv_options)  # type: ignore[arg-type]
     return typical_year_signal(clock, t0_s, t1_s, weather, power_w.to_numpy(), "solar", "W")

@@ -6,6 +6,9 @@ highest average power (kW) over fixed clock-aligned intervals (e.g. 15 minutes) 
 hours, weekdays and months. Weekdays are Monday = 0 .. Sunday = 6; months are 1..12; hours are the
 clock's local hours 0..23, so daylight saving time is handled by :class:`sim.clock.Clock`.
 Utility holidays are not modelled: a holiday is priced as the weekday it falls on.
+
+Bounds (to refuse nonsense, far above any real tariff): energy prices 0..1,000 $/kWh, demand
+charges 0..10,000 $/kW, fixed charges 0..100,000 $/day, demand intervals of at least 1 s.
 """
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ WEEKENDS: tuple[int, ...] = (5, 6)
 ALL_MONTHS: tuple[int, ...] = tuple(range(1, 13))
 SUMMER_JUN_SEP: tuple[int, ...] = (6, 7, 8, 9)
 WINTER_OCT_MAY: tuple[int, ...] = (1, 2, 3, 4, 5, 10, 11, 12)
+MAX_PRICE_USD_PER_KWH = 1_000.0  # highest energy price, US $/kWh (retail prices are a few $/kWh at most)
+MAX_DEMAND_USD_PER_KW = 10_000.0  # highest demand charge, US $/kW per month (real ones: tens of $/kW)
+MAX_FIXED_USD_PER_DAY = 100_000.0  # highest fixed (customer) charge, US $/day
+MIN_INTERVAL_S = 1.0  # shortest demand-charge interval, s
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -41,9 +48,9 @@ def _int_set(owner: str, key: str, values: Sequence[int], lo: int, hi: int, what
     return tuple(sorted(vals))
 
 
-def _check_rate(owner: str, key: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{owner}: {key} {value} must be a number >= 0")
+def _check_rate(owner: str, key: str, value: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= hi:  # also nan, inf
+        raise ValueError(f"{owner}: {key} {value} must be a number >= 0 and <= {hi:,g}")
 
 
 def _check_window(obj: TouPeriod | DemandCharge, owner: str) -> None:
@@ -67,7 +74,7 @@ class TouPeriod:
 
     def __post_init__(self) -> None:
         owner = f"period {self.name}"
-        _check_rate(owner, "price_usd_per_kwh", self.price_usd_per_kwh)
+        _check_rate(owner, "price_usd_per_kwh", self.price_usd_per_kwh, MAX_PRICE_USD_PER_KWH)
         object.__setattr__(self, "price_usd_per_kwh", float(self.price_usd_per_kwh))
         _check_window(self, owner)
 
@@ -89,7 +96,7 @@ class DemandCharge:
 
     def __post_init__(self) -> None:
         owner = f"demand charge {self.name}"
-        _check_rate(owner, "usd_per_kw", self.usd_per_kw)
+        _check_rate(owner, "usd_per_kw", self.usd_per_kw, MAX_DEMAND_USD_PER_KW)
         object.__setattr__(self, "usd_per_kw", float(self.usd_per_kw))
         _check_window(self, owner)
         _intervals_per_hour(owner, self.interval_s)
@@ -109,9 +116,10 @@ class DemandBill:
 
 def _intervals_per_hour(owner: str, interval_s: float) -> int:
     ok = not isinstance(interval_s, bool) and isinstance(interval_s, (int, float)) and math.isfinite(interval_s)
-    n = round(HOUR_S / interval_s) if ok and interval_s > 0 else 0
+    n = round(HOUR_S / interval_s) if ok and interval_s >= MIN_INTERVAL_S else 0
     if n < 1 or abs(n * interval_s - HOUR_S) > 1e-9:
-        raise ValueError(f"{owner}: interval_s {interval_s} must divide 3600 s exactly (e.g. 300, 900, 1800, 3600)")
+        raise ValueError(f"{owner}: interval_s {interval_s} must divide 3600 s exactly (e.g. 300, 900, 1800, 3600) "
+                         f"and be >= {MIN_INTERVAL_S:g} s")
     return n
 
 
@@ -139,7 +147,7 @@ class TouTariff:
             for i, item in enumerate(items):
                 if not isinstance(item, kind):
                     raise ValueError(f"tariff {self.name}: {key}[{i}] is {item!r}; must be a {kind.__name__}")
-        _check_rate(f"tariff {self.name}", "fixed_usd_per_day", self.fixed_usd_per_day)
+        _check_rate(f"tariff {self.name}", "fixed_usd_per_day", self.fixed_usd_per_day, MAX_FIXED_USD_PER_DAY)
         object.__setattr__(self, "fixed_usd_per_day", float(self.fixed_usd_per_day))
         rule = "each month, weekday and hour must belong to exactly one period"
         grid: list[list[list[TouPeriod | None]]] = [[[None] * 24 for _ in range(7)] for _ in range(12)]

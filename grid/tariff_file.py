@@ -4,20 +4,22 @@ The file type comes from the suffix (``.toml`` or ``.json``). Keys (any other ke
 
     name = "my_tariff"                  # required
     source = "where the numbers come from, and their date"
-    fixed_usd_per_day = 0.79343         # optional customer charge, US $/day (default 0)
+    fixed_usd_per_day = 0.79343         # optional customer charge, US $/day, 0..100,000 (default 0)
 
     [[periods]]                         # one or more; every (month, weekday, hour) exactly once
     name = "peak"
-    price_usd_per_kwh = 0.53809
+    price_usd_per_kwh = 0.53809         # US $/kWh, 0..1,000
     hours = "16-21"                     # required
     weekdays = "all"                    # optional, default "all"
     months = "jun-sep"                  # optional, default "all"
 
     [[demand_charges]]                  # optional
     name = "maximum_demand"
-    usd_per_kw = 20.5
+    usd_per_kw = 20.5                   # US $/kW, 0..10,000
     hours = "all"                       # optional, as are weekdays, months (default "all")
-    interval_s = 900                    # optional, must divide 3600 (default 900)
+    interval_s = 900                    # optional, seconds >= 1 that divide 3600 (default 900)
+
+Names (of the tariff, periods and charges) are printable text of 1..80 characters.
 
 ``hours``, ``weekdays`` and ``months`` take one item or a list of items:
 
@@ -28,8 +30,10 @@ The file type comes from the suffix (``.toml`` or ``.json``). Keys (any other ke
 - months: integers 1..12, names ``"jan"`` .. ``"dec"``, inclusive name ranges such as ``"jun-sep"``
   (may wrap: ``"oct-may"``), ``"all"``.
 
-Every error is a :class:`sim.errors.DataFileError` naming the file, the key (e.g.
-``periods[2].hours``), the bad value and what is allowed.
+The path is checked with :func:`sim.inputs.check_data_file` first. Every error is one line: a
+:class:`sim.errors.DataFileError` naming the file, the key (e.g. ``periods[2].hours``), the bad
+value (at most 80 characters of it) and what is allowed; a file nested too deeply for the parser or
+holding an integer of more than 4,300 digits (Python's limit) is refused in the same way.
 """
 from __future__ import annotations
 
@@ -40,8 +44,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grid.tariff import ALL_HOURS, ALL_MONTHS, ALL_WEEKDAYS, WEEKDAYS, WEEKENDS, DemandCharge, TouPeriod, TouTariff
+from grid.tariff import (
+    ALL_HOURS,
+    ALL_MONTHS,
+    ALL_WEEKDAYS,
+    MAX_DEMAND_USD_PER_KW,
+    MAX_FIXED_USD_PER_DAY,
+    MAX_PRICE_USD_PER_KWH,
+    MIN_INTERVAL_S,
+    WEEKDAYS,
+    WEEKENDS,
+    DemandCharge,
+    TouPeriod,
+    TouTariff,
+)
 from sim.errors import DataFileError
+from sim.inputs import QUOTE_CHARS, check_data_file, quote
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -50,7 +68,9 @@ _PERIOD_KEYS = ("name", "price_usd_per_kwh", "hours", "weekdays", "months")
 _CHARGE_KEYS = ("name", "usd_per_kw", "hours", "weekdays", "months", "interval_s")
 _HOURS_ALLOWED = 'integers 0..23, ranges "a-b" (end exclusive, 0..24, e.g. "16-21") or "all"'
 _DAYS_ALLOWED = 'integers 0..6 (Monday = 0), "mon".."sun", ranges like "mon-fri", "weekdays", "weekends" or "all"'
-_INTERVAL_ALLOWED = "of seconds > 0 that divides 3600 (e.g. 300, 900, 1800, 3600)"
+_INTERVAL_ALLOWED = f"of seconds >= {MIN_INTERVAL_S:g} that divides 3600 (e.g. 300, 900, 1800, 3600)"
+_TOO_DEEP = "nested too deeply for the parser (about 1,000 levels); a tariff file needs 3 levels"
+_TOO_LONG = "holds an integer of more than 4,300 digits; allowed: plain numbers such as 0.25"
 _MONTHS_ALLOWED = 'integers 1..12, "jan".."dec", ranges like "jun-sep" or "oct-may", or "all"'
 
 
@@ -61,14 +81,20 @@ class _Bad(Exception):
         super().__init__(f"{key}: {problem}")
 
 
-def load_tariff(path: str | Path) -> TouTariff:
-    """Read a tariff from a ``.toml`` or ``.json`` file (format in the module docstring)."""
+def load_tariff(path: str | Path, *, key: str = "tariff file") -> TouTariff:
+    """Read a tariff from a ``.toml`` or ``.json`` file (format in the module docstring).
+
+    ``key`` names the scenario key (``grid.tariff``, ``fleet.robotaxi.depot.tariff``) in the
+    message if the path is not a readable data file.
+    """
     p = Path(path)
-    raw = _read(p)
+    raw = _read(p, key)
     try:
         return _tariff(raw)
     except _Bad as exc:
         raise DataFileError(str(p), None, str(exc)) from None
+    except RecursionError:
+        raise DataFileError(str(p), None, _TOO_DEEP) from None
 
 
 def tariff_to_dict(tariff: TouTariff) -> dict[str, Any]:
@@ -102,22 +128,26 @@ def dump_tariff(tariff: TouTariff, path: str | Path) -> None:
 
 
 # ---- reading ------------------------------------------------------------------------------
-def _read(p: Path) -> dict[str, Any]:
+def _read(p: Path, key: str) -> dict[str, Any]:
     if p.suffix not in (".toml", ".json"):
-        raise DataFileError(str(p), None, f"file type {p.suffix!r} not supported; allowed: .toml, .json")
+        raise DataFileError(str(p), None, f"file type {quote(p.suffix)} not supported; allowed: .toml, .json")
+    check_data_file(p, key)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(str(p), None, f"cannot read the tariff file ({exc.__class__.__name__}: {exc})") from None
-    if p.suffix == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise DataFileError(str(p), None, f"not valid TOML: {exc}") from None
+        raise DataFileError(str(p), None, f"cannot read the tariff file ({exc.__class__.__name__}: "
+                            f"{quote(str(exc))})") from None
+    kind = "TOML" if p.suffix == ".toml" else "JSON"
     try:
-        raw = json.loads(text)
+        raw = tomllib.loads(text) if kind == "TOML" else json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataFileError(str(p), exc.lineno, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise DataFileError(str(p), None, f"not valid {kind}: {_TOO_DEEP}") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer beyond Python's 4,300-digit limit
+        if "integer string conversion" in str(exc):
+            raise DataFileError(str(p), None, f"not valid {kind}: {_TOO_LONG}") from None
+        raise DataFileError(str(p), None, f"not valid {kind}: {str(exc)[:2 * QUOTE_CHARS]}") from None
     if not isinstance(raw, dict):
         raise DataFileError(str(p), None, f"top level is {type(raw).__name__}; must be an object of tariff keys")
     return raw
@@ -127,7 +157,7 @@ def _tariff(raw: dict[str, Any]) -> TouTariff:
     _no_unknown_keys("", raw, _TOP_KEYS)
     name = _text("name", raw.get("name"), required=True)
     source = _text("source", raw.get("source"), required=False)
-    fixed = _number("fixed_usd_per_day", raw.get("fixed_usd_per_day", 0.0), ">= 0")
+    fixed = _number("fixed_usd_per_day", raw.get("fixed_usd_per_day", 0.0), MAX_FIXED_USD_PER_DAY, "US $/day")
     periods = [_period(f"periods[{i}]", item) for i, item in enumerate(_table_list("periods", raw, required=True))]
     charges = [
         _charge(f"demand_charges[{i}]", item)
@@ -141,24 +171,28 @@ def _tariff(raw: dict[str, Any]) -> TouTariff:
 
 def _period(key: str, raw: Any) -> TouPeriod:
     if not isinstance(raw, dict):
-        raise _Bad(key, f"{raw!r} must be a table with keys {', '.join(_PERIOD_KEYS)}")
+        raise _Bad(key, f"{quote(raw)} must be a table with keys {', '.join(_PERIOD_KEYS)}")
     _no_unknown_keys(key + ".", raw, _PERIOD_KEYS)
     if "hours" not in raw:
         raise _Bad(f"{key}.hours", f"missing; allowed: {_HOURS_ALLOWED}")
     name = _text(f"{key}.name", raw.get("name"), required=True)
-    price = _number(f"{key}.price_usd_per_kwh", raw.get("price_usd_per_kwh"), ">= 0", required=True)
+    price = _number(f"{key}.price_usd_per_kwh", raw.get("price_usd_per_kwh"), MAX_PRICE_USD_PER_KWH, "US $/kWh",
+                    required=True)
     hours, days, months = _window(key, raw)
     return _build(key, lambda: TouPeriod(name, price, hours, days, months))
 
 
 def _charge(key: str, raw: Any) -> DemandCharge:
     if not isinstance(raw, dict):
-        raise _Bad(key, f"{raw!r} must be a table with keys {', '.join(_CHARGE_KEYS)}")
+        raise _Bad(key, f"{quote(raw)} must be a table with keys {', '.join(_CHARGE_KEYS)}")
     _no_unknown_keys(key + ".", raw, _CHARGE_KEYS)
     name = _text(f"{key}.name", raw.get("name"), required=True)
-    rate = _number(f"{key}.usd_per_kw", raw.get("usd_per_kw"), ">= 0", required=True)
-    interval = _number(f"{key}.interval_s", raw.get("interval_s", 900.0), _INTERVAL_ALLOWED)
-    n = round(3600.0 / interval) if interval > 0 else 0
+    rate = _number(f"{key}.usd_per_kw", raw.get("usd_per_kw"), MAX_DEMAND_USD_PER_KW, "US $/kW", required=True)
+    interval = raw.get("interval_s", 900.0)
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not math.isfinite(interval):
+        raise _Bad(f"{key}.interval_s", f"{quote(interval)} is not allowed; allowed: a number {_INTERVAL_ALLOWED}")
+    interval = float(interval)
+    n = round(3600.0 / interval) if interval >= MIN_INTERVAL_S else 0
     if n < 1 or abs(n * interval - 3600.0) > 1e-9:
         raise _Bad(f"{key}.interval_s", f"{interval!r} is not allowed; allowed: a number {_INTERVAL_ALLOWED}")
     hours, days, months = _window(key, raw)
@@ -188,10 +222,10 @@ def _items(key: str, value: Any, parse: Callable[[Any], list[int] | None], allow
     for item in items:
         got = parse(item)
         if got is None:
-            raise _Bad(key, f"{item!r} is not allowed; allowed: {allowed}")
+            raise _Bad(key, f"{quote(item)} is not allowed; allowed: {allowed}")
         for v in got:
             if v in out:
-                raise _Bad(key, f"{value!r} lists {v} twice; allowed: each value at most once")
+                raise _Bad(key, f"{quote(value)} lists {v} twice; allowed: each value at most once")
             out.append(v)
     return tuple(out)
 
@@ -246,25 +280,30 @@ def _month_item(item: Any) -> list[int] | None:
 def _no_unknown_keys(prefix: str, raw: dict[str, Any], allowed: tuple[str, ...]) -> None:
     for k in raw:
         if k not in allowed:
-            raise _Bad(f"{prefix}{k}", f"unknown key; allowed: {', '.join(allowed)}")
+            shown = k if len(k) <= QUOTE_CHARS and k.isprintable() else quote(k)
+            raise _Bad(f"{prefix}{shown}", f"unknown key; allowed: {', '.join(allowed)}")
 
 
 def _text(key: str, value: Any, *, required: bool) -> str:
-    allowed = "a non-empty string" if required else "a string"
+    """A string; a required one is a name: non-empty printable text of at most 80 characters."""
+    allowed = f"a non-empty string of at most {QUOTE_CHARS} printable characters" if required else "a string"
     if value is None:
         if required:
             raise _Bad(key, f"missing; allowed: {allowed}")
         return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise _Bad(key, f"{value!r} is not allowed; allowed: {allowed}")
+    if not isinstance(value, str) or (required and not (value.strip() and len(value) <= QUOTE_CHARS
+                                                        and value.isprintable())):
+        raise _Bad(key, f"{quote(value)} is not allowed; allowed: {allowed}")
     return value
 
 
-def _number(key: str, value: Any, rule: str, *, required: bool = False) -> float:
+def _number(key: str, value: Any, hi: float, unit: str, *, required: bool = False) -> float:
+    """A finite number in ``0 .. hi`` (``unit``)."""
+    rule = f">= 0 and <= {hi:,g} ({unit})"
     if value is None and required:
         raise _Bad(key, f"missing; allowed: a number {rule}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise _Bad(key, f"{value!r} is not allowed; allowed: a number {rule}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= hi:  # also nan, inf
+        raise _Bad(key, f"{quote(value)} is not allowed; allowed: a number {rule}")
     return float(value)
 
 
@@ -275,7 +314,7 @@ def _table_list(key: str, raw: dict[str, Any], *, required: bool) -> list[Any]:
             raise _Bad(key, "missing; allowed: a list of tables ([[" + key + "]] in TOML)")
         return []
     if not isinstance(value, list) or (required and not value):
-        raise _Bad(key, f"{value!r} is not allowed; allowed: a list of tables ([[{key}]] in TOML)")
+        raise _Bad(key, f"{quote(value)} is not allowed; allowed: a list of tables ([[{key}]] in TOML)")
     return value
 
 

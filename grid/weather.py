@@ -4,6 +4,9 @@ An EPW file has 8 header lines (the first is ``LOCATION``) and then 8,760 hourly
 365-day typical year in local standard time (no daylight saving). EPW hour ``h`` (1..24) is the
 hour *ending* at ``h``:00, so row ``month/day/h`` covers ``[h-1, h)`` o'clock standard time. Each
 month of a typical (TMY) year may come from a different real year; the year column is ignored.
+
+The path is checked with :func:`sim.inputs.check_data_file` before it is opened; errors are one
+line naming ``file:line``, the bad value (at most 80 characters of it) and what is allowed.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 from grid.signals import StepSignal
 from sim.clock import Clock
 from sim.errors import DataFileError
+from sim.inputs import check_data_file, quote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,7 +77,7 @@ def _number(p: str, line: int, raw: str, what: str, lo: float, hi: float, unit: 
     except ValueError:
         value = math.nan
     if not lo <= value <= hi:  # also rejects nan
-        raise DataFileError(p, line, f"{what} is {raw.strip()!r}; allowed: a number in {lo:g}..{hi:g} {unit}")
+        raise DataFileError(p, line, f"{what} is {quote(raw.strip())}; allowed: a number in {lo:g}..{hi:g} {unit}")
     return value
 
 
@@ -81,7 +85,7 @@ def _location(p: str, line: str) -> tuple[str, float, float, float, float]:
     fields = next(csv.reader([line]), [])
     if not fields or fields[0].strip().upper() != "LOCATION":
         head = fields[0].strip() if fields else ""
-        raise DataFileError(p, 1, f"first line starts with {head!r}; an EPW file starts with a LOCATION line")
+        raise DataFileError(p, 1, f"first line starts with {quote(head)}; an EPW file starts with a LOCATION line")
     if len(fields) < 10:
         raise DataFileError(
             p, 1, f"LOCATION line has {len(fields)} fields; needs 10 (LOCATION,city,state,country,source,"
@@ -93,15 +97,17 @@ def _location(p: str, line: str) -> tuple[str, float, float, float, float]:
     return fields[1].strip(), lat, lon, tz, elev
 
 
-def read_epw(path: str | Path) -> EpwWeather:
+def read_epw(path: str | Path, *, key: str = "fleet.robotaxi.depot.weather_epw") -> EpwWeather:
     """Read an EPW typical-year weather file (8,760 hourly rows; see :class:`EpwWeather`).
 
     Rows must run 1/1 hour 1 .. 12/31 hour 24 in order (365 days, no Feb 29). Raises
-    :class:`DataFileError` naming ``file:line``, the bad value and what is allowed.
+    :class:`DataFileError` naming ``file:line``, the bad value and what is allowed;
+    ``key`` names the scenario key if the path is not a readable data file.
     """
     import pandas as pd
 
     p = str(path)
+    check_data_file(path, key)
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as fh:
             lines = fh.read().splitlines()
@@ -134,7 +140,7 @@ def read_epw(path: str | Path) -> EpwWeather:
             ok = False
         if not ok:
             raise DataFileError(
-                p, line_no, f"month/day/hour is {'/'.join(s.strip() for s in got)!r}; expected "
+                p, line_no, f"month/day/hour is {quote('/'.join(s.strip() for s in got))}; expected "
                 f"'{want.month}/{want.day}/{n % 24 + 1}' (365 days from 1/1, no 2/29, hours 1..24 in order)")
         for col, (name, field, lo, hi, unit) in zip(columns, _FIELDS):
             col.append(_number(p, line_no, fields[field - 1], f"{name} (field {field})", lo, hi, unit))

@@ -17,7 +17,8 @@ from grid.sites import Site, SiteSpec
 from grid.tariff import TARIFFS, DemandBill, TouTariff
 from grid.tariff_file import load_tariff
 from sim.clock import Clock
-from sim.errors import DataFileError, ScenarioError
+from sim.errors import DataFileError, FleetsimInputError, ScenarioError
+from sim.inputs import check_data_file, quote
 from sim.scenario import Scenario
 
 DEPOT = "depot"
@@ -28,7 +29,7 @@ def resolve_tariff(key: str, value: str) -> TouTariff:
     if value in TARIFFS:
         return TARIFFS[value]
     if value.lower().endswith((".toml", ".json")):
-        return load_tariff(value)
+        return load_tariff(value, key=key)
     raise ScenarioError(f"{key} = {value!r}: allowed: one of {', '.join(sorted(TARIFFS))} "
                         "or the path of a .toml or .json tariff file")
 
@@ -40,15 +41,16 @@ def carbon_signal(value: str, clock: Clock, horizon_s: float) -> StepSignal:
     if not value.lower().endswith(".csv"):
         raise ScenarioError(f"grid.carbon = {value!r}: allowed: one of {', '.join(sorted(CARBON_PROFILES))} "
                             "or the path of a CSV file (EIA-930 with avg_CI, or time,carbon_g_per_kwh)")
+    path = check_data_file(value, "grid.carbon")
     try:
-        with open(value, encoding="utf-8-sig", errors="replace") as fh:
-            header = fh.readline()
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline(4096)
     except OSError as exc:
         raise DataFileError(value, None, f"cannot read the carbon file ({exc.strerror or exc}); "
                             "expected an EIA-930 CSV or a time,carbon_g_per_kwh CSV") from None
     try:
         if "avg_CI" in header:
-            series = load_eia930(value)
+            series = load_eia930(path)
             return StepSignal.from_utc_series(clock, series.index, series.to_numpy(), 0.0, horizon_s,
                                               "carbon", "g_per_kwh")
         signal = load_time_value_csv(value)
@@ -57,9 +59,11 @@ def carbon_signal(value: str, clock: Clock, horizon_s: float) -> StepSignal:
                                 "intensity (g_per_kwh, kg_per_mwh, lb_per_mwh, ...)")
         if isinstance(signal, CalendarSignal):
             return signal.to_step(clock, 0.0, horizon_s)
-        return signal
+        return signal.covering(0.0, horizon_s)
+    except FleetsimInputError:
+        raise
     except ValueError as exc:
-        raise ScenarioError(f"grid.carbon = {value!r}: {exc}") from None
+        raise ScenarioError(f"grid.carbon = {quote(value)}: {exc}") from None
 
 
 def robotaxi_params(sc: Scenario) -> RobotaxiParams:

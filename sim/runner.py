@@ -40,7 +40,7 @@ from grid.signals import StepSignal
 from sim.clock import DAY_S, Clock
 from sim.depot import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
 from sim.engine import Environment
-from sim.errors import ScenarioError
+from sim.errors import FleetsimInputError, ScenarioError
 from sim.recorder import Recorder
 from sim.results import Results, assemble_results
 from sim.rng import RandomStreams
@@ -139,6 +139,7 @@ def build_workload(sc: Scenario, clock: Clock, rng: np.random.Generator):
             start_offset_s=sc["workload.trace_start_offset_s"],
             time_scale=sc["workload.trace_time_scale"],
             loop=sc["workload.trace_loop"],
+            run_span_s=sc["run.days"] * DAY_S,
             slo_s=sc["workload.interactive.slo_s"],
             max_wait_s=sc["workload.interactive.max_wait_s"],
         )
@@ -213,7 +214,7 @@ class Simulation:
         self.dispatcher.set_policy(policy)
         try:
             self.workload, self._exp_mean_for_trace = build_workload(sc, self.clock, streams.get("workload"))
-        except ScenarioError:
+        except FleetsimInputError:
             raise
         except ValueError as exc:  # a parameter combination the workload rejects
             raise ScenarioError(f"workload: {exc}") from None

@@ -91,6 +91,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import ScenarioError
+from sim.publish import FolderLock
 from sim.tune_output import FAIL, TrialRecord, best_trial, check_out_dir, write_outputs
 from sim.tune_sim import SimulationEvaluator, prepare_simulation
 from sim.tune_spec import Param, TuneSpec, load_tune
@@ -265,41 +266,42 @@ def run_tune(spec_or_path: TuneSpec | str | Path, out_dir: str | Path | None = N
     spec = spec_or_path if isinstance(spec_or_path, TuneSpec) else load_tune(spec_or_path)
     optuna = _import_optuna()
     out = Path(out_dir) if out_dir is not None else Path("results") / f"tune_{spec.name}"
-    check_out_dir(out)
-    seeds = replicate_seeds(spec.root_seed, spec.seeds)
-    if evaluate is None:
-        evaluate = prepare_simulation(spec, seeds[0])
-    records: list[TrialRecord] = []
-    bar = tqdm(total=spec.trials, desc=f"tune {spec.name}", unit="trial", disable=not progress, file=sys.stderr)
-    with _quiet(optuna), bar:
-        from sim.executors import RecoveringPool  # noqa: PLC0415
+    check_out_dir(out, protect=[Path(spec.source)] if isinstance(spec_or_path, (str, Path)) else [])
+    with FolderLock(out):  # one writer: a second tune of this folder is refused at once
+        seeds = replicate_seeds(spec.root_seed, spec.seeds)
+        if evaluate is None:
+            evaluate = prepare_simulation(spec, seeds[0])
+        records: list[TrialRecord] = []
+        bar = tqdm(total=spec.trials, desc=f"tune {spec.name}", unit="trial", disable=not progress, file=sys.stderr)
+        with _quiet(optuna), bar:
+            from sim.executors import RecoveringPool  # noqa: PLC0415
 
-        # Replicates run in worker processes, so that one that kills its process fails its trial and
-        # the tune goes on in a new pool; except a custom ``evaluate`` with one worker, which runs in
-        # this process: worker processes may be unable to import it (a lambda, a closure, a notebook's).
-        in_process = not isinstance(evaluate, SimulationEvaluator)
-        pool = RecoveringPool(lambda: make_executor(workers, scheduler, serial_in_process=in_process), workers)
-        with pool:
-            study = optuna.create_study(direction="minimize", sampler=_sampler(optuna, spec))
-            futures: dict[tuple[int, int], Future] = {}  # of a batch: (trial, replicate) -> its future
+            # Replicates run in worker processes, so that one that kills its process fails its trial and
+            # the tune goes on in a new pool; except a custom ``evaluate`` with one worker, which runs in
+            # this process: worker processes may be unable to import it (a lambda, a closure, a notebook's).
+            in_process = not isinstance(evaluate, SimulationEvaluator)
+            pool = RecoveringPool(lambda: make_executor(workers, scheduler, serial_in_process=in_process), workers)
+            with pool:
+                study = optuna.create_study(direction="minimize", sampler=_sampler(optuna, spec))
+                futures: dict[tuple[int, int], Future] = {}  # of a batch: (trial, replicate) -> its future
 
-            def submit(ex, task: tuple[int, int, dict[str, Any]]) -> Future:
-                return ex.submit(_replicate, evaluate, task[2], seeds[task[1]], spec.metrics)
+                def submit(ex, task: tuple[int, int, dict[str, Any]]) -> Future:
+                    return ex.submit(_replicate, evaluate, task[2], seeds[task[1]], spec.metrics)
 
-            while len(records) < spec.trials:
-                batch = [study.ask() for _ in range(min(spec.parallel, spec.trials - len(records)))]
-                params = [{p.key: _suggest(t, p) for p in spec.params} for t in batch]
-                futures.clear()
-                pool.run([(t, r, {**spec.set, **ps}) for t, ps in enumerate(params) for r in range(len(seeds))],
-                         submit, lambda task, fut: futures.__setitem__(task[:2], fut), noun="replicate")
-                for t, (trial, ps) in enumerate(zip(batch, params)):
-                    rec = _collect(spec, trial.number, ps, [futures[t, r] for r in range(len(seeds))])
-                    _tell(optuna, study, trial, spec, rec)
-                    records.append(rec)
-                    best = best_trial(records)
-                    if best is not None:
-                        bar.set_postfix_str(f"best {best.objective:.4g} (trial {best.number})", refresh=False)
-                    bar.update(1)
-    meta = _metadata(spec, seeds, records, evaluate, optuna.__version__)
-    write_outputs(out, spec, records, meta)
+                while len(records) < spec.trials:
+                    batch = [study.ask() for _ in range(min(spec.parallel, spec.trials - len(records)))]
+                    params = [{p.key: _suggest(t, p) for p in spec.params} for t in batch]
+                    futures.clear()
+                    pool.run([(t, r, {**spec.set, **ps}) for t, ps in enumerate(params) for r in range(len(seeds))],
+                             submit, lambda task, fut: futures.__setitem__(task[:2], fut), noun="replicate")
+                    for t, (trial, ps) in enumerate(zip(batch, params)):
+                        rec = _collect(spec, trial.number, ps, [futures[t, r] for r in range(len(seeds))])
+                        _tell(optuna, study, trial, spec, rec)
+                        records.append(rec)
+                        best = best_trial(records)
+                        if best is not None:
+                            bar.set_postfix_str(f"best {best.objective:.4g} (trial {best.number})", refresh=False)
+                        bar.update(1)
+        meta = _metadata(spec, seeds, records, evaluate, optuna.__version__)
+        write_outputs(out, spec, records, meta)
     return TuneResult(out, best_trial(records), records, spec)

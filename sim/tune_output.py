@@ -105,8 +105,6 @@ def best_dict(best: TrialRecord | None) -> dict[str, Any]:
 def write_outputs(out: Path, spec: TuneSpec, records: Sequence[TrialRecord], meta: dict[str, Any],
                   dpi: int = DPI) -> Path:
     """Write every output to ``out`` atomically (a temporary sibling folder, then renamed)."""
-    check_out_dir(out)
-
     def fill(tmp: Path) -> None:
         best = best_trial(records)
         (tmp / BEST).write_text(json.dumps(best_dict(best), indent=2) + "\n", encoding="utf-8")
@@ -121,9 +119,10 @@ def write_outputs(out: Path, spec: TuneSpec, records: Sequence[TrialRecord], met
     return publish_folder(out, fill, "tune")
 
 
-def check_out_dir(out: Path) -> None:
-    """Refuse an ``out`` that is not absent, empty or an earlier tune folder holding only its own files."""
-    check_out_path(out)
+def check_out_dir(out: Path, protect: Sequence[Path] = ()) -> None:
+    """Refuse an ``out`` that is not absent, empty or an earlier tune folder holding only its own files,
+    or that contains one of ``protect`` (the tune file) or the current folder."""
+    check_out_path(out, protect)
     check_replaceable(out, "tune")
 
 

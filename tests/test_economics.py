@@ -129,8 +129,8 @@ def test_tariff_files_in_the_repository_read_back_the_published_rates():
 
 
 @pytest.mark.parametrize("key,value,needle", [
-    ("grid.carbon", "/nonexistent/ci.csv", "cannot read the carbon file"),
-    ("grid.tariff", "/nonexistent/t.toml", "cannot read the tariff file"),
+    ("grid.carbon", "/nonexistent/ci.csv", "file not found"),
+    ("grid.tariff", "/nonexistent/t.toml", "file not found"),
     ("fleet.robotaxi.depot.tariff", "nope", "fleet.robotaxi.depot.tariff = 'nope'"),
 ])
 def test_missing_grid_files_are_one_line_errors(tmp_path, key, value, needle):

@@ -10,7 +10,7 @@ import pytest
 
 from grid.loaders import UNITS, load_eia930, load_eia930_signal, load_time_value_csv, parse_unit
 from grid.signals import CalendarSignal, StepSignal
-from sim.errors import DataFileError
+from sim.errors import DataFileError, FleetsimInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 EIA = ROOT / ".." / "shared" / "data" / "eia930-carbon-2022"
@@ -200,7 +200,7 @@ def test_errors_name_file_line_value_and_allowed(tmp_path, text, match):
 
 
 def test_unreadable_and_non_utf8(tmp_path):
-    with pytest.raises(DataFileError, match=r"nope\.csv: cannot read"):
+    with pytest.raises(FleetsimInputError, match=r"grid\.carbon = '.*nope\.csv': file not found"):
         load_time_value_csv(tmp_path / "nope.csv")
     path = tmp_path / "latin.csv"
     path.write_bytes(b"time_s,power_w\n0,1\n60,\xff\n")

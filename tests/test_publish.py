@@ -290,3 +290,49 @@ def test_lock_is_reentrant_in_one_process_and_leaves_no_file(tmp_path):
         with FolderLock(out):
             assert (tmp_path / "deep" / ".r.lock").exists()
     assert not (tmp_path / "deep").exists()  # the parents it made are removed again when left empty
+
+
+# ---------------------------------------------------------------------------------- sweeps and tunes
+STUDY_SET = '[set]\n"run.days" = 0.01\n"fleet.vehicles" = 5\n"report.figures" = false\n'
+
+
+def test_a_folder_with_a_stray_sweep_json_is_not_a_sweep_folder(tmp_path, capsys):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[sweep]\nname = "s"\n' + STUDY_SET + '[axes]\n"fleet.opt_in_share" = [0.4, 0.6]\n')
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "sweep.json").write_text("{}")
+    (folder / "data.csv").write_text("precious")
+    before = snapshot(folder)
+    assert main(["sweep", str(sweep), "--out", str(folder), "--no-progress", "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"fleetsim: error: --out {folder} exists and is not a fleetsim sweep folder; "
+                           "choose another folder or remove it")
+    assert snapshot(folder) == before
+    # a sweep folder fleetsim made resumes, and its marker lists the sweep's own files
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep), "--out", str(out), "--no-progress", "--no-report"]) == 0
+    assert main(["sweep", str(sweep), "--out", str(out), "--no-progress", "--no-report"]) == 0
+    assert "0 ran, 2 resumed" in capsys.readouterr().out
+    assert set(read_marker(out)["files"]) == {"sweep.json", "sweep.csv", "aggregate.csv", "failures.csv"}
+    assert all(read_marker(p)["kind"] == "results" for p in (out / "points").iterdir())
+
+
+def test_a_folder_with_a_stray_tune_json_is_not_a_tune_folder(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    tune = tmp_path / "t.toml"
+    tune.write_text('[tune]\nname = "t"\ntrials = 2\n' + STUDY_SET
+                    + '[params]\n"fleet.opt_in_share" = { low = 0.3, high = 0.7 }\n'
+                    + '[objective]\n"co2_kg.total" = 1.0\n')
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "tune.json").write_text("{}")
+    (folder / "notes.md").write_text("precious")
+    before = snapshot(folder)
+    assert main(["tune", str(tune), "--out", str(folder), "--no-progress"]) == 2
+    assert "is not a fleetsim tune folder" in capsys.readouterr().err
+    assert snapshot(folder) == before
+    out = tmp_path / "out"
+    for _ in range(2):  # a tune folder fleetsim wrote is replaced by the next tune
+        assert main(["tune", str(tune), "--out", str(out), "--no-progress"]) == 0
+    assert read_marker(out)["kind"] == "tune" and hidden_siblings(out) == []

@@ -14,7 +14,7 @@ import pytest
 
 from grid.weather import HOURS_PER_YEAR, read_epw, typical_year_signal
 from sim.clock import Clock
-from sim.errors import DataFileError
+from sim.errors import DataFileError, FleetsimInputError
 
 EPW_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "weather-epw"
 SAN_JOSE = EPW_DIR / "USA_CA_San.Jose-Mineta.epw"
@@ -106,7 +106,7 @@ def test_bad_location_line_and_missing_file(tmp_path):
     path = _write(tmp_path / "first.epw", _rows(), "DESIGN CONDITIONS,1")
     with pytest.raises(DataFileError, match=r"first\.epw:1: .*starts with a LOCATION line"):
         read_epw(path)
-    with pytest.raises(DataFileError, match=r"nope\.epw: cannot read EPW weather file"):
+    with pytest.raises(FleetsimInputError, match=r"depot\.weather_epw = '.*nope\.epw': file not found"):
         read_epw(tmp_path / "nope.epw")
 
 

@@ -25,7 +25,7 @@ from grid.tariff import (
 )
 from grid.tariff_file import dump_tariff, load_tariff, tariff_to_dict
 from sim.clock import Clock
-from sim.errors import DataFileError
+from sim.errors import DataFileError, FleetsimInputError
 
 LA = ZoneInfo("America/Los_Angeles")
 UTC = timezone.utc
@@ -404,7 +404,7 @@ def test_load_json(tmp_path):
     (lambda s: s.replace('months = "oct-may"', 'months = "oct-apr"'),
      r"periods", "tariff two_season: Mon hour 0 is in no period in May"),
     (lambda s: s.replace("interval_s = 1800", "interval_s = 1000"),
-     r"demand_charges\[0\]\.interval_s", "1000.0 is not allowed; allowed: a number of seconds > 0 that divides 3600"),
+     r"demand_charges\[0\]\.interval_s", "1000.0 is not allowed; allowed: a number of seconds >= 1 that divides 3600"),
     (lambda s: s.replace("usd_per_kw = 12", "usd_per_kwh = 12"), r"demand_charges\[0\]\.usd_per_kwh", "unknown key"),
     (lambda s: s.replace('name = "two_season"\n', ""), r"name", "missing; allowed: a non-empty string"),
     (lambda s: s.replace('weekdays = "mon-fri"', 'weekdays = "mon-mon"'),
@@ -432,7 +432,7 @@ def test_unreadable_files(tmp_path):
         load_tariff(tmp_path / "list.json")
     with pytest.raises(DataFileError, match=r"file type '\.yaml' not supported; allowed: \.toml, \.json"):
         load_tariff(tmp_path / "x.yaml")
-    with pytest.raises(DataFileError, match=r"missing\.toml: cannot read the tariff file"):
+    with pytest.raises(FleetsimInputError, match=r"tariff file = '.*missing\.toml': file not found"):
         load_tariff(tmp_path / "missing.toml")
 
 

@@ -36,7 +36,7 @@ from fleet.workload import (
     load_azure_trace,
 )
 from sim.clock import Clock
-from sim.errors import DataFileError
+from sim.errors import DataFileError, FleetsimInputError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONV = DATA / "azure-llm-2023" / "AzureLLMInferenceTrace_conv.csv"
@@ -225,12 +225,11 @@ def test_bad_trace_files_raise_one_line_errors(tmp_path, case):
         assert fragment in msg, (fragment, msg)
 
 
-def test_missing_trace_file_names_the_path(tmp_path):
-    path = tmp_path / "nope.csv"
-    with pytest.raises(DataFileError) as err:
-        load_azure_trace(path)
-    assert str(err.value).startswith(f"{path}: file not found")
-    assert "Azure LLM trace CSV" in str(err.value)
+def test_missing_trace_file_names_the_key_and_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FleetsimInputError) as err:
+        load_azure_trace("nope.csv")
+    assert str(err.value) == "workload.trace = 'nope.csv': file not found"
 
 
 def test_non_utf8_bytes_report_their_line(tmp_path):
