@@ -1,7 +1,7 @@
 """Sweep throughput: points per wall-second with 1 and with N worker processes, and the speedup.
 
 The sweep is the built-in scenario (1,000 cars) shortened to ``--days`` days, run for ``--points``
-seeds (equal points, no axes, no figures), once serially (``workers = 1``: in this process) and
+seeds (equal points, no axes, no figures), once serially (``workers = 1``: one worker process) and
 once on a process pool of ``--workers`` spawned workers, each into a fresh sweep folder. Timed:
 ``run_sweep`` as a whole (checking the sweep file, starting and stopping the pool, running every
 point, writing its results folder and the sweep's tables). The two runs' sweep.csv and

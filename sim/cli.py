@@ -56,11 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-report", action="store_true", help="skip the figures and report page")
     p_run.add_argument("--no-progress", action="store_true",
                        help="no progress bar over simulated days (it shows only on a terminal)")
+    _add_budget_arguments(p_run)
 
     p_check = sub.add_parser("check", help="validate a scenario without running it",
                              description="Validate a scenario file and its overrides; print the resolved "
                                          "scenario's size on success.")
     _add_scenario_args(p_check, optional=False)
+    _add_budget_arguments(p_check)
 
     p_rep = sub.add_parser("report", help="redraw the figures and report page of a results folder",
                            description="Redraw figures/*.png and report.html from a results folder.")
@@ -98,14 +100,31 @@ def _add_sweep_parser(sub) -> None:
                    help="skip the comparison figures and report page (fleetsim report SWEEP_DIR draws them later)")
 
 
+def _add_budget_arguments(p) -> None:
+    """--max-memory and --force: the resource check before anything runs (sim.budget)."""
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="refuse to start what needs more memory than SIZE, e.g. 4G or 512M (default: the "
+                        "memory available now)")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the estimate says it needs more memory, disk or work than is available")
+
+
+def _limits(args):
+    """The resource limits the command line asks for."""
+    from sim.budget import Limits, parse_size  # noqa: PLC0415
+
+    return Limits(parse_size(args.max_memory) if args.max_memory is not None else None, args.force)
+
+
 def _add_executor_arguments(p, what: str) -> None:
     """--workers, --scheduler and --no-progress, shared by sweep and tune (``what`` runs in parallel)."""
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help=f"{what} run in parallel (default 1: in this process)")
+                   help=f"{what} run in parallel (default 1: one worker process)")
     p.add_argument("--scheduler", metavar="ADDRESS|local",
                    help="run on a Dask cluster: 'local' starts one with N workers, or a scheduler address "
                         "such as tcp://10.0.0.5:8786 (needs the dask extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_budget_arguments(p)
 
 
 def _load(args) -> object:
@@ -119,6 +138,7 @@ def _load(args) -> object:
 
 def cmd_run(args) -> int:
     """``fleetsim run``."""
+    from sim.budget import check_run  # noqa: PLC0415
     from sim.results import NonFiniteSummary, write_results  # noqa: PLC0415
     from sim.runner import Simulation  # noqa: PLC0415
 
@@ -129,12 +149,14 @@ def cmd_run(args) -> int:
     default = Path("results") / f"{scenario['run.name']}_seed{scenario['run.seed']}"
     out = check_out_path(default if args.out is None else args.out,
                          protect=[Path(args.scenario)] if args.scenario else [])
+    report = scenario["report.figures"] and not args.no_report
+    check_run(scenario, _limits(args), out_dir=out, report=report)
     with FolderLock(out):
         check_replaceable(out, "results")
         sim = Simulation(scenario)
         results = sim.run(progress=not args.no_progress and sys.stderr.isatty())
         draw = None
-        if scenario["report.figures"] and not args.no_report:
+        if report:
             from reports import build_report  # noqa: PLC0415
 
             draw = build_report
@@ -174,12 +196,14 @@ def _print_headline(s: dict, folder: Path) -> None:
 
 def cmd_check(args) -> int:
     """``fleetsim check``."""
-    scenario = _load(args)
+    from sim.budget import check_run  # noqa: PLC0415
     from sim.runner import Simulation  # noqa: PLC0415
 
+    scenario = _load(args)
+    estimate = check_run(scenario, _limits(args))
     Simulation(scenario)  # builds every component: resolves policy, signals, trace files
     print(f"{args.scenario}: ok ({scenario['fleet.vehicles']} vehicles, {scenario['run.days']:g} days, "
-          f"policy {scenario['dispatch.policy']})")
+          f"policy {scenario['dispatch.policy']}; needs {estimate.describe()})")
     return 0
 
 
@@ -219,7 +243,7 @@ def cmd_sweep(args) -> int:
     from sim.sweep import format_report, run_sweep  # noqa: PLC0415
 
     tables = run_sweep(args.sweep, args.out, workers=args.workers, scheduler=args.scheduler,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, limits=_limits(args))
     print(format_report(tables))
     if not args.no_report and (tables.points["status"] == "ok").any():
         redraw_report(Path(tables.stats["out"]))
@@ -230,9 +254,14 @@ def cmd_tune(args) -> int:
     """``fleetsim tune``."""
     import json  # noqa: PLC0415
 
-    from sim.tune import run_tune  # noqa: PLC0415
+    from sim.budget import check_tune, tune_run_estimate  # noqa: PLC0415
+    from sim.tune import load_tune, run_tune  # noqa: PLC0415
 
-    result = run_tune(args.tune, args.out, workers=args.workers, scheduler=args.scheduler,
+    spec = load_tune(args.tune)
+    out = Path(args.out) if args.out is not None else Path("results") / f"tune_{spec.name}"
+    check_tune(spec.trials, spec.seeds, _limits(args), per_run=tune_run_estimate(spec),
+               workers=args.workers if args.scheduler in (None, "local") else 0, source=spec.source, out_dir=out)
+    result = run_tune(spec, out, workers=args.workers, scheduler=args.scheduler,
                       progress=not args.no_progress and sys.stderr.isatty())
     print(f"best: {json.dumps(result.best, default=str)}")
     print(f"tune folder: {result.out_dir}")

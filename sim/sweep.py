@@ -48,8 +48,8 @@ not in summary.json stops the sweep at its first finished point.
 - ``failures.csv``: ``point``, ``config``, ``seed``, the axes, ``error``.
 
 Tables are written with fixed number formatting and rows in point order: serial and parallel
-runs give byte-identical files. Points run on :func:`sim.executors.make_executor`: inline for one
-worker, a process pool, or Dask (``scheduler``: ``"local"`` or an address; then ``workers`` is
+runs give byte-identical files. Points run on :func:`sim.executors.make_executor`: a process pool
+(also for one worker, so that a point that kills its process is recorded, not fatal), or Dask (``scheduler``: ``"local"`` or an address; then ``workers`` is
 also the number of points in flight, and the sweep folder must be on a file system the cluster's
 workers share, at the same path). If a worker process dies (a crash, ``os._exit``, the
 out-of-memory killer), the point it was running is recorded as failed and the sweep goes on in a
@@ -69,6 +69,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from sim.budget import Limits
 from sim.errors import ScenarioError
 from sim.executors import check_main_guard, make_executor
 from sim.publish import FolderLock, check_out_path, is_owned, not_ours_error, read_marker, remove_stale, write_marker
@@ -108,7 +109,7 @@ class SweepTables:
 
 
 def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers: int = 1,
-              scheduler: str | None = None, progress: bool = True) -> SweepTables:
+              scheduler: str | None = None, progress: bool = True, limits: Limits | None = None) -> SweepTables:
     """Run (or resume) the sweep file's points into ``out_dir`` (default results/sweep_<name>); return its tables.
 
     ``progress`` shows a bar on stderr when it is a terminal. Raises ScenarioError on bad input
@@ -116,7 +117,8 @@ def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ScenarioError(f"--workers = {workers!r}: allowed: an integer >= 1")
-    spec = read_sweep(sweep_path)
+    spec = read_sweep(sweep_path, limits=limits, out_dir=out_dir,  # refuses what cannot fit (sim.budget)
+                      workers=workers if scheduler in (None, "local") else 0)
     out = check_out_path(Path(out_dir) if out_dir is not None else Path("results") / f"sweep_{spec.name}",
                          protect=[Path(sweep_path)])
     if scheduler in (None, "local"):

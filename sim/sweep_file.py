@@ -20,7 +20,10 @@ import numpy as np
 import tomli_w
 
 from fleet.policies import policy_class
+from fleet.policies.base import quoted
+from sim.budget import Limits, check_sweep, estimate_configs, finished_points, sweep_size
 from sim.errors import ScenarioError
+from sim.inputs import NAME_ALLOWED, is_plain_name
 from sim.scenario import Scenario, anchor_path, load_scenario, read_toml_file
 from sim.schema import KEYS_BY_PATH
 
@@ -28,7 +31,6 @@ SECTIONS = ("sweep", "set", "axes")
 SWEEP_KEYS = ("name", "scenario", "seeds", "root_seed", "combine", "metrics", "figures")
 COMBINE = ("product", "zip")
 MAX_SEEDS = 10_000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _METRIC = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 
@@ -88,9 +90,18 @@ def config_id(scenario_toml: str) -> str:
     return digest(tomli_w.dumps(values))
 
 
-def read_sweep(path: str | Path) -> SweepSpec:
-    """Read, check and expand a sweep file; raise ScenarioError (one line) on bad input."""
+def read_sweep(path: str | Path, *, limits: Limits | None = None, out_dir: str | Path | None = None,
+               workers: int = 1) -> SweepSpec:
+    """Read, check and expand a sweep file; raise ScenarioError (one line) on bad input.
+
+    ``limits`` (default: the memory available now, no force): the number of points is checked
+    from the axes' lengths before any configuration is resolved, then every configuration's
+    estimate before the points are expanded (:func:`sim.budget.check_sweep`: memory with
+    ``workers`` points running at once, 0 when they run elsewhere; disk where ``out_dir``,
+    default ``results/sweep_<name>``, is; events).
+    """
     p = Path(path)
+    limits = limits or Limits()
     raw = read_toml_file(p, "sweep")
     for name, value in raw.items():
         if name not in SECTIONS:
@@ -98,9 +109,11 @@ def read_sweep(path: str | Path) -> SweepSpec:
         if not isinstance(value, dict):
             raise ScenarioError(f"{p}: {name} = {value!r}: allowed: a table [{name}]")
     head = _check_head(p, raw.get("sweep", {}))
-    base = _base_scenario(p, head["scenario"])
     fixed = _flatten(raw.get("set", {}))
     axes = _flatten(raw.get("axes", {}))
+    n_points, size_text = sweep_size(axes, head["combine"], head["seeds"])
+    check_sweep(n_points, None, limits, source=str(p), size_text=size_text)  # before anything is resolved
+    base = _base_scenario(p, head["scenario"])
     _check_keys(p, fixed, axes)
     base_dir = p.resolve().parent
     fixed_used = {k: anchor_path(k, v, base_dir) for k, v in fixed.items()}
@@ -123,6 +136,13 @@ def read_sweep(path: str | Path) -> SweepSpec:
                 wrong_alone.add(str(exc))
     combos = _combinations(p, head["combine"], axes)
     seeds = derive_seeds(head["root_seed"], head["seeds"])
+    if not limits.force:  # every configuration's estimate, before the points are expanded
+        out = Path(out_dir) if out_dir is not None else Path("results") / f"sweep_{head['name'] or p.stem}"
+        configs = ({k: anchor_path(k, vals[i], base_dir) for (k, vals), i in zip(axes.items(), combo)}
+                   for combo in combos)
+        check_sweep(len(combos) * len(seeds), estimate_configs(base_set, configs, report=head["figures"]), limits,
+                    out_dir=out, workers=workers, source=str(p), size_text=size_text,
+                    done_points=finished_points(out))
     points = _expand(p, base, fixed_used, axes, combos, seeds, base_dir, wrong_alone)
     return SweepSpec(p, head["name"] or p.stem, head["scenario"], seeds, head["root_seed"], head["combine"],
                      head["metrics"], head["figures"], fixed, axes, points)
@@ -138,30 +158,40 @@ def _is_int(v: Any) -> bool:
 
 
 def _check_head(p: Path, table: dict[str, Any]) -> dict[str, Any]:
-    """The [sweep] table with defaults filled in."""
+    """The [sweep] table with defaults filled in (``name`` defaults to the file's stem, which must
+    then be a plain name: it becomes the sweep folder's name)."""
+
+    def bad(key: str, value: Any, allowed: str) -> ScenarioError:  # the value quoted, one short line
+        return ScenarioError(f"{p}: [sweep] {key} = {quoted(value)}: allowed: {allowed}")
+
     for key in table:
         if key not in SWEEP_KEYS:
-            raise ScenarioError(f"{p}: unknown key '[sweep] {key}'; allowed: {', '.join(SWEEP_KEYS)}")
+            raise ScenarioError(f"{p}: unknown key {quoted('[sweep] ' + key)}; allowed: {', '.join(SWEEP_KEYS)}")
     h = {"name": None, "scenario": None, "seeds": 1, "root_seed": 0, "combine": "product", "metrics": None,
          "figures": False, **table}
-    if h["name"] is not None and not (isinstance(h["name"], str) and _NAME.match(h["name"])):
-        raise _bad(p, "name", h["name"], "letters, digits, '_', '-' and '.', starting with a letter or digit")
+    if h["name"] is None:
+        if not is_plain_name(p.stem):
+            raise ScenarioError(f"{p}: no [sweep] name, and the file name {quoted(p.stem)} is not a plain name; "
+                                f"set [sweep] name ({NAME_ALLOWED})")
+        h["name"] = p.stem
+    if not is_plain_name(h["name"]):
+        raise bad("name", h["name"], NAME_ALLOWED)
     if h["scenario"] is not None and not (isinstance(h["scenario"], str) and h["scenario"]):
-        raise _bad(p, "scenario", h["scenario"], "a scenario file path, relative to the sweep file")
+        raise bad("scenario", h["scenario"], "a scenario file path, relative to the sweep file")
     if not (_is_int(h["seeds"]) and 1 <= h["seeds"] <= MAX_SEEDS):
-        raise _bad(p, "seeds", h["seeds"], f"an integer between 1 and {MAX_SEEDS}")
+        raise bad("seeds", h["seeds"], f"an integer between 1 and {MAX_SEEDS}")
     if not (_is_int(h["root_seed"]) and h["root_seed"] >= 0):
-        raise _bad(p, "root_seed", h["root_seed"], "an integer >= 0")
+        raise bad("root_seed", h["root_seed"], "an integer >= 0")
     if h["combine"] not in COMBINE:
-        raise _bad(p, "combine", h["combine"], " or ".join(repr(c) for c in COMBINE))
+        raise bad("combine", h["combine"], " or ".join(repr(c) for c in COMBINE))
     m = h["metrics"]
     if m is not None:
         ok = isinstance(m, list) and m and all(isinstance(x, str) and _METRIC.match(x) for x in m)
         if not ok or len(set(m)) != len(m):
-            raise _bad(p, "metrics", m, "a non-empty list of distinct dotted names of summary.json values, "
-                                        "e.g. [\"jobs.slo_attainment\", \"co2_kg.total\"]")
+            raise bad("metrics", m, "a non-empty list of distinct dotted names of summary.json values, "
+                                  "e.g. [\"jobs.slo_attainment\", \"co2_kg.total\"]")
     if not isinstance(h["figures"], bool):
-        raise _bad(p, "figures", h["figures"], "true or false")
+        raise bad("figures", h["figures"], "true or false")
     return h
 
 

@@ -49,14 +49,14 @@ an hour) checks that every metric exists in the summary. Errors are one line nam
 and the key.
 
 **A trial** takes its parameters from Optuna's TPE sampler (ask/tell), merges them over ``[set]``
-and runs one simulation per replicate seed, each a separate task on the executor (inline, a
-process pool or Dask, see :mod:`sim.executors`). The replicate seeds are derived as sweeps derive
+and runs one simulation per replicate seed, each a separate task on the executor (a process
+pool, also for one worker, or Dask, see :mod:`sim.executors`). The replicate seeds are derived as sweeps derive
 them: the first 32-bit word of each of ``numpy.random.SeedSequence(root_seed).spawn(seeds)``, the
 same for every trial (common random numbers: trials differ by their parameters, not by their
 luck). Each metric is averaged over the seeds (a null in any seed makes it undefined), the
 objective is the weighted sum of the means, and each constraint is passed to Optuna as a
 constraint value (<= 0 is met), so TPE models feasibility; the table marks infeasible trials. A
-trial whose replicate raises, or whose objective is undefined, is recorded as failed (its error in
+trial whose replicate raises or kills its process, or whose objective is undefined, is recorded as failed (its error in
 the table) and the tune goes on.
 
 **Determinism.** Trials are asked ``parallel`` at a time and told in trial order once the whole

@@ -165,7 +165,7 @@ def test_out_inside_a_file_is_bad_input_before_running(tmp_path):
 
 def test_report_on_a_non_results_folder_is_bad_input(tmp_path):
     proc = fleetsim("report", str(tmp_path))
-    assert proc.returncode == 2 and "no summary.json" in proc.stderr
+    assert proc.returncode == 2 and "not a fleetsim results or sweep folder" in proc.stderr
 
 
 def test_progress_bar_follows_simulated_days(capsys):

@@ -20,6 +20,7 @@ from scipy import stats as st
 
 from reports import build_report, sweep_figures, sweep_page
 from reports.sweep_figures import choose, load_tables, pareto_front
+from sim.publish import write_marker
 from sim.results import write_results
 from sim.runner import run
 from sim.scenario import default_scenario
@@ -83,6 +84,7 @@ def make_sweep(folder: Path, axes: list[tuple[str, list]], seeds: list[int],
             "seeds": seeds, "root_seed": 7, "combine": combine, "metrics": METRICS, "points": len(rows)}
     (folder / "sweep.json").write_text(json.dumps(meta, indent=2))
     (folder / "points").mkdir()
+    write_marker(folder, "sweep")  # as fleetsim marks the sweep folders it writes
     return folder
 
 
