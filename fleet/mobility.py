@@ -110,10 +110,10 @@ class MobilityParams:
             not isinstance(shares, (tuple, list))
             or len(shares) != 24
             or not all(_is_number(s) and math.isfinite(s) and s >= 0 for s in shares)
-            or sum(shares) <= 0
+            or not 0 < sum(shares) < math.inf
         ):
             raise bad("trip_start_share_by_hour", shares,
-                      "must be 24 finite non-negative hourly shares with a positive sum")
+                      "must be 24 finite non-negative hourly shares with a positive, finite sum")
         object.__setattr__(self, "trip_start_share_by_hour", tuple(float(s) for s in shares))
         active = 1.0 - self.idle_day_share
         if not 2.0 * active <= self.trips_per_day <= m * active:

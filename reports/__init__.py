@@ -51,8 +51,8 @@ def build_sweep_report(folder: str | Path, dpi: int | None = None, *, metrics: S
                        maximise_y: bool = True, line_metrics: Sequence[str] | None = None,
                        out: str | Path | None = None) -> list[Path]:
     """Draw the comparison figures (bars, Pareto, lines) and the report page of the sweep ``folder``
-    into ``out`` (default: ``folder``); return the written paths. The figure arguments are those of :func:`reports.sweep_figures.choose`;
-    ``dpi`` defaults to the sweep's ``report.dpi`` setting, else 110.
+    into ``out`` (default: ``folder``); return the written paths. The figure arguments are those of
+    :func:`reports.sweep_figures.choose`; ``dpi`` defaults to the sweep's ``report.dpi`` setting, else 110.
     """
     f = Path(folder)
     tables = load_tables(f)  # raises FileNotFoundError naming the file before anything is written

@@ -35,13 +35,11 @@ trials Optuna could not hold in memory.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import shutil
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -328,34 +326,17 @@ def probe_trace(path: str) -> TraceProbe | None:
 
 
 @lru_cache(maxsize=64)
-def _tariff_intervals_cached(path: str, size: int, mtime_ns: int) -> tuple[tuple[int, float], ...]:
-    text = Path(path).read_text(encoding="utf-8")
-    raw = tomllib.loads(text) if path.lower().endswith(".toml") else json.loads(text)
-    charges = raw.get("demand_charges", []) if isinstance(raw, dict) else []
-    out = []
-    for i, c in enumerate(charges if isinstance(charges, list) else []):
-        v = c.get("interval_s", 900.0) if isinstance(c, dict) else None
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0:
-            out.append((i, float(v)))
-    return tuple(out)
-
-
-def tariff_intervals(value: str) -> tuple[tuple[int, float], ...]:
+def tariff_intervals(value: str, key: str = "fleet.robotaxi.depot.tariff") -> tuple[tuple[int, float], ...]:
     """(index, interval_s) of each demand charge of a tariff (a built-in name or a file).
 
-    A file is read as plain data, before (and whatever) the tariff loader decides about it; a file
-    that cannot be read has none here (the run reports it).
+    A file is read by the tariff loader, so a bad tariff is refused as bad input (one line naming
+    ``key``) before its size is estimated.
     """
     from grid.tariff import TARIFFS  # noqa: PLC0415
+    from grid.tariff_file import load_tariff  # noqa: PLC0415
 
-    if value in TARIFFS:
-        return tuple((i, c.interval_s) for i, c in enumerate(TARIFFS[value].demand_charges))
-    try:
-        p = check_data_file(value, "fleet.robotaxi.depot.tariff")
-        st = p.stat()
-        return _tariff_intervals_cached(str(p.resolve()), st.st_size, st.st_mtime_ns)
-    except (FleetsimInputError, OSError, ValueError, UnicodeDecodeError, AttributeError, tomllib.TOMLDecodeError):
-        return ()
+    tariff = TARIFFS[value] if value in TARIFFS else load_tariff(value, key=key)
+    return tuple((i, c.interval_s) for i, c in enumerate(tariff.demand_charges))
 
 
 # ------------------------------------------------------------------------------ the estimate

@@ -26,9 +26,18 @@ _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def quote(value: object, limit: int = QUOTE_CHARS) -> str:
-    """``repr`` of ``value`` (a string is cut to ``limit`` characters first, marked with '...')."""
-    if isinstance(value, str) and len(value) > limit:
-        return repr(value[:limit]) + f"... ({len(value):,} characters)"
+    """``repr`` of ``value`` in at most about ``limit`` characters (more is cut and marked '...').
+
+    A string is cut so that its escaped form fits (a control character shows as ``\\x01``, four
+    characters for one), and the cut is followed by its full length.
+    """
+    if isinstance(value, str):
+        width = 0
+        for n, char in enumerate(value):
+            width += len(repr(char)) - 2
+            if width > limit:
+                return repr(value[:n]) + f"... ({len(value):,} characters)"
+        return repr(value)
     text = repr(value)
     if len(text) > limit:
         return text[:limit] + f"... ({len(text):,} characters)"

@@ -2,7 +2,14 @@
 
 A :class:`Scenario` is the fully resolved, validated nested dict of every key in
 ``sim.schema.KEYS``. Bad input raises :class:`sim.errors.ScenarioError` with one line that names
-the key (or ``file:line`` for TOML syntax), the bad value and what is allowed.
+the key (or ``file:line`` for TOML syntax), the bad value (at most
+:data:`sim.inputs.QUOTE_CHARS` characters of it) and what is allowed.
+
+Where a user's text enters (a scenario file and ``--set`` in :func:`load_scenario`, a sweep or
+tune file's values in :func:`anchor_path`), a ``file.py:Class`` dispatch policy must name a file
+inside that text's folder (see :mod:`fleet.policies.base`) and a depot weather file must exist;
+only then are relative paths made absolute. :func:`resolve` checks every key's type and range
+and never looks at the file system, so a results folder's ``scenario.toml`` resolves anywhere.
 """
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import difflib
 import math
 import re
 import tomllib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,8 +26,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 
 from fleet.chip import CHIP_PRESETS
-from sim.errors import ScenarioError
-from sim.schema import KEYS, KEYS_BY_PATH, TABLES, Key
+from fleet.policies.base import split_policy
+from sim.errors import FleetsimInputError, ScenarioError
+from sim.inputs import check_data_file, is_plain_name, quote
+from sim.schema import HOURS24_MAX, KEYS, KEYS_BY_PATH, TABLES, TARIFF_NAMES, YEAR_MAX, YEAR_MIN, Key
 
 _ZONED = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)\s+([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)$")
 
@@ -71,59 +80,142 @@ def default_scenario() -> Scenario:
 
 
 def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -> Scenario:
-    """Read a scenario file (None = built-in) and apply ``KEY=VALUE`` overrides."""
+    """Read a scenario file (None = built-in) and apply ``KEY=VALUE`` overrides.
+
+    A ``file.py:Class`` policy must be inside the scenario file's folder (or, given by
+    ``--set``, inside the current folder); a policy that an override replaces is not checked, so
+    a results folder's ``scenario.toml`` reruns with ``--set dispatch.policy=...``.
+    """
     raw: dict[str, Any] = {}
     source = "<built-in>"
     if path is not None:
         p = Path(path)
         source = str(p)
         raw = read_toml_file(p, "scenario")
-        _anchor_paths(raw, p.parent)
-    for item in overrides or []:
-        key, value = parse_override(item)
+    parsed = [parse_override(item) for item in overrides or []]
+    given: dict[str, Any] = {}  # the overrides alone, to know which keys they set
+    for key, value in parsed:
+        try:
+            _set_path(given, key, value)
+        except ScenarioError:
+            pass  # reported below, where it is applied to the scenario
+    policy_given, policy = _get_path(given, POLICY_KEY)
+    if path is not None:
+        _anchor_paths(raw, Path(path).parent, "the scenario file's folder", check_policy=not policy_given)
+    if policy_given:
+        check_policy_location(policy, Path.cwd(), "the current folder")
+    for key, value in parsed:
         _set_path(raw, key, value)
-    return resolve(raw, source)
+    scenario = resolve(raw, source)
+    _check_files(scenario)
+    return scenario
 
 
 # Keys whose value may be a file path; relative paths in a scenario file are relative to it.
 PATH_KEYS = ("workload.trace", "grid.carbon", "grid.tariff", "dispatch.policy", "fleet.robotaxi.depot.tariff",
              "fleet.robotaxi.depot.weather_epw")
+POLICY_KEY = "dispatch.policy"
+# Data files that only some scenarios read (the depot's), checked to exist when a user names them.
+_CHECKED_FILES = ("fleet.robotaxi.depot.weather_epw",)
 
 
 def anchor_path(key: str, value: Any, base: Path) -> Any:
     """``value`` for scenario ``key``: a relative file path (a path key) made relative to the folder
-    ``base`` of the file that gave it, as in scenario files; any other value unchanged."""
+    ``base`` of the file that gave it, as in scenario files; any other value unchanged.
+
+    ``value`` is a user's text (a sweep or tune file's): a policy file must be inside ``base``
+    and a depot weather file must exist (one-line ScenarioError otherwise).
+    """
     if key not in PATH_KEYS:
         return value
     nested: dict[str, Any] = {}
     _set_path(nested, key, value)
-    _anchor_paths(nested, base)
-    return _get_path(nested, key)[1]
+    _anchor_paths(nested, base, f"the folder {quote(str(base))}")
+    anchored = _get_path(nested, key)[1]
+    if key in _CHECKED_FILES and isinstance(anchored, str) and anchored:
+        _check_file(key, anchored)
+    return anchored
 
 
-def _anchor_paths(raw: dict[str, Any], base: Path) -> None:
-    """Make relative file paths in a scenario file relative to the file's folder."""
+def check_policy_location(value: Any, base: Path, where: str) -> None:
+    """Refuse a ``file.py:Class`` policy ``value`` whose file is not inside the folder ``base``
+    (``where`` describes it): an absolute path, a ``..`` component, or a real path (symbolic links
+    resolved) outside ``base``. Other values are left to :func:`resolve`."""
+    if not isinstance(value, str) or ":" not in value:
+        return
+    kind, file_part, _ = split_policy(value)
+    if kind != "file":
+        return
+    p = Path(file_part)
+    allowed = "allowed: file.py:Class, the file named by a relative path without '..' and inside that folder"
+    if p.is_absolute() or ".." in p.parts:
+        raise ScenarioError(f"{POLICY_KEY} = {quote(value)}: a policy file outside {where}; {allowed}")
+    try:
+        root = base.resolve()
+        real = (base / p).resolve()
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop, an unreadable folder
+        raise ScenarioError(f"{POLICY_KEY} = {quote(value)}: cannot resolve the path in {where} "
+                            f"({type(exc).__name__}); {allowed}") from None
+    if not real.is_relative_to(root):
+        raise ScenarioError(f"{POLICY_KEY} = {quote(value)}: the file leads (by a symbolic link) outside {where}; "
+                            f"{allowed}")
+
+
+def _anchor_paths(raw: dict[str, Any], base: Path, where: str, check_policy: bool = True) -> None:
+    """Make relative file paths in a scenario file relative to the file's folder ``base``; first
+    check that a policy file is inside ``base`` (unless ``check_policy`` is false)."""
     for path in PATH_KEYS:
         present, value = _get_path(raw, path)
         if not (present and isinstance(value, str) and value):
             continue
-        file_part, sep, rest = value.partition(":") if path == "dispatch.policy" else (value, "", "")
-        looks_like_file = file_part.endswith((".csv", ".py", ".txt", ".toml", ".json", ".epw")) or "/" in file_part
-        if looks_like_file and not Path(file_part).is_absolute():
-            _set_path(raw, path, str((base / file_part).resolve()) + sep + rest)
+        if path == POLICY_KEY:
+            if not check_policy:  # an override replaces it: neither checked nor anchored
+                continue
+            check_policy_location(value, base, where)
+            if ":" not in value:
+                continue
+            kind, file_part, cls = split_policy(value)
+            if kind == "file" and not Path(file_part).is_absolute():
+                _set_path(raw, path, f"{(base / file_part).resolve()}:{cls}")
+            continue
+        looks_like_file = value.endswith((".csv", ".py", ".txt", ".toml", ".json", ".epw")) or "/" in value
+        if looks_like_file and not Path(value).is_absolute():
+            _set_path(raw, path, str((base / value).resolve()))
+
+
+def _check_file(key: str, value: str) -> None:
+    try:
+        check_data_file(value, key)
+    except FleetsimInputError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
+def _check_files(scenario: Scenario) -> None:
+    for key in _CHECKED_FILES:
+        value = scenario[key]
+        if value:
+            _check_file(key, value)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
-    """Split ``KEY=VALUE``; VALUE is a TOML value, or a plain string if it is not valid TOML."""
+    """Split ``KEY=VALUE``; VALUE is a TOML value, or a plain string if it is not valid TOML.
+
+    A value TOML cannot hold (nested too deeply, an integer of more than 4,300 digits) is a
+    one-line ScenarioError.
+    """
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. fleet.vehicles=5000")
+        raise ScenarioError(f"--set {quote(item)}: expected KEY=VALUE, e.g. fleet.vehicles=5000")
     text = text.strip()
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text
+    except (RecursionError, MemoryError, ValueError) as exc:
+        shown = key if re.fullmatch(r"[A-Za-z0-9_.]{1,100}", key) else quote(key)
+        raise ScenarioError(f"--set {shown}={quote(text)}: {_toml_limit(exc)}; allowed: a TOML value "
+                            "such as 5000, 0.5, \"name\" or [1, 2]") from None
     return key, value
 
 
@@ -143,23 +235,28 @@ def resolve(raw: dict[str, Any], source: str = "<built-in>") -> Scenario:
 
 
 def parse_start(value: Any, key: str) -> datetime:
-    """A timezone-aware start instant from a TOML datetime or 'YYYY-MM-DDTHH:MM[:SS] Zone'."""
+    """A timezone-aware start instant from a TOML datetime or 'YYYY-MM-DDTHH:MM[:SS] Zone', in the
+    years ``YEAR_MIN`` to ``YEAR_MAX`` (:mod:`sim.schema`)."""
+    allowed = KEYS_BY_PATH[key].allowed()
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ScenarioError(f"{key} = {value.isoformat()}: needs a UTC offset or a zone name; "
-                                f"allowed: {KEYS_BY_PATH[key].allowed()}")
-        return value
+                                f"allowed: {allowed}")
+        return _in_years(value, key, value.isoformat())
     if isinstance(value, str):
         m = _ZONED.match(value.strip())
         if m:
             try:
                 zone = ZoneInfo(m.group(2))
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ScenarioError(f"{key} = {value!r}: unknown time zone {m.group(2)!r}") from None
-            naive = datetime.fromisoformat(m.group(1).replace(" ", "T"))
-            local = naive.replace(tzinfo=zone)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                raise ScenarioError(f"{key} = {quote(value)}: unknown time zone {quote(m.group(2))}") from None
+            try:
+                naive = datetime.fromisoformat(m.group(1).replace(" ", "T"))
+            except ValueError as exc:  # month 13, day 32, hour 25, Feb 29 of a common year
+                raise ScenarioError(f"{key} = {quote(value)}: {exc}; allowed: {allowed}") from None
+            local = _in_years(naive.replace(tzinfo=zone), key, quote(value))
             if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
-                raise ScenarioError(f"{key} = {value!r}: that local time does not exist in {m.group(2)} "
+                raise ScenarioError(f"{key} = {quote(value)}: that local time does not exist in {m.group(2)} "
                                     "(skipped by a daylight-saving change); allowed: an existing local time")
             return local
         try:
@@ -167,8 +264,16 @@ def parse_start(value: Any, key: str) -> datetime:
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            return parsed
-    raise ScenarioError(f"{key} = {value!r}: allowed: {KEYS_BY_PATH[key].allowed()}")
+            return _in_years(parsed, key, quote(value))
+    raise ScenarioError(f"{key} = {_shown(value)}: allowed: {allowed}")
+
+
+def _in_years(start: datetime, key: str, shown: str) -> datetime:
+    """``start`` if its year is in ``YEAR_MIN .. YEAR_MAX`` (checked before any conversion, which
+    could overflow near the ends of Python's calendar)."""
+    if not YEAR_MIN <= start.year <= YEAR_MAX:
+        raise ScenarioError(f"{key} = {shown}: year {start.year}; allowed: {KEYS_BY_PATH[key].allowed()}")
+    return start
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -185,6 +290,17 @@ def read_toml_file(p: Path, what: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise ScenarioError(f"{p}: invalid {what} file: {_toml_limit(exc)}") from None
+
+
+def _toml_limit(exc: BaseException) -> str:
+    """What a TOML text that the parser cannot hold does wrong (``exc`` from tomllib.loads)."""
+    if isinstance(exc, (RecursionError, MemoryError)):
+        return "arrays or tables nested too deeply"
+    if "integer string conversion" in str(exc):
+        return "an integer with more than 4,300 digits"
+    return f"cannot parse ({quote(str(exc))})"
 
 
 def _toml_error(path: str, message: str, text: str) -> str:
@@ -219,7 +335,8 @@ def _set_path(d: dict[str, Any], path: str, value: Any) -> None:
         if nxt is None:
             nxt = node[part] = {}
         elif not isinstance(nxt, dict):
-            raise ScenarioError(f"{'.'.join(parts[: i + 1])} is a value, not a table; cannot set {path}")
+            raise ScenarioError(f"{quote('.'.join(parts[: i + 1]))} is a value, not a table; "
+                                f"cannot set {quote(path)}")
         node = nxt
     node[parts[-1]] = value
 
@@ -242,18 +359,29 @@ def _reject_unknown(raw: dict[str, Any], prefix: str) -> None:
         if path in _TABLE_PATHS:
             hint = difflib.get_close_matches(path, list(KEYS_BY_PATH), n=1, cutoff=0.6)
             did = f"; did you mean '{hint[0]}'?" if hint else ""
-            raise ScenarioError(f"{path} = {value!r}: '{path}' is a table of keys, not a value{did}")
+            raise ScenarioError(f"{path} = {_shown(value)}: '{path}' is a table of keys, not a value{did}")
         hint = difflib.get_close_matches(path, candidates, n=1, cutoff=0.6)
         if not hint:  # the last part may be right under a wrong table, or vice versa
             last = path.rsplit(".", 1)[-1]
             hint = [c for c in candidates if c.rsplit(".", 1)[-1] == last][:1]
         did = f"; did you mean '{hint[0]}'?" if hint else ""
-        raise ScenarioError(f"unknown scenario key '{path}'{did}")
+        raise ScenarioError(f"unknown scenario key {quote(path)}{did}")
+
+
+def _shown(value: Any) -> str:
+    """``value`` as an error message shows it: at most ``QUOTE_CHARS`` characters, one line."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<an integer of {value.bit_length():,} bits>"  # repr could exceed the digit limit
+    try:
+        return quote(value)
+    except ValueError:  # an integer too long to print, nested inside a list
+        return f"<a {type(value).__name__} too large to show>"
 
 
 def _bad(key: Key, value: Any) -> ScenarioError:
-    shown = value.isoformat() if isinstance(value, datetime) else repr(value)
-    return ScenarioError(f"{key.path} = {shown}: allowed: {key.allowed()}")
+    return ScenarioError(f"{key.path} = {_shown(value)}: allowed: {key.allowed()}")
 
 
 def _check(key: Key, value: Any) -> Any:
@@ -264,6 +392,23 @@ def _check(key: Key, value: Any) -> Any:
         return value
     if kind == "str":
         if not isinstance(value, str) or (key.choices is not None and value not in key.choices):
+            raise _bad(key, value)
+        return value
+    if kind == "name":
+        if not is_plain_name(value):
+            raise _bad(key, value)
+        return value
+    if kind == "policy":
+        if not isinstance(value, str):
+            raise _bad(key, value)
+        split_policy(value)
+        return value
+    if kind == "tariff":
+        if not (isinstance(value, str) and (value in TARIFF_NAMES or value.lower().endswith((".toml", ".json")))):
+            raise _bad(key, value)
+        return value
+    if kind == "epw":
+        if not (isinstance(value, str) and (value == "" or value.lower().endswith(".epw"))):
             raise _bad(key, value)
         return value
     if kind == "datetime":
@@ -277,7 +422,7 @@ def _check(key: Key, value: Any) -> Any:
         ok = (
             isinstance(value, list)
             and len(value) == 24
-            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= HOURS24_MAX
                     for x in value)
             and sum(value) > 0
         )
@@ -293,6 +438,8 @@ def _check(key: Key, value: Any) -> Any:
                 raise _bad(key, value)
             value = int(value)
     else:
+        if isinstance(value, int) and abs(value) > 2**1023:  # beyond every float
+            raise _bad(key, value)
         value = float(value)
         if not math.isfinite(value):
             raise _bad(key, value)
@@ -308,6 +455,11 @@ def _check_cross(v: dict[str, Any]) -> None:
     if v["run"]["days"] * 86400.0 < 1.0:
         raise ScenarioError(f"run.days = {v['run']['days']!r}: allowed: at least one simulated second "
                             f"({1 / 86400.0:.3g} days)")
+    start = parse_start(v["run"]["start"], "run.start")
+    end = (start.astimezone(timezone.utc) + timedelta(days=v["run"]["days"])).astimezone(start.tzinfo)
+    if end.year > YEAR_MAX:
+        raise ScenarioError(f"run.days = {v['run']['days']!r}: the run would end in {end.year} (run.start = "
+                            f"{_shown(v['run']['start'])}); allowed: a run that ends by the end of {YEAR_MAX}")
     bat = v["fleet"]["battery"]
     if bat["reserve_soc"] >= bat["charge_limit_soc"]:
         raise ScenarioError(

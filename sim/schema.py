@@ -14,6 +14,7 @@ from fleet.battery import BatterySpec
 from fleet.chip import CHIP_PRESETS
 from fleet.datacenter import DataCenterSpec
 from fleet.mobility import MobilityParams
+from fleet.policies.base import POLICY_ALLOWED
 from fleet.robotaxi import RobotaxiParams
 from fleet.vehicle import VehicleSpec
 from fleet.workload import (
@@ -25,17 +26,29 @@ from fleet.workload import (
 )
 from grid.chargers import CHARGER_PRESETS
 from grid.profiles import CARBON_PROFILES
+from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
+from sim.inputs import NAME_ALLOWED
 
 _B, _V, _M, _DC, _R = BatterySpec(), VehicleSpec(), MobilityParams(), DataCenterSpec(), RobotaxiParams()
 _DCB = DataCenterBaseline()
+
+#: the years a run may span (its start and its end): wide enough for any study, narrow enough that
+#: every instant of a run, its time zone's offsets and its calendar stay representable
+YEAR_MIN, YEAR_MAX = 1900, 2200
+#: largest value of an hours24 entry (shares are normalised; this keeps their sum finite)
+HOURS24_MAX = 1e6
+#: built-in tariff names (a tariff key may also name a .toml or .json tariff file)
+TARIFF_NAMES = tuple(sorted(TARIFFS))
 
 
 @dataclass(frozen=True)
 class Key:
     """One scenario key.
 
-    ``kind`` is one of int, float, bool, str, datetime, hours24 (24 numbers), table.
+    ``kind`` is one of int, float, bool, str, datetime, hours24 (24 numbers), table, name (a plain
+    name: it becomes part of a folder name), policy (a dispatch policy reference), tariff (a
+    built-in tariff name or a tariff file) and epw (empty, or an EPW weather file).
     ``lo``/``hi`` bound numbers (``lo_open``/``hi_open`` exclude the bound); ``choices`` lists
     allowed strings (None = any string).
     """
@@ -55,9 +68,18 @@ class Key:
         if self.kind == "bool":
             return "true or false"
         if self.kind == "datetime":
-            return "a date-time with a UTC offset (2022-06-06T00:00:00-07:00) or 'YYYY-MM-DDTHH:MM[:SS] Area/City'"
+            return ("a date-time with a UTC offset (2022-06-06T00:00:00-07:00) or 'YYYY-MM-DDTHH:MM[:SS] Area/City', "
+                    f"the run within the years {YEAR_MIN} to {YEAR_MAX}")
         if self.kind == "hours24":
-            return "24 numbers >= 0 (one per local hour), not all 0"
+            return f"24 numbers from 0 to {HOURS24_MAX:g} (one per local hour), not all 0"
+        if self.kind == "name":
+            return NAME_ALLOWED
+        if self.kind == "policy":
+            return POLICY_ALLOWED
+        if self.kind == "tariff":
+            return "one of " + ", ".join(repr(t) for t in TARIFF_NAMES) + " or the path of a .toml or .json tariff file"
+        if self.kind == "epw":
+            return "'' (none) or the path of an existing .epw weather file"
         if self.kind == "table":
             return "a table"
         if self.choices is not None:
@@ -80,12 +102,25 @@ def _k(path, kind, default, doc, **kw) -> Key:
 SHARE = {"lo": 0.0, "hi": 1.0}
 POS = {"lo": 0.0, "lo_open": True}
 NONNEG = {"lo": 0.0}
+#: an efficiency: no real EV charger or pack is below one half (the least efficient, L1 charging,
+#: measures 80-85 %, facts.md §2), and a tiny one would divide energy into infinity
+EFFICIENCY = {"lo": 0.5, "hi": 1.0}
+_EFF_FLOOR = "at least 0.5: L1 charging, the least efficient, is 80-85 % (facts.md §2)"
+#: a time limit or mean service time, s: one millisecond is below any network round trip, and ~0 s
+#: divides by ~0
+LIMIT_S = {"lo": 1e-3}
+#: a token rate per slot, tokens/s: far below any chip's, and service times (tokens / rate) stay finite
+TOKEN_RATE = {"lo": 0.01}
+#: a distance, km: trip durations divide it by a speed and must not round to 0 s
+DISTANCE_KM = {"lo": 0.1}
+#: a battery pack, Wh: every SoC divides by it; 1 kWh is far below any car's (facts.md §2)
+PACK_WH = {"lo": 1000.0}
 
 KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ run
-    _k("run.name", "str", "default", "name of the scenario (used in the results folder name)"),
+    _k("run.name", "name", "default", "name of the scenario (used in the results folder name)"),
     _k("run.days", "float", 3.0, "simulated span (days)", lo=0.0, lo_open=True, hi=3660.0),
-    _k("run.seed", "int", 1, "root seed of every random stream", lo=0),
+    _k("run.seed", "int", 1, "root seed of every random stream", lo=0, hi=1e18),
     _k("run.start", "datetime", "2022-06-06T00:00:00 America/Los_Angeles",
        "start instant, local time with its zone (a Monday)"),
     _k("run.sample_interval_s", "float", 900.0, "time-series sample interval (s)", lo=1.0, hi=31622400.0),
@@ -116,31 +151,30 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.chip.preset", "str", "hw4", "chip preset", choices=tuple(sorted(CHIP_PRESETS))),
     _k("fleet.chip.slots", "int", None, "concurrent request slots (default: preset)", lo=1, hi=4096),
     _k("fleet.chip.prefill_tokens_per_s", "float", None, "prefill rate per slot (default: preset)",
-       lo=0.0, lo_open=True, hi=1e9),
+       **TOKEN_RATE, hi=1e9),
     _k("fleet.chip.decode_tokens_per_s", "float", None, "decode rate per slot (default: preset)",
-       lo=0.0, lo_open=True, hi=1e9),
+       **TOKEN_RATE, hi=1e9),
     _k("fleet.chip.idle_w", "float", None, "chip power awake and idle, W (default: preset)", lo=0.0, hi=1e5),
     _k("fleet.chip.active_w", "float", None, "chip power with all slots busy, W (default: preset)", lo=0.0, hi=1e5),
     _k("fleet.battery.capacity_wh", "float", _B.capacity_wh,
-       "usable capacity, Wh; Model 3 Long Range ~75 kWh (facts.md §2)", lo=0.0, lo_open=True, hi=1e7),
+       "usable capacity, Wh; Model 3 Long Range ~75 kWh (facts.md §2)", **PACK_WH, hi=1e7),
     _k("fleet.battery.charge_limit_soc", "float", _B.charge_limit_soc,
        "daily charge limit; NCA/NMC <= 90 % (facts.md §2)", lo=0.0, lo_open=True, hi=1.0),
     _k("fleet.battery.reserve_soc", "float", _B.reserve_soc,
        "serving reserve: an unplugged car stops serving above it; ~20 % (facts.md §2)", **SHARE),
     _k("fleet.battery.discharge_efficiency", "float", _B.discharge_efficiency,
-       "battery-to-load efficiency (1: consumption is a battery-terminal figure)",
-       lo=0.0, lo_open=True, hi=1.0),
+       "battery-to-load efficiency (1: consumption is a battery-terminal figure); " + _EFF_FLOOR, **EFFICIENCY),
     _k("fleet.charger.preset", "str", "l2_home",
        "home charger: l2_home (Tesla Wall Connector 11.5 kW, ~90 %) or l1 (1.4 kW, 80-85 %), facts.md §2; "
        "any grid.chargers preset", choices=tuple(sorted(CHARGER_PRESETS))),
-    _k("fleet.charger.power_w", "float", None, "home charger grid power, W (default: preset)",
-       lo=0.0, lo_open=True, hi=1e6),
-    _k("fleet.charger.efficiency", "float", None, "grid-to-battery efficiency (default: preset)",
-       lo=0.0, lo_open=True, hi=1.0),
+    _k("fleet.charger.power_w", "float", None,
+       "home charger grid power, W (default: preset); L1, the slowest, is ~1.4 kW (facts.md §2)", lo=100.0, hi=1e6),
+    _k("fleet.charger.efficiency", "float", None, "grid-to-battery efficiency (default: preset); " + _EFF_FLOOR,
+       **EFFICIENCY),
     _k("fleet.charger.taper_start_soc", "float", None,
        "SoC where the charging taper begins (default: preset; 0.8 for AC, ASSUMPTION)", lo=0.0, hi=1.0, hi_open=True),
     _k("fleet.charger.taper_end_fraction", "float", None,
-       "charger power at SoC 1 as a fraction of full power (default: preset)", lo=0.0, lo_open=True, hi=1.0),
+       "charger power at SoC 1 as a fraction of full power (default: preset)", lo=0.01, hi=1.0),
     _k("fleet.charger.taper_steps", "int", None, "constant-power steps of the taper (default: preset)",
        lo=1, hi=100),
     _k("fleet.workplace_charging_share", "float", 0.0,
@@ -152,15 +186,15 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.vehicle.sleep_w", "float", _V.sleep_w,
        "asleep drain, W; 5.5 km/24 h x 150 Wh/km (facts.md §1)", lo=0.0, hi=1e5),
     _k("fleet.vehicle.public_dc_efficiency", "float", _V.public_dc_efficiency,
-       "efficiency of an en-route DC fast top-up; 90-93 % (facts.md §2)", lo=0.0, lo_open=True, hi=1.0),
+       "efficiency of an en-route DC fast top-up; 90-93 % (facts.md §2); " + _EFF_FLOOR, **EFFICIENCY),
     _k("fleet.itinerary.trips_per_day", "float", _M.trips_per_day,
        "trips per car-day; AAA American Driving Survey 2022 (facts.md §3)", **POS),
     _k("fleet.itinerary.weekday_km_per_day", "float", _M.weekday_km_per_day,
-       "km per weekday car-day; NHTS 2022 via CANOE (facts.md §3)", lo=0.0, lo_open=True, hi=1e4),
+       "km per weekday car-day; NHTS 2022 via CANOE (facts.md §3)", **DISTANCE_KM, hi=1e4),
     _k("fleet.itinerary.weekend_km_per_day", "float", _M.weekend_km_per_day,
-       "km per weekend car-day; NHTS 2022 via CANOE (facts.md §3)", lo=0.0, lo_open=True, hi=1e4),
+       "km per weekend car-day; NHTS 2022 via CANOE (facts.md §3)", **DISTANCE_KM, hi=1e4),
     _k("fleet.itinerary.minutes_per_day", "float", _M.minutes_per_day,
-       "driving minutes per weekday car-day; AAA 2022 (facts.md §3)", lo=0.0, lo_open=True, hi=1440.0),
+       "driving minutes per weekday car-day; AAA 2022 (facts.md §3)", lo=1.0, hi=1440.0),
     _k("fleet.itinerary.trip_start_share_by_hour", "hours24", list(_M.trip_start_share_by_hour),
        "trip-start shares by local hour, %; NHTS 2022 weekday (facts.md §3)"),
     _k("fleet.itinerary.idle_day_share", "float", _M.idle_day_share,
@@ -172,7 +206,7 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.itinerary.trip_km_sigma", "float", _M.trip_km_sigma,
        "lognormal shape of trip distance; ASSUMPTION", lo=0.0, hi=3.0),
     _k("fleet.itinerary.max_trip_km", "float", _M.max_trip_km, "longest single trip, km; ASSUMPTION",
-       lo=0.0, lo_open=True, hi=1e4),
+       **DISTANCE_KM, hi=1e4),
     _k("fleet.itinerary.max_trips_per_day", "int", _M.max_trips_per_day, "most trips in a car-day", lo=2, hi=100),
     _k("fleet.robotaxi.vehicles", "int", 0,
        "robotaxis (Cybercab-like) simulated after the personal cars; 0 = none", lo=0, hi=100_000_000),
@@ -184,13 +218,13 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.robotaxi.service_end_h", "float", _R.service_end_h, "service ends, local hour; ASSUMPTION",
        lo=0.0, hi=24.0),
     _k("fleet.robotaxi.mean_ride_km", "float", _R.mean_ride_km,
-       "mean occupied km per ride; Waymo CA ~6 mi (CPUC 2023)", lo=0.0, lo_open=True, hi=500.0),
+       "mean occupied km per ride; Waymo CA ~6 mi (CPUC 2023)", **DISTANCE_KM, hi=500.0),
     _k("fleet.robotaxi.empty_share", "float", _R.empty_share,
        "share of km driven empty; Waymo CA ~44 % (CPUC late 2025, facts.md §3)", lo=0.0, hi=1.0, hi_open=True),
     _k("fleet.robotaxi.speed_kmh", "float", _R.speed_kmh, "urban average speed, km/h; 20 mph (Lyft 2022, Axios)",
-       lo=0.0, lo_open=True, hi=200.0),
+       lo=1.0, hi=200.0),
     _k("fleet.robotaxi.capacity_wh", "float", 48_000.0,
-       "robotaxi pack, Wh; Cybercab < 50 kWh (facts.md §2)", lo=0.0, lo_open=True, hi=1e6),
+       "robotaxi pack, Wh; Cybercab < 50 kWh (facts.md §2)", **PACK_WH, hi=1e6),
     _k("fleet.robotaxi.driving_wh_per_km", "float", 102.5,
        "robotaxi consumption at the battery, Wh/km; ~165 Wh/mi derived from < 50 kWh and ~300 mi (facts.md §2)",
        lo=0.0, lo_open=True, hi=1e4),
@@ -214,46 +248,46 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.robotaxi.depot.strategy", "str", "immediate",
        "the depot's charging strategy: immediate, off_peak, carbon_aware or solar_following (its PV's "
        "sunniest hours)", choices=("immediate", "off_peak", "carbon_aware", "solar_following")),
-    _k("fleet.robotaxi.depot.tariff", "str", "pge_b10",
+    _k("fleet.robotaxi.depot.tariff", "tariff", "pge_b10",
        "the depot's tariff for its demand charges on the site's peak (a built-in name or a TOML/JSON file)"),
     _k("fleet.robotaxi.depot.solar_kw_dc", "float", 0.0, "depot PV array, kW DC (0 = none; needs weather_epw)",
        lo=0.0, hi=1e7),
-    _k("fleet.robotaxi.depot.weather_epw", "str", "",
+    _k("fleet.robotaxi.depot.weather_epw", "epw", "",
        "typical-year weather (EPW) for the depot's PV, e.g. ../shared/data/weather-epw/USA_CA_San.Jose-Mineta.epw"),
     # ------------------------------------------------------------------ workload
     _k("workload.trace", "str", "",
        "Azure-format trace (TIMESTAMP,ContextTokens,GeneratedTokens) to replay; empty = synthetic"),
     _k("workload.trace_loop", "bool", False, "repeat the trace back to back to fill the run"),
-    _k("workload.trace_time_scale", "float", 1.0, "stretch (>1) or compress (<1) trace time", **POS),
+    _k("workload.trace_time_scale", "float", 1.0, "stretch (>1) or compress (<1) trace time", lo=1e-6),
     _k("workload.trace_start_offset_s", "float", 0.0, "simulation time of the trace's first request, s"),
     _k("workload.service", "str", "tokens",
        "service time: 'tokens' (prefill + decode at the chip's rates) or 'exponential'",
        choices=("tokens", "exponential")),
     _k("workload.mean_service_s", "float", 6.4,
        "mean of the exponential service option, s (6.4 s = an average Azure conv request on hw4)",
-       lo=0.0, lo_open=True, hi=1e7),
+       **LIMIT_S, hi=1e7),
     _k("workload.interactive.rate_per_s", "float", 0.5,
        "mean interactive arrival rate, requests/s (daily mean of the diurnal profile)", lo=0.0, hi=1e7),
     _k("workload.interactive.diurnal", "str", "default",
        "diurnal rate profile: 'default' (ASSUMPTION: trough 04 h, evening peak) or 'flat'",
        choices=("default", "flat")),
     _k("workload.interactive.slo_s", "float", DEFAULT_INTERACTIVE_SLO_S,
-       "interactive latency objective, s; ASSUMPTION", **POS),
+       "interactive latency objective, s; ASSUMPTION", **LIMIT_S),
     _k("workload.interactive.slo_s_per_output_token", "float", 0.0,
        "added to the SLO per output token, s (e.g. a time-per-output-token target); 0 = one SLO for all",
        lo=0.0, hi=60.0),
     _k("workload.interactive.max_wait_s", "float", DEFAULT_INTERACTIVE_MAX_WAIT_S,
-       "interactive jobs still queued this long after arrival are dropped or overflow, s; ASSUMPTION", **POS),
+       "interactive jobs still queued this long after arrival are dropped or overflow, s; ASSUMPTION", **LIMIT_S),
     _k("workload.batch.rate_per_s", "float", 0.5, "batch work-unit arrival rate, units/s", lo=0.0, hi=1e7),
     _k("workload.batch.prompt_tokens", "int", DEFAULT_BATCH_PROMPT_TOKENS, "prompt tokens per work unit", lo=1, hi=1e7),
     _k("workload.batch.output_tokens", "int", DEFAULT_BATCH_OUTPUT_TOKENS, "output tokens per work unit", lo=1, hi=1e7),
     _k("workload.batch.deadline_s", "float", DEFAULT_BATCH_DEADLINE_S,
-       "batch deadline after arrival, s; ASSUMPTION", **POS),
+       "batch deadline after arrival, s; ASSUMPTION", **LIMIT_S),
     _k("workload.batch.max_wait_s", "float", None,
        "batch units still queued this long after arrival are dropped or overflow, s (default: the deadline)",
-       **POS),
+       **LIMIT_S),
     # ------------------------------------------------------------------ dispatch
-    _k("dispatch.policy", "str", "least_loaded",
+    _k("dispatch.policy", "policy", "least_loaded",
        "dispatch policy: a registered name (fleetsim policies) or module:Class"),
     _k("dispatch.params", "table", {}, "parameters passed to the policy's constructor"),
     _k("dispatch.queueing", "str", "central",
@@ -276,9 +310,9 @@ KEYS: tuple[Key, ...] = (
     _k("dispatch.datacenter.slots_per_server", "int", _DC.slots_per_server,
        "concurrent requests per server; batch 8 (facts.md §6, ml-energy leaderboard)", lo=1, hi=4096),
     _k("dispatch.datacenter.decode_tokens_per_s", "float", _DC.decode_tokens_per_s,
-       "decode rate per slot; 1,070 tok/s at batch 8 on an H100, Llama-3.1-8B (facts.md §6)", **POS),
+       "decode rate per slot; 1,070 tok/s at batch 8 on an H100, Llama-3.1-8B (facts.md §6)", **TOKEN_RATE),
     _k("dispatch.datacenter.prefill_tokens_per_s", "float", _DC.prefill_tokens_per_s,
-       "prefill rate per slot; derived from H100 bf16 FLOP/s at ~40 % use, ASSUMPTION", **POS),
+       "prefill rate per slot; derived from H100 bf16 FLOP/s at ~40 % use, ASSUMPTION", **TOKEN_RATE),
     _k("dispatch.datacenter.server_w", "float", _DC.server_w,
        "server power at full batch, W; 486 W at batch 8 (facts.md §6)", **POS),
     _k("dispatch.datacenter.pue", "float", _DC.pue, "power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)",
@@ -286,7 +320,7 @@ KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ grid
     _k("grid.carbon", "str", "caiso_2022",
        "carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or an EIA-930 CSV path"),
-    _k("grid.tariff", "str", "pge_ev2a", "electricity tariff (time of use): pge_ev2a"),
+    _k("grid.tariff", "tariff", "pge_ev2a", "electricity tariff (time of use): pge_ev2a"),
     _k("grid.datacenter.batch_size", "int", _DCB.batch_size,
        "batch of the comparison data center's GPUs (Llama-3.1-8B on H100, ML.ENERGY J/token, facts.md §6); "
        "ASSUMPTION: 64", lo=1, hi=4096),

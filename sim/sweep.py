@@ -48,10 +48,11 @@ not in summary.json stops the sweep at its first finished point.
 - ``failures.csv``: ``point``, ``config``, ``seed``, the axes, ``error``.
 
 Tables are written with fixed number formatting and rows in point order: serial and parallel
-runs give byte-identical files. Points run on :func:`sim.executors.make_executor`: a process pool
-(also for one worker, so that a point that kills its process is recorded, not fatal), or Dask (``scheduler``: ``"local"`` or an address; then ``workers`` is
-also the number of points in flight, and the sweep folder must be on a file system the cluster's
-workers share, at the same path). If a worker process dies (a crash, ``os._exit``, the
+runs give byte-identical files. Points run on :func:`sim.executors.make_executor`: a process
+pool (also for one worker, so that a point that kills its process is recorded, not fatal), or
+Dask (``scheduler``: ``"local"`` or an address; then ``workers`` is also the number of points in
+flight, and the sweep folder must be on a file system the cluster's workers share, at the same
+path). If a worker process dies (a crash, ``os._exit``, the
 out-of-memory killer), the point it was running is recorded as failed and the sweep goes on in a
 new pool (when several points were in flight, each is rerun alone to find the one that died).
 """

@@ -20,10 +20,9 @@ import numpy as np
 import tomli_w
 
 from fleet.policies import policy_class
-from fleet.policies.base import quoted
 from sim.budget import Limits, check_sweep, estimate_configs, finished_points, sweep_size
 from sim.errors import ScenarioError
-from sim.inputs import NAME_ALLOWED, is_plain_name
+from sim.inputs import NAME_ALLOWED, is_plain_name, quote
 from sim.scenario import Scenario, anchor_path, load_scenario, read_toml_file
 from sim.schema import KEYS_BY_PATH
 
@@ -149,10 +148,6 @@ def read_sweep(path: str | Path, *, limits: Limits | None = None, out_dir: str |
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _bad(p: Path, key: str, value: Any, allowed: str) -> ScenarioError:
-    return ScenarioError(f"{p}: [sweep] {key} = {value!r}: allowed: {allowed}")
-
-
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -162,16 +157,16 @@ def _check_head(p: Path, table: dict[str, Any]) -> dict[str, Any]:
     then be a plain name: it becomes the sweep folder's name)."""
 
     def bad(key: str, value: Any, allowed: str) -> ScenarioError:  # the value quoted, one short line
-        return ScenarioError(f"{p}: [sweep] {key} = {quoted(value)}: allowed: {allowed}")
+        return ScenarioError(f"{p}: [sweep] {key} = {quote(value)}: allowed: {allowed}")
 
     for key in table:
         if key not in SWEEP_KEYS:
-            raise ScenarioError(f"{p}: unknown key {quoted('[sweep] ' + key)}; allowed: {', '.join(SWEEP_KEYS)}")
+            raise ScenarioError(f"{p}: unknown key {quote('[sweep] ' + key)}; allowed: {', '.join(SWEEP_KEYS)}")
     h = {"name": None, "scenario": None, "seeds": 1, "root_seed": 0, "combine": "product", "metrics": None,
          "figures": False, **table}
     if h["name"] is None:
         if not is_plain_name(p.stem):
-            raise ScenarioError(f"{p}: no [sweep] name, and the file name {quoted(p.stem)} is not a plain name; "
+            raise ScenarioError(f"{p}: no [sweep] name, and the file name {quote(p.stem)} is not a plain name; "
                                 f"set [sweep] name ({NAME_ALLOWED})")
         h["name"] = p.stem
     if not is_plain_name(h["name"]):

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.inputs import NAME_ALLOWED, is_plain_name, quote
 from sim.scenario import anchor_path, read_toml_file
 
 TUNE_KEYS = {
-    "name": "a name of letters, digits, '_', '-' or '.'",
+    "name": NAME_ALLOWED,
     "scenario": "a scenario file path, relative to the tune file",
     "trials": "an integer >= 1",
     "seeds": "an integer >= 1",
@@ -30,7 +30,6 @@ TUNE_KEYS = {
 TABLES = ("tune", "set", "params", "objective", "constraints")
 PARAM_KEYS = ("low", "high", "int", "log", "choices")
 CONSTRAINT_KEYS = ("metric", "min", "max")
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 @dataclass(frozen=True)
@@ -126,11 +125,21 @@ def load_tune(path: str | Path) -> TuneSpec:
 
 def parse_tune(raw: dict[str, Any], source: str = "<tune>", base_dir: str | Path = ".",
                default_name: str = "tune") -> TuneSpec:
-    """Check a parsed TUNE file; relative paths are taken relative to ``base_dir``."""
+    """Check a parsed TUNE file; relative paths are taken relative to ``base_dir``.
+
+    ``name`` (default ``default_name``, the file's stem) must be a plain name: it becomes the
+    tune folder's name.
+    """
     base = Path(base_dir)
 
     def bad(where: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{source}: {where}: {problem}")
+
+    def anchored(key: str, value: Any) -> Any:
+        try:
+            return anchor_path(key, value, base)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{source}: {exc}") from None
 
     for name in raw:
         if name not in TABLES:
@@ -143,32 +152,35 @@ def parse_tune(raw: dict[str, Any], source: str = "<tune>", base_dir: str | Path
     def integer(key: str, default: int, lo: int) -> int:
         v = tune.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise bad(f"[tune] {key} = {v!r}", f"allowed: {TUNE_KEYS[key]}")
+            raise bad(f"[tune] {key} = {quote(v)}", f"allowed: {TUNE_KEYS[key]}")
         return v
 
+    if "name" not in tune and not is_plain_name(default_name):
+        raise bad("[tune] name", f"absent, and the file name {quote(default_name)} is not a plain name; set "
+                                 f"[tune] name ({NAME_ALLOWED})")
     name = tune.get("name", default_name)
-    if not (isinstance(name, str) and _NAME.match(name)):
-        raise bad(f"[tune] name = {name!r}", f"allowed: {TUNE_KEYS['name']}")
+    if not is_plain_name(name):
+        raise bad(f"[tune] name = {quote(name)}", f"allowed: {TUNE_KEYS['name']}")
     scenario = tune.get("scenario")
     if scenario is not None:
         if not isinstance(scenario, str) or not scenario:
-            raise bad(f"[tune] scenario = {scenario!r}", f"allowed: {TUNE_KEYS['scenario']}")
+            raise bad(f"[tune] scenario = {quote(scenario)}", f"allowed: {TUNE_KEYS['scenario']}")
         scenario = str((base / scenario).resolve())
     pareto = tune.get("pareto")
     if pareto is not None:
         if not (isinstance(pareto, list) and len(pareto) == 2 and all(isinstance(m, str) and m for m in pareto)
                 and pareto[0] != pareto[1]):
-            raise bad(f"[tune] pareto = {pareto!r}", "allowed: a list of two different metric names")
+            raise bad(f"[tune] pareto = {quote(pareto)}", "allowed: a list of two different metric names")
         pareto = (pareto[0], pareto[1])
 
     settings = _flatten(_table(raw, "set", bad))
     for key, value in settings.items():
         if key == "run.seed":
             raise bad(f"[set] {key}", "the replicate seeds come from [tune] root_seed; allowed: not run.seed")
-        settings[key] = anchor_path(key, value, base)
+        settings[key] = anchored(key, value)
 
-    params = tuple(_param(key, spec, bad, base) for key, spec in _flatten(_table(raw, "params", bad), leaf=_is_param)
-                   .items())
+    params = tuple(_param(key, spec, bad, anchored)
+                   for key, spec in _flatten(_table(raw, "params", bad), leaf=_is_param).items())
     if not params:
         raise bad("[params]", "no parameters to tune; allowed: at least one, e.g. \"dispatch.params.d\" = "
                               "{ low = 1, high = 8, int = true }")
@@ -178,7 +190,7 @@ def parse_tune(raw: dict[str, Any], source: str = "<tune>", base_dir: str | Path
         raise bad("[objective]", "empty; allowed: at least one metric = weight, e.g. \"co2_kg.total\" = 1.0")
     for metric, w in objective.items():
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w):
-            raise bad(f"[objective] {metric} = {w!r}", "allowed: a finite number (the metric's weight)")
+            raise bad(f"[objective] {metric} = {quote(w)}", "allowed: a finite number (the metric's weight)")
         objective[metric] = float(w)
 
     rows = raw.get("constraints", [])
@@ -227,10 +239,10 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _param(key: str, spec: Any, bad, base: Path) -> Param:
+def _param(key: str, spec: Any, bad, anchored) -> Param:
     where = f"[params] {key}"
     if not isinstance(spec, dict):
-        raise bad(where, f"{spec!r}: allowed: a table {{ low = .., high = .. }} or {{ choices = [..] }}")
+        raise bad(where, f"{quote(spec)}: allowed: a table {{ low = .., high = .. }} or {{ choices = [..] }}")
     for k in spec:
         if k not in PARAM_KEYS:
             raise bad(where, f"unknown key '{k}'{_hint(k, PARAM_KEYS)}; allowed: {', '.join(PARAM_KEYS)}")
@@ -244,23 +256,23 @@ def _param(key: str, spec: Any, bad, base: Path) -> Param:
         ok = (isinstance(choices, list) and choices and len(set(map(repr, choices))) == len(choices)
               and all(isinstance(c, (str, int, float, bool)) for c in choices))
         if not ok:
-            raise bad(where, f"choices = {choices!r}: allowed: a non-empty list of distinct strings, numbers "
+            raise bad(where, f"choices = {quote(choices)}: allowed: a non-empty list of distinct strings, numbers "
                              "or booleans")
-        return Param(key, choices=tuple(anchor_path(key, c, base) for c in choices))
+        return Param(key, choices=tuple(anchored(key, c) for c in choices))
     low, high = spec.get("low"), spec.get("high")
     is_int, log = spec.get("int", False), spec.get("log", False)
     for flag, v in (("int", is_int), ("log", log)):
         if not isinstance(v, bool):
-            raise bad(where, f"{flag} = {v!r}: allowed: true or false")
+            raise bad(where, f"{flag} = {quote(v)}: allowed: true or false")
     for bound, v in (("low", low), ("high", high)):
         if not _number(v):
-            raise bad(where, f"{bound} = {v!r}: allowed: a finite number")
+            raise bad(where, f"{bound} = {quote(v)}: allowed: a finite number")
         if is_int and not float(v).is_integer():
-            raise bad(where, f"{bound} = {v!r}: allowed: an integer (int = true)")
+            raise bad(where, f"{bound} = {quote(v)}: allowed: an integer (int = true)")
     if not low < high:
-        raise bad(where, f"low = {low!r}, high = {high!r}: allowed: low < high")
+        raise bad(where, f"low = {quote(low)}, high = {quote(high)}: allowed: low < high")
     if log and low <= 0:
-        raise bad(where, f"low = {low!r}: allowed: > 0 with log = true")
+        raise bad(where, f"low = {quote(low)}: allowed: > 0 with log = true")
     if is_int:
         return Param(key, int(low), int(high), integer=True, log=log)
     return Param(key, float(low), float(high), log=log)
@@ -273,13 +285,13 @@ def _constraint(i: int, row: dict[str, Any], bad) -> Constraint:
             raise bad(where, f"unknown key '{k}'{_hint(k, CONSTRAINT_KEYS)}; allowed: {', '.join(CONSTRAINT_KEYS)}")
     metric = row.get("metric")
     if not (isinstance(metric, str) and metric):
-        raise bad(where, f"metric = {metric!r}: allowed: a metric name, e.g. \"jobs.latency_s.p95\"")
+        raise bad(where, f"metric = {quote(metric)}: allowed: a metric name, e.g. \"jobs.latency_s.p95\"")
     lo, hi = row.get("min"), row.get("max")
     if lo is None and hi is None:
         raise bad(f"{where} {metric}", "no bound; allowed: min and/or max")
     for bound, v in (("min", lo), ("max", hi)):
         if v is not None and not _number(v):
-            raise bad(f"{where} {metric}", f"{bound} = {v!r}: allowed: a finite number")
+            raise bad(f"{where} {metric}", f"{bound} = {quote(v)}: allowed: a finite number")
     if lo is not None and hi is not None and lo > hi:
-        raise bad(f"{where} {metric}", f"min = {lo!r} > max = {hi!r}; allowed: min <= max")
+        raise bad(f"{where} {metric}", f"min = {quote(lo)} > max = {quote(hi)}; allowed: min <= max")
     return Constraint(metric, None if lo is None else float(lo), None if hi is None else float(hi))

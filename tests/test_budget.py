@@ -51,11 +51,11 @@ def refusal(call) -> str:
     return text
 
 
-def tiny_interval_tariff(folder: Path) -> str:
-    """A tariff file whose demand charge is metered every nanosecond."""
-    path = folder / "nano.toml"
-    path.write_text('name = "nano"\n[[periods]]\nname = "flat"\nprice_usd_per_kwh = 0.2\nhours = "all"\n'
-                    '[[demand_charges]]\nname = "max"\nusd_per_kw = 20.0\ninterval_s = 1e-9\n')
+def interval_tariff(folder: Path, interval: str) -> str:
+    """A tariff file whose demand charge is metered every ``interval`` seconds."""
+    path = folder / "iv.toml"
+    path.write_text('name = "iv"\n[[periods]]\nname = "flat"\nprice_usd_per_kwh = 0.2\nhours = "all"\n'
+                    f'[[demand_charges]]\nname = "max"\nusd_per_kw = 20.0\ninterval_s = {interval}\n')
     return str(path)
 
 
@@ -73,15 +73,24 @@ def test_a_run_too_large_is_refused_at_once_naming_its_key(overrides, lead, also
     assert "of memory" in text and "20 GiB is available" in text and "--max-memory SIZE or --force" in text
 
 
-def test_a_demand_charge_metered_every_nanosecond_is_refused(tmp_path):
+def test_a_demand_charge_metered_every_nanosecond_is_bad_input_before_any_estimate(tmp_path):
     sc = default_scenario().with_overrides({"fleet.robotaxi.vehicles": 10,
-                                            "fleet.robotaxi.depot.tariff": tiny_interval_tariff(tmp_path)})
+                                            "fleet.robotaxi.depot.tariff": interval_tariff(tmp_path, "1e-9")})
+    with pytest.raises(FleetsimInputError) as info:
+        check_run(sc, Limits(force=True))
+    assert "demand_charges[0].interval_s: 1e-09 is not allowed" in str(info.value)
+
+
+def test_demand_charge_intervals_are_counted_and_a_run_with_too_many_is_refused(tmp_path):
+    sc = default_scenario().with_overrides({
+        "fleet.vehicles": 1, "fleet.robotaxi.vehicles": 1, "run.days": 3000,
+        "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,
+        "fleet.robotaxi.depot.tariff": interval_tariff(tmp_path, "1")})
     est = estimate_run(sc)
-    # 3 days of 1 ns intervals, one demand charge at one site: 259,200 s / 1e-9 s
-    assert est.demand_intervals == pytest.approx(3 * 86400 / 1e-9)
+    # 3000 days of 1 s intervals, one demand charge at one site: 259,200,000 s / 1 s
+    assert est.demand_intervals == pytest.approx(3000 * 86400)
     text = refusal(lambda: check_run(sc, Limits()))
-    assert text.startswith(f"fleet.robotaxi.depot.tariff = '{tmp_path / 'nano.toml'}'")
-    assert "demand_charges[0].interval_s = 1e-09" in text and "raise its interval_s" in text
+    assert "demand-charge intervals: demand_charges[0].interval_s = 1 in the tariff" in text
 
 
 def test_a_sweep_of_100000_axis_values_is_refused_before_any_configuration_is_resolved(tmp_path, monkeypatch):

@@ -93,12 +93,18 @@ def test_no_sliver_interval_at_the_horizon():
     assert t[-1] == pytest.approx(1.1 * 86400.0)
 
 
-def test_resolved_scenario_with_relative_paths_reruns(tmp_path):
+def test_resolved_scenario_with_relative_paths_reruns(tmp_path, capsys, monkeypatch):
     out = tmp_path / "pf"
     assert main(["run", str(ROOT / "examples" / "plugged_first.toml"), "--set", "run.days=0.05",
                  "--set", "fleet.vehicles=30", "--out", str(out), "--no-report"]) == 0
     again = tmp_path / "again"
-    assert main(["run", str(out / "scenario.toml"), "--out", str(again), "--no-report"]) == 0
+    # The resolved scenario names the policy file by its absolute path: a scenario file may only
+    # name policy files inside its own folder, so the rerun names the policy again.
+    assert main(["run", str(out / "scenario.toml"), "--out", str(again), "--no-report"]) == 2
+    assert "dispatch.policy" in capsys.readouterr().err and not again.exists()
+    monkeypatch.chdir(ROOT / "examples")
+    assert main(["run", str(out / "scenario.toml"), "--set", "dispatch.policy=plugged_first.py:PluggedFirst",
+                 "--out", str(again), "--no-report"]) == 0
     assert (out / "jobs.csv").read_bytes() == (again / "jobs.csv").read_bytes()
 
 

@@ -9,19 +9,41 @@ own, fed by ``on_vehicle_changed``, which the dispatcher calls after every chang
 vehicle's load or eligibility when ``wants_updates`` is true. A policy must not change
 vehicles, jobs or the fleet, and must not scan the fleet.
 
-A user policy is named in a scenario as ``module:Class`` or ``path/to/file.py:Class``.
+A user policy is named in a scenario as ``package.module:Class`` or ``path/to/file.py:Class``:
+
+- ``file.py:Class``: a Python file inside the folder of the scenario file that names it (a path
+  relative to that folder, without ``..``, whose real path, symbolic links resolved, stays inside
+  the folder); for ``--set``, inside the current folder; for a sweep or tune file, inside that
+  file's folder. Absolute paths are refused where a user writes them. When a scenario is read,
+  the relative path is made absolute, so a results folder's ``scenario.toml`` names the policy
+  file by its absolute path: ``fleetsim run`` refuses to rerun that file as it stands; name the
+  policy again with ``--set dispatch.policy=file.py:Class`` (from the policy's folder).
+- ``package.module:Class``: a module on the Python path.
+
+A scenario file is data, so policy code is parsed before it runs: unless the module is already
+imported, its source is read (``importlib.util.find_spec``, which imports a dotted name's parent
+packages, then :mod:`ast`) and it is executed only if it defines (``class Class``) or imports
+(``from ... import Class``) the class at its top level. The class must then be a subclass of
+:class:`DispatchPolicy` (not the base class itself) that defines :meth:`DispatchPolicy.select`.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import importlib.util
 import math
 import random
+import sys
 from pathlib import Path
 from typing import ClassVar
 
-from sim.errors import ScenarioError
+from sim.errors import FleetsimInputError, ScenarioError
+from sim.inputs import check_data_file, quote
+
+#: what ``dispatch.policy`` may be
+POLICY_ALLOWED = ("a registered name (fleetsim policies), package.module:Class, or file.py:Class in the "
+                  "scenario's folder")
 
 _REGISTRY: dict[str, type[DispatchPolicy]] = {}
 
@@ -85,42 +107,136 @@ def policy_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def split_policy(name: str) -> tuple[str, str, str]:
+    """``name`` as ``(kind, where, cls)``: ``("name", name, "")`` for a registered name,
+    ``("module", "package.module", "Class")`` or ``("file", "path/file.py", "Class")``.
+
+    Only the form is checked (raise ScenarioError otherwise): the text after the last ``:`` is an
+    identifier, and the text before it is a dotted module name or a path ending ``.py``.
+    """
+    if not isinstance(name, str) or not name:
+        raise _bad_policy(name, "empty")
+    if ":" not in name:
+        return "name", name, ""
+    where, _, attr = name.rpartition(":")
+    if not attr.isidentifier():
+        raise _bad_policy(name, "no class name after the last ':'")
+    if where.endswith(".py") and Path(where).name != ".py":
+        return "file", where, attr
+    if where and all(part.isidentifier() for part in where.split(".")):
+        return "module", where, attr
+    raise _bad_policy(name, "no module name or .py file before the last ':'")
+
+
+def _bad_policy(name: object, problem: str) -> ScenarioError:
+    return ScenarioError(f"dispatch.policy = {quote(name)}: {problem}; allowed: {POLICY_ALLOWED}")
+
+
 def policy_class(name: str) -> type[DispatchPolicy]:
-    """Resolve a registered name or ``module:Class``; raise ScenarioError otherwise."""
-    if ":" in name:
-        module_name, _, attr = name.rpartition(":")
-        module = _import_policy_module(module_name)
-        cls = getattr(module, attr, None)
-        if not (isinstance(cls, type) and issubclass(cls, DispatchPolicy)):
+    """Resolve a registered name, ``package.module:Class`` or ``path/file.py:Class`` (see the
+    module docstring: code is parsed before it runs); raise ScenarioError otherwise.
+
+    A file path may be absolute here: the rule that a user names only files inside the scenario's
+    folder is enforced where the user's text is read (:func:`sim.scenario.load_scenario`,
+    :func:`sim.scenario.anchor_path`), before relative paths are made absolute.
+    """
+    kind, where, attr = split_policy(name)
+    if kind == "name":
+        if name not in _REGISTRY:
+            hint = difflib.get_close_matches(name, _REGISTRY, n=1)
+            did = f" (did you mean '{hint[0]}'?)" if hint else ""
             raise ScenarioError(
-                f"dispatch.policy: '{name}' is not a DispatchPolicy subclass in module '{module_name}'"
+                f"dispatch.policy: unknown policy {quote(name, 40)}{did}; allowed: "
+                + ", ".join(policy_names())
+                + " or module:Class"
             )
-        return cls
-    if name not in _REGISTRY:
-        hint = difflib.get_close_matches(name, _REGISTRY, n=1)
-        did = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise ScenarioError(
-            f"dispatch.policy: unknown policy '{name}'{did}; allowed: "
-            + ", ".join(policy_names())
-            + " or module:Class"
-        )
-    return _REGISTRY[name]
+        return _REGISTRY[name]
+    module = _load_policy_file(name, where, attr) if kind == "file" else _import_policy_module(name, where, attr)
+    cls = getattr(module, attr, None)
+    if cls is DispatchPolicy:
+        raise ScenarioError(f"dispatch.policy = {quote(name)}: the base class itself chooses no vehicle; allowed: "
+                            "a class derived from fleet.policies.DispatchPolicy, or a registered name")
+    if not (isinstance(cls, type) and issubclass(cls, DispatchPolicy)):
+        raise ScenarioError(f"dispatch.policy = {quote(name)}: {attr} is not a DispatchPolicy subclass in "
+                            f"{quote(where)}; allowed: a class derived from fleet.policies.DispatchPolicy")
+    if cls.select is DispatchPolicy.select:
+        raise ScenarioError(f"dispatch.policy = {quote(name)}: {attr} does not define select(job); allowed: a "
+                            "DispatchPolicy subclass that chooses vehicles")
+    return cls
 
 
-def _import_policy_module(module_name: str):
-    """Import ``package.module`` or load a ``path/to/file.py``."""
-    if module_name.endswith(".py"):
-        path = Path(module_name)
-        if not path.is_file():
-            raise ScenarioError(f"dispatch.policy: policy file '{module_name}' not found")
-        spec = importlib.util.spec_from_file_location(f"fleetsim_user_policy_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
+def _import_policy_module(name: str, module_name: str, attr: str):
+    """Import ``package.module``, unless its source shows that it cannot hold the class ``attr``."""
+    if module_name not in sys.modules:
+        top = module_name.partition(".")[0]
         try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - a user's file: report it in one line
-            raise ScenarioError(f"dispatch.policy: cannot load '{module_name}' ({type(exc).__name__}: {exc})") from None
-        return module
+            # The top-level name first: find_spec of a dotted name imports its parent packages.
+            spec = importlib.util.find_spec(top)
+            if spec is not None and top != module_name:
+                spec = importlib.util.find_spec(module_name)
+        except Exception as exc:  # noqa: BLE001 - a parent package that fails to import: one line
+            raise ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} "
+                                f"({type(exc).__name__}: {quote(str(exc))})") from None
+        if spec is None:
+            raise ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} (not found on the "
+                                "Python path)")
+        _require_class(name, f"module {quote(module_name)}", _module_source(name, module_name, spec), attr)
     try:
         return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ScenarioError(f"dispatch.policy: cannot import module '{module_name}' ({exc})") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's module: report it in one line
+        raise ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} "
+                            f"({type(exc).__name__}: {quote(str(exc))})") from None
+
+
+def _module_source(name: str, module_name: str, spec) -> str:
+    """The Python source of the module ``spec`` describes (one-line error if it has none)."""
+    source = None
+    get_source = getattr(spec.loader, "get_source", None)
+    if get_source is not None:
+        try:
+            source = get_source(spec.name)
+        except (ImportError, OSError, UnicodeDecodeError, SyntaxError) as exc:
+            raise ScenarioError(f"dispatch.policy = {quote(name)}: cannot read module {quote(module_name)} "
+                                f"({type(exc).__name__}: {quote(str(exc))})") from None
+    if source is None:
+        raise ScenarioError(f"dispatch.policy = {quote(name)}: module {quote(module_name)} has no Python source to "
+                            "check (built-in or compiled); allowed: a module written in Python")
+    return source
+
+
+def _require_class(name: str, what: str, source: str | bytes, attr: str) -> None:
+    """Refuse ``source`` (of ``what``) unless its top level defines or imports the class ``attr``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        detail = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, SyntaxError) else type(exc).__name__
+        raise ScenarioError(f"dispatch.policy = {quote(name)}: cannot parse {what} ({quote(detail)})") from None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attr:
+            return
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == attr for a in node.names):
+            return
+    raise ScenarioError(f"dispatch.policy = {quote(name)}: {what} has no class {attr} at its top level, so it was "
+                        f"not run; allowed: a file or module that defines (class {attr}) or imports it")
+
+
+def _load_policy_file(name: str, path_text: str, attr: str):
+    """Load ``path/to/file.py`` after checking that its top level defines or imports ``attr``."""
+    path = Path(path_text)
+    try:
+        check_data_file(path, "dispatch.policy (policy file)")
+        source = path.read_bytes()
+    except FleetsimInputError as exc:
+        raise ScenarioError(str(exc)) from None
+    except OSError as exc:
+        raise ScenarioError(f"dispatch.policy (policy file) = {quote(path_text)}: cannot read "
+                            f"({quote(exc.strerror or type(exc).__name__)})") from None
+    _require_class(name, f"policy file {quote(path.name)}", source, attr)
+    spec = importlib.util.spec_from_file_location(f"fleetsim_user_policy_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's file: report it in one line
+        raise ScenarioError(f"dispatch.policy: cannot load {quote(path_text)} "
+                            f"({type(exc).__name__}: {quote(str(exc))})") from None
+    return module
