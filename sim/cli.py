@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sim import __version__
 from sim.errors import FleetsimInputError
-from sim.inputs import quote
+from sim.inputs import quote, show_path
 from sim.publish import FolderLock, check_out_path, check_replaceable, update_folder
 
 EXIT_CHECKS_FAILED = 1
@@ -222,8 +222,10 @@ def redraw_report(folder: Path) -> list[Path]:
     def draw(tmp: Path) -> list[Path]:
         try:
             return build_report(folder, out=tmp)
-        except (FileNotFoundError, KeyError, ValueError) as exc:
-            raise FleetsimInputError(f"{folder}: cannot read the folder ({type(exc).__name__}: "
+        except FleetsimInputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a results folder edited by hand: one line, not a traceback
+            raise FleetsimInputError(f"{show_path(folder)}: cannot read the folder ({type(exc).__name__}: "
                                      f"{quote(str(exc))})") from None
 
     return update_folder(folder, ("results", "sweep"), draw, redrawn=("figures",))
@@ -268,6 +270,12 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def one_line(message: str, limit: int = 280) -> str:
+    """``message`` on one line of at most ``limit`` characters (the promise of every error line)."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 COMMANDS = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "policies": cmd_policies,
             "sweep": cmd_sweep, "tune": cmd_tune}
 
@@ -282,11 +290,15 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return COMMANDS[args.command](args)
     except FleetsimInputError as exc:
-        print(f"fleetsim: error: {exc}", file=sys.stderr)
+        print(f"fleetsim: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into a closed reader (e.g. head)
         sys.stderr.close()
         return 0
+    except OSError as exc:  # the file system refused (permission, read-only, full): not a bug
+        where = f"{show_path(exc.filename)}: " if exc.filename else ""
+        print(f"fleetsim: error: {one_line(where + (exc.strerror or str(exc)))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("fleetsim: interrupted", file=sys.stderr)
         return 130

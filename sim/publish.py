@@ -24,13 +24,14 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from sim.errors import FleetsimInputError
-from sim.inputs import quote
+from sim.inputs import PSEUDO_ROOTS, quote, show_path
 
 MARKER = "fleetsim.json"
 KINDS = ("results", "sweep", "tune")
@@ -65,9 +66,12 @@ class FolderBusy(FleetsimInputError):
 
 # ---------------------------------------------------------------------------------- marker
 def read_marker(folder: Path) -> dict[str, Any] | None:
-    """The folder's marker, or None if it has none (or an unreadable one)."""
+    """The folder's marker, or None if it has none (or an unreadable one, or a link in its place)."""
+    path = folder / MARKER
     try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        if path.is_symlink():
+            return None
+        marker = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     ok = (isinstance(marker, dict) and marker.get("kind") in KINDS and isinstance(marker.get("files"), list)
@@ -86,28 +90,29 @@ def _files_under(folder: Path) -> list[str]:
 
 
 def write_marker(folder: Path, kind: str, files: Iterable[str] | None = None) -> None:
-    """Write the marker of ``folder``: its kind, the version and ``files`` (default: every file in it now)."""
+    """Write the marker of ``folder``: its kind, the version and ``files`` (default: every file in it now).
+
+    Written to a new temporary file in ``folder`` and renamed over the marker: never through a link.
+    """
     from sim import __version__  # noqa: PLC0415 - the package's version, read when needed
 
     listed = sorted(set(_files_under(folder) if files is None else files) - {MARKER, PARTIAL})
     text = json.dumps({"kind": kind, "fleetsim_version": __version__, "files": listed}, indent=1) + "\n"
-    tmp = folder / (MARKER + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, folder / MARKER)
-
-
-def add_to_marker(folder: Path, written: Iterable[Path]) -> None:
-    """Add files written into an existing fleetsim folder (a redrawn report) to its marker."""
-    marker = read_marker(folder)
-    if marker is None:
-        raise FleetsimInputError(f"{folder}: not a fleetsim folder (no {MARKER})")
-    base = folder.resolve()
-    rel = {Path(p).resolve().relative_to(base).as_posix() for p in written}
-    write_marker(folder, marker["kind"], set(marker["files"]) | rel)
+    fd, tmp = tempfile.mkstemp(prefix=f".{MARKER}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, folder / MARKER)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def is_owned(folder: Path, kind: str, *, only_listed: bool = True) -> bool:
-    """True if ``folder`` carries a marker of ``kind`` and (``only_listed``) holds nothing it does not list."""
+    """True if ``folder`` (not a link) carries a marker of ``kind`` and (``only_listed``) holds nothing
+    it does not list."""
+    if folder.is_symlink():
+        return False
     marker = read_marker(folder)
     if marker is None or marker["kind"] != kind:
         return False
@@ -118,15 +123,20 @@ def is_owned(folder: Path, kind: str, *, only_listed: bool = True) -> bool:
 
 def not_ours_error(out: Path, kind: str) -> FleetsimInputError:
     """The one-line refusal for an existing folder that fleetsim may not replace."""
-    return FleetsimInputError(f"--out {out} exists and is not a fleetsim {kind} folder; "
-                              "choose another folder or remove it")
+    return FleetsimInputError(f"--out {show_path(out)} exists and is not a fleetsim {kind} folder; choose another "
+                              "folder or remove it")
+
+
+def is_empty_dir(folder: Path) -> bool:
+    return folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir())
 
 
 def check_replaceable(out: Path, kind: str) -> None:
-    """Refuse an existing ``out`` unless it is empty or a fleetsim ``kind`` folder holding only its files."""
-    if os.path.islink(out) or (out.exists() and not out.is_dir()):
-        raise not_ours_error(out, kind)
-    if out.is_dir() and any(out.iterdir()) and not is_owned(out, kind):
+    """Refuse an existing ``out`` unless it is an empty folder or a fleetsim ``kind`` folder holding
+    only its files (a link, a file or anything else is refused)."""
+    if not os.path.lexists(out) or is_empty_dir(out):
+        return
+    if not is_owned(out, kind):
         raise not_ours_error(out, kind)
 
 
@@ -135,33 +145,44 @@ def check_out_path(out: str | Path, protect: Iterable[Path] = ()) -> Path:
     """``out`` as a Path if fleetsim may write a folder there; else a one-line FleetsimInputError.
 
     Refused: an empty path, the current folder or any folder that contains it, ``/``, the home
-    folder, any folder that contains one of ``protect`` (the scenario, sweep or tune file), a
-    name over :data:`MAX_NAME_CHARS` characters, and a path under a file.
+    folder, a folder under ``/dev``, ``/proc`` or ``/sys``, any folder that contains one of
+    ``protect`` (the scenario, sweep or tune file), a name over :data:`MAX_NAME_CHARS`
+    characters, and a path under a file.
     """
+    shown = show_path(out) if str(out).strip() else quote(str(out))
     if not str(out).strip():
-        raise FleetsimInputError("--out '': allowed: a folder path")
+        raise FleetsimInputError(f"--out {shown}: allowed: a folder path")
+    if not str(out).isprintable():
+        raise FleetsimInputError(f"--out {shown}: holds control characters; allowed: a folder path of printable "
+                                 "characters")
     p = Path(out)
     try:
         real = p.resolve()
         cwd = Path.cwd().resolve()
         home = Path.home().resolve()
     except (OSError, RuntimeError) as exc:
-        raise FleetsimInputError(f"--out {out}: cannot resolve the path ({exc.__class__.__name__})") from None
+        raise FleetsimInputError(f"--out {shown}: cannot resolve the path ({exc.__class__.__name__})") from None
+    own = "allowed: a folder of its own, e.g. results/NAME"
     if real == Path(real.anchor) or real == home:
-        raise FleetsimInputError(f"--out {out}: is {'the home folder' if real == home else 'the root folder'}; "
-                                 "allowed: a folder of its own, e.g. results/NAME")
+        raise FleetsimInputError(f"--out {shown}: is {'the home folder' if real == home else 'the root folder'}; {own}")
     if real == cwd or real in cwd.parents:
-        raise FleetsimInputError(f"--out {out}: is the current folder or contains it; allowed: a folder of "
-                                 "its own, e.g. results/NAME")
+        raise FleetsimInputError(f"--out {shown}: is the current folder or contains it; {own}")
+    if any(real.is_relative_to(root) for root in PSEUDO_ROOTS):
+        raise FleetsimInputError(f"--out {shown}: is under /dev, /proc or /sys; {own}")
     for f in protect:
         if real in Path(f).resolve().parents:
-            raise FleetsimInputError(f"--out {out}: contains {f}; allowed: a folder that holds no input file")
+            raise FleetsimInputError(f"--out {shown}: contains {quote(str(f))}; allowed: a folder that holds no "
+                                     "input file")
     if len(real.name) > MAX_NAME_CHARS or len(str(real)) > MAX_PATH_CHARS:
-        raise FleetsimInputError(f"--out {quote(str(out))}: a folder name of {len(real.name)} characters in a path of "
+        raise FleetsimInputError(f"--out {shown}: a folder name of {len(real.name)} characters in a path of "
                                  f"{len(str(real))}; allowed: at most {MAX_NAME_CHARS} and {MAX_PATH_CHARS}")
-    for parent in real.parents:
-        if parent.exists() and not parent.is_dir():
-            raise FleetsimInputError(f"--out {out}: {parent} is a file, not a folder; allowed: a folder path")
+    try:
+        for parent in real.parents:
+            if parent.exists() and not parent.is_dir():
+                raise FleetsimInputError(f"--out {shown}: {quote(str(parent))} is a file, not a folder; allowed: "
+                                         "a folder path")
+    except OSError as exc:
+        raise FleetsimInputError(f"--out {shown}: {exc.strerror or exc}") from None
     return p
 
 
@@ -195,18 +216,23 @@ class FolderLock:
         while True:
             try:
                 self._make_parents()
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
             except OSError as exc:
-                raise FleetsimInputError(f"writing {self.out}: {exc.strerror or exc}") from None
+                if exc.errno == errno.ELOOP:  # a symbolic link where the lock file goes: never follow it
+                    raise _not_a_lock(path) from None
+                raise FleetsimInputError(f"writing {show_path(self.out)}: {exc.strerror or exc}") from None
+            if not _looks_like_lock(fd):
+                os.close(fd)
+                raise _not_a_lock(path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 pid = _read_pid(fd)
                 os.close(fd)
                 who = f"pid {pid}" if pid else "pid unknown"
-                raise FolderBusy(f"another fleetsim process ({who}) is writing {self.out}") from None
+                raise FolderBusy(f"another fleetsim process ({who}) is writing {show_path(self.out)}") from None
             try:  # the file may have been removed by its last holder between our open and our lock
-                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+                same = os.fstat(fd).st_ino == os.lstat(path).st_ino
             except FileNotFoundError:
                 same = False
             if same:
@@ -222,8 +248,10 @@ class FolderLock:
         if self.inner or self.fd is None:
             return
         _HELD.pop(self.key, None)
-        try:
-            os.unlink(_lock_path(self.out))  # while still locked: no one else can hold this inode
+        path = _lock_path(self.out)
+        try:  # while still locked, and only if it is still our file: no one else can hold this inode
+            if os.lstat(path).st_ino == os.fstat(self.fd).st_ino:
+                os.unlink(path)
         except OSError:
             pass
         os.close(self.fd)
@@ -241,6 +269,19 @@ class FolderLock:
             self.created.append(folder)
 
 
+def _looks_like_lock(fd: int) -> bool:
+    """True for a regular file holding nothing but a pid (or nothing): a lock file fleetsim made."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 32:
+        return False
+    return re.fullmatch(rb"[0-9]*\n?", os.pread(fd, 32, 0)) is not None
+
+
+def _not_a_lock(path: Path) -> FleetsimInputError:
+    return FleetsimInputError(f"{show_path(path)} is not a lock file fleetsim made (it holds something else, or is "
+                              "a link or a device); move it away or remove it")
+
+
 def _read_pid(fd: int) -> int | None:
     try:
         return int(os.pread(fd, 32, 0).decode().strip())
@@ -250,11 +291,23 @@ def _read_pid(fd: int) -> int | None:
 
 # ---------------------------------------------------------------------------------- stale siblings
 def _sibling_pattern(out: Path) -> re.Pattern[str]:
-    return re.compile(rf"\.{re.escape(out.name)}\.({_TMP}|{_OLD})\.\d+\.[A-Za-z0-9_]+")
+    return re.compile(rf"\.{re.escape(out.name)}\.({_TMP}|{_OLD})\.(\d+)\.[A-Za-z0-9_]+")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user
+        return True
+    return True
 
 
 def _stale(out: Path) -> list[Path]:
-    """Hidden siblings of ``out`` that a fleetsim writer of ``out`` made: temporary or old folders."""
+    """Hidden siblings of ``out`` that a fleetsim writer of ``out`` made and left: temporary or old
+    folders named ``.<name>.tmp|old.<pid>.<random>`` that hold a marker or the partial stamp, are
+    empty, or whose writer (the pid in the name) is gone. Call with the folder's lock held."""
     pattern = _sibling_pattern(out)
     found = []
     try:
@@ -262,9 +315,11 @@ def _stale(out: Path) -> list[Path]:
     except OSError:
         return []
     for entry in entries:
-        if not pattern.fullmatch(entry.name) or entry.is_symlink() or not entry.is_dir():
+        m = pattern.fullmatch(entry.name)
+        if m is None or entry.is_symlink() or not entry.is_dir():
             continue
-        if (entry / PARTIAL).exists() or read_marker(entry) is not None or not any(entry.iterdir()):
+        ours = (entry / PARTIAL).exists() or read_marker(entry) is not None or not any(entry.iterdir())
+        if ours or (int(m.group(2)) != os.getpid() and not _pid_alive(int(m.group(2)))):
             found.append(entry)
     return found
 
@@ -273,17 +328,22 @@ def _complete(folder: Path) -> bool:
     return read_marker(folder) is not None and not (folder / PARTIAL).exists()
 
 
-def _recover(out: Path) -> None:
-    """If ``out`` is missing because its writer died between two renames, put the newest complete
-    folder back: the new one if it was complete, else the old one."""
-    if out.exists() or os.path.islink(out):
-        return
+def _clean(out: Path) -> int:
+    """With the folder's lock held: recover ``out`` if a writer died between the fallback's two
+    renames, then remove what dead writers left beside it; return how many siblings went."""
     stale = _stale(out)
-    for kind in (_TMP, _OLD):
-        done = [p for p in stale if p.name.split(".")[-3] == kind and _complete(p)]
-        if done:
-            os.rename(max(done, key=lambda p: p.stat().st_mtime_ns), out)
-            return
+    if not os.path.lexists(out):
+        # Only the fallback leaves ``out`` missing, and it renames the old folder aside first: with
+        # an old sibling present, put back the complete new folder if there is one, else the old one.
+        old = [p for p in stale if p.name.split(".")[-3] == _OLD and _complete(p)]
+        new = [p for p in stale if p.name.split(".")[-3] == _TMP and _complete(p)]
+        if old:
+            back = max(new or old, key=lambda p: p.stat().st_mtime_ns)
+            os.rename(back, out)
+            stale.remove(back)
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(stale)
 
 
 def remove_stale(out: Path) -> int:
@@ -291,14 +351,9 @@ def remove_stale(out: Path) -> int:
 
     Does nothing (returns 0) while another live process holds the folder's lock.
     """
-    out = Path(out)
     try:
-        with FolderLock(out):
-            _recover(out)
-            stale = _stale(out)
-            for p in stale:
-                shutil.rmtree(p, ignore_errors=True)
-            return len(stale)
+        with FolderLock(Path(out)):
+            return _clean(Path(out))
     except FolderBusy:
         return 0
 
@@ -316,16 +371,26 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _swap_in(tmp: Path, out: Path) -> Path | None:
-    """Put ``tmp`` at ``out``; return where the old folder went (None if there was none)."""
-    if not out.exists():
+def _swap_in(tmp: Path, out: Path, kind: str) -> Path | None:
+    """Put ``tmp`` at ``out``; return where the old folder went (None if there was none).
+
+    The old folder is checked again once it is out of the way: if something not fleetsim's got
+    into it since the last check, the swap is undone and refused.
+    """
+    if not os.path.lexists(out):
         os.rename(tmp, out)
         return None
     if _exchange(tmp, out):
+        if not (is_empty_dir(tmp) or is_owned(tmp, kind)):
+            _exchange(tmp, out)  # undo: the old folder goes back to ``out`` untouched
+            raise not_ours_error(out, kind)
         return tmp
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.{_OLD}.{os.getpid()}.", dir=out.parent))
     os.rmdir(old)
     os.rename(out, old)
+    if not (is_empty_dir(old) or is_owned(old, kind)):
+        os.rename(old, out)
+        raise not_ours_error(out, kind)
     _between_renames()
     os.rename(tmp, out)
     return old
@@ -348,12 +413,10 @@ def publish_folder(out: Path, fill: Callable[[Path], None], kind: str = "results
         raise ValueError(f"kind {kind!r}: allowed: {KINDS}")
     out = Path(out)
     with FolderLock(out):
-        _recover(out)
-        for p in _stale(out):
-            shutil.rmtree(p, ignore_errors=True)
-        check_replaceable(out, kind)
         tmp = None
         try:
+            _clean(out)
+            check_replaceable(out, kind)
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{_TMP}.{os.getpid()}.", dir=out.parent))
             (tmp / PARTIAL).touch()
             fill(tmp)
@@ -361,14 +424,14 @@ def publish_folder(out: Path, fill: Callable[[Path], None], kind: str = "results
             (tmp / PARTIAL).unlink()
             os.chmod(tmp, 0o755)
             check_replaceable(out, kind)
-            old = _swap_in(tmp, out)
+            old = _swap_in(tmp, out, kind)
             tmp = None
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError as exc:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
-            raise FleetsimInputError(f"writing {out}: {exc.strerror or exc}") from None
+            raise FleetsimInputError(f"writing {show_path(out)}: {exc.strerror or exc}") from None
         except BaseException:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -381,39 +444,55 @@ def update_folder(folder: Path, kinds: tuple[str, ...], write: Callable[[Path], 
     """Add or replace files in the existing fleetsim folder ``folder``, touching nothing it did not write.
 
     ``write(tmp)`` writes the new files into a temporary sibling laid out like ``folder`` and returns
-    their paths. Each then replaces its namesake in ``folder`` (one atomic rename per file), but only
-    where the marker lists that file or there is none; files the marker lists under a ``redrawn``
-    subfolder that were not written again are removed (figures a redrawn report no longer has).
-    Refused (one line, nothing changed): a folder without a marker of one of ``kinds``, another
-    writer holding the lock, or a new file whose namesake fleetsim did not write.
+    their paths. The marker first lists them too (so that a kill part-way leaves a folder fleetsim
+    still owns); then each replaces its namesake in ``folder`` (one atomic rename per file), but
+    only where the marker lists that file or there is none; files the marker lists under a
+    ``redrawn`` subfolder that were not written again are removed (figures a redrawn report no
+    longer has). Refused (one line, nothing changed): a folder without a marker of one of
+    ``kinds``, another writer holding the lock, a link on the way to a file, or a new file whose
+    namesake fleetsim did not write.
     """
-    folder = Path(folder)
-    marker = read_marker(folder)
-    if marker is None or marker["kind"] not in kinds:
-        raise FleetsimInputError(f"{folder}: not a fleetsim {' or '.join(kinds)} folder (no {MARKER} of that "
-                                 "kind); allowed: a folder written by fleetsim")
+    folder = Path(folder).resolve()
     with FolderLock(folder):
-        for p in _stale(folder):
-            shutil.rmtree(p, ignore_errors=True)
-        listed = set(marker["files"])
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{_TMP}.{os.getpid()}.", dir=folder.parent))
+        marker = read_marker(folder)
+        if marker is None or marker["kind"] not in kinds:
+            raise FleetsimInputError(f"{show_path(folder)}: not a fleetsim {' or '.join(kinds)} folder (no {MARKER} "
+                                     "of that kind); allowed: a folder written by fleetsim")
+        try:
+            _clean(folder)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{_TMP}.{os.getpid()}.", dir=folder.parent))
+        except OSError as exc:
+            raise FleetsimInputError(f"writing {show_path(folder)}: {exc.strerror or exc}") from None
         try:
             (tmp / PARTIAL).touch()
             made = [Path(p).resolve().relative_to(tmp.resolve()).as_posix() for p in write(tmp)]
+            listed = set(marker["files"])
             for rel in made:
-                target = folder / rel
-                if (target.exists() or os.path.islink(target)) and rel not in listed:
-                    raise FleetsimInputError(f"{target}: exists and fleetsim did not write it; move it away "
-                                             "or remove it")
+                _check_target(folder, rel, listed)
+            gone = [rel for rel in listed - set(made) if rel.split("/", 1)[0] in redrawn]
+            for rel in gone:
+                _check_target(folder, rel, listed)
+            write_marker(folder, marker["kind"], listed | set(made))
             for rel in made:
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / rel, folder / rel)
-            gone = [rel for rel in listed - set(made) if rel.split("/", 1)[0] in redrawn]
             for rel in gone:
                 (folder / rel).unlink(missing_ok=True)
             write_marker(folder, marker["kind"], (listed - set(gone)) | set(made))
         except OSError as exc:
-            raise FleetsimInputError(f"writing {folder}: {exc.strerror or exc}") from None
+            raise FleetsimInputError(f"writing {show_path(folder)}: {exc.strerror or exc}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return [folder / rel for rel in made]
+
+
+def _check_target(folder: Path, rel: str, listed: set[str]) -> None:
+    """Refuse to replace or remove ``folder/rel`` if a link lies on the way to it or it is not listed."""
+    path = folder
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            raise FleetsimInputError(f"{show_path(path)}: a link inside a fleetsim folder; fleetsim does not "
+                                     "write through links: remove it")
+    if os.path.lexists(path) and rel not in listed:
+        raise FleetsimInputError(f"{show_path(path)}: exists and fleetsim did not write it; move it away or remove it")

@@ -58,6 +58,7 @@ new pool (when several points were in flight, each is rerun alone to find the on
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -72,8 +73,18 @@ from tqdm import tqdm
 
 from sim.budget import Limits
 from sim.errors import ScenarioError
-from sim.executors import check_main_guard, make_executor
-from sim.publish import FolderLock, check_out_path, is_owned, not_ours_error, read_marker, remove_stale, write_marker
+from sim.executors import RecoveringPool, check_main_guard, make_executor
+from sim.inputs import show_path
+from sim.publish import (
+    FolderLock,
+    check_out_path,
+    is_empty_dir,
+    is_owned,
+    not_ours_error,
+    read_marker,
+    remove_stale,
+    write_marker,
+)
 from sim.sweep_file import Point, SweepSpec, read_sweep
 from sim.sweep_point import FAILED, OK, read_point, run_point, write_error
 from sim.sweep_tables import (
@@ -193,11 +204,14 @@ def _prepare(out: Path) -> Path:
     An existing folder is used only if it is empty or an earlier fleetsim sweep folder (its marker);
     anything else is refused with one line.
     """
-    if out.exists() and not (out.is_dir() and not out.is_symlink()
-                             and (not any(out.iterdir()) or is_owned(out, "sweep", only_listed=False))):
-        raise not_ours_error(out, "sweep")
-    points_dir = out / "points"
-    points_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        ours = not os.path.lexists(out) or is_empty_dir(out) or is_owned(out, "sweep", only_listed=False)
+        points_dir = out / "points"
+        if not ours or (os.path.lexists(points_dir) and (points_dir.is_symlink() or not points_dir.is_dir())):
+            raise not_ours_error(out, "sweep")
+        points_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(f"writing {show_path(out)}: {exc.strerror or exc}") from None
     if read_marker(out) is None:
         write_marker(out, "sweep", [])
     for name in sorted({m.group(1) for e in points_dir.iterdir() if (m := _POINT_SIBLING.fullmatch(e.name))}):
@@ -229,8 +243,6 @@ def _execute(todo: list[Point], points_dir: Path, figures: bool, workers: int, s
     (:class:`sim.executors.RecoveringPool` finds it when several were in flight), and the hidden
     temporary folders left in ``points_dir`` by the processes of the broken pool are removed.
     """
-    from sim.executors import RecoveringPool  # noqa: PLC0415
-    from sim.publish import remove_stale  # noqa: PLC0415
 
     def submit(ex: Executor, pt: Point) -> Future:
         return ex.submit(run_point, pt.toml, str(points_dir / pt.id), figures)

@@ -7,6 +7,7 @@ works in a process pool and on a Dask cluster.
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 import traceback
 from pathlib import Path
@@ -73,20 +74,35 @@ def error_line(exc: BaseException) -> str:
 
 
 def write_error(out: Path, exc: BaseException, note: str = "") -> str:
-    """Record a failed point in its folder: error.txt (one line) and error_traceback.txt."""
+    """Record a failed point in its folder: error.txt (one line) and error_traceback.txt.
+
+    Only into a folder that is absent or holds nothing but an earlier failure's two files: never
+    through a link, and never into a folder of someone else's (the line is still returned).
+    """
     line = error_line(exc) + (f" ({note})" if note else "")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / ERROR).write_text(line + "\n", encoding="utf-8")
-    tb = "".join(traceback.format_exception(exc))
-    (out / TRACEBACK).write_text(tb, encoding="utf-8")
+    if _error_folder(out):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ERROR).write_text(line + "\n", encoding="utf-8")
+        tb = "".join(traceback.format_exception(exc))
+        (out / TRACEBACK).write_text(tb, encoding="utf-8")
     return line
 
 
+def _error_folder(out: Path) -> bool:
+    """True if ``out`` is absent, or a real folder holding only error.txt and error_traceback.txt
+    as regular files (what :func:`write_error` leaves)."""
+    if not os.path.lexists(out):
+        return True
+    if out.is_symlink() or not out.is_dir():
+        return False
+    return all(p.name in (ERROR, TRACEBACK) and p.is_file() and not p.is_symlink() for p in out.iterdir())
+
+
 def clear_error(out: Path) -> None:
-    """Remove an earlier failure's files (and the folder, if that leaves it empty) before a retry."""
+    """Remove an earlier failure's files (and the folder, which they leave empty) before a retry:
+    only from a folder that holds nothing else (:func:`write_error`)."""
+    if not os.path.lexists(out) or not _error_folder(out):
+        return
     for name in (ERROR, TRACEBACK):
         (out / name).unlink(missing_ok=True)
-    try:
-        out.rmdir()
-    except OSError:  # absent, or holds other files (write_results will say so)
-        pass
+    out.rmdir()

@@ -91,6 +91,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import ScenarioError
+from sim.executors import RecoveringPool, make_executor
 from sim.publish import FolderLock
 from sim.tune_output import FAIL, TrialRecord, best_trial, check_out_dir, write_outputs
 from sim.tune_sim import SimulationEvaluator, prepare_simulation
@@ -261,12 +262,10 @@ def run_tune(spec_or_path: TuneSpec | str | Path, out_dir: str | Path | None = N
     """
     from tqdm import tqdm  # noqa: PLC0415
 
-    from sim.executors import make_executor  # noqa: PLC0415
-
     spec = spec_or_path if isinstance(spec_or_path, TuneSpec) else load_tune(spec_or_path)
     optuna = _import_optuna()
     out = Path(out_dir) if out_dir is not None else Path("results") / f"tune_{spec.name}"
-    check_out_dir(out, protect=[Path(spec.source)] if isinstance(spec_or_path, (str, Path)) else [])
+    check_out_dir(out, protect=[Path(spec.source)] if Path(spec.source).is_file() else [])
     with FolderLock(out):  # one writer: a second tune of this folder is refused at once
         seeds = replicate_seeds(spec.root_seed, spec.seeds)
         if evaluate is None:
@@ -274,8 +273,6 @@ def run_tune(spec_or_path: TuneSpec | str | Path, out_dir: str | Path | None = N
         records: list[TrialRecord] = []
         bar = tqdm(total=spec.trials, desc=f"tune {spec.name}", unit="trial", disable=not progress, file=sys.stderr)
         with _quiet(optuna), bar:
-            from sim.executors import RecoveringPool  # noqa: PLC0415
-
             # Replicates run in worker processes, so that one that kills its process fails its trial and
             # the tune goes on in a new pool; except a custom ``evaluate`` with one worker, which runs in
             # this process: worker processes may be unable to import it (a lambda, a closure, a notebook's).

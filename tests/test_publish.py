@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -336,3 +337,136 @@ def test_a_folder_with_a_stray_tune_json_is_not_a_tune_folder(tmp_path, capsys):
     for _ in range(2):  # a tune folder fleetsim wrote is replaced by the next tune
         assert main(["tune", str(tune), "--out", str(out), "--no-progress"]) == 0
     assert read_marker(out)["kind"] == "tune" and hidden_siblings(out) == []
+
+
+# ---------------------------------------------------------------------------------- links and leftovers
+def test_a_link_or_a_users_file_where_the_lock_goes_is_never_written(tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / ".z.lock").symlink_to(victim)
+    code, err = run_cli(capsys, "--out", str(tmp_path / "z"))
+    assert code == 2 and "is not a lock file fleetsim made" in err and err.count("\n") == 1
+    assert victim.read_text() == "precious" and (tmp_path / ".z.lock").is_symlink()
+    mine = tmp_path / ".y.lock"
+    mine.write_text("my notes")
+    assert run_cli(capsys, "--out", str(tmp_path / "y"))[0] == 2
+    assert mine.read_text() == "my notes"
+    stale = tmp_path / ".w.lock"  # a lock file a killed fleetsim left: taken over and removed
+    stale.write_text("12345\n")
+    assert run_cli(capsys, "--out", str(tmp_path / "w"))[0] == 0
+    assert not stale.exists()
+
+
+def test_report_never_writes_through_a_link_in_the_folder(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", *TINY[:-1], "--out", str(out)]) == 0
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    (pics / "grid.png").write_bytes(b"my grid")
+    (pics / "power.png").write_bytes(b"my power")
+    shutil.rmtree(out / "figures")
+    (out / "figures").symlink_to(pics)
+    assert main(["report", str(out)]) == 2
+    assert "does not write through links" in capsys.readouterr().err
+    assert snapshot(pics) == {"grid.png": b"my grid", "power.png": b"my power"}
+
+
+def test_a_marker_that_is_a_link_is_no_marker(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run_cli(capsys, "--out", str(out))[0] == 0
+    real = tmp_path / "elsewhere.json"
+    (out / MARKER).rename(real)
+    (out / MARKER).symlink_to(real)
+    assert run_cli(capsys, "--out", str(out))[0] == 2
+    assert main(["report", str(out)]) == 2
+    assert json.loads(real.read_text())["kind"] == "results"
+
+
+def test_a_report_stopped_part_way_leaves_a_folder_fleetsim_still_owns(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "r"
+    assert main(["run", *TINY, "--out", str(out)]) == 0
+    real_replace, calls = os.replace, []
+
+    def stop_after_one(src, dst):
+        calls.append(dst)
+        if len([c for c in calls if str(c).endswith(".png")]) > 1:
+            raise KeyboardInterrupt  # stands for a kill part-way through moving the figures in
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", stop_after_one)
+    assert main(["report", str(out)]) == 130  # interrupted
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert read_marker(out) is not None
+    assert main(["report", str(out)]) == 0 and complete(out)
+    assert run_cli(capsys, "--out", str(out))[0] == 0 and complete(out)
+    assert hidden_siblings(out) == []
+
+
+def test_a_file_put_into_the_folder_during_publishing_is_kept(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "r"
+    assert run_cli(capsys, "--out", str(out))[0] == 0
+    real = publish._exchange
+
+    def someone_writes_first(a, b):
+        (Path(b) / "my_notes.txt").write_text("mine")
+        return real(a, b)
+
+    monkeypatch.setattr(publish, "_exchange", someone_writes_first)
+    code, err = run_cli(capsys, "--out", str(out), "--seed", "3")
+    assert code == 2 and err.strip() == NOT_OURS.format(out)
+    assert (out / "my_notes.txt").read_text() == "mine"
+    assert json.loads((out / "summary.json").read_text())["seed"] == 1
+    assert hidden_siblings(out) == []
+
+
+def test_leftovers_of_dead_writers_go_and_a_live_writers_stay(tmp_path, capsys):
+    out = tmp_path / "r"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    leaked = tmp_path / f".r.tmp.{dead}.abcdefgh"  # half removed: neither marker nor stamp left
+    leaked.mkdir()
+    (leaked / "jobs.csv").write_text("x")
+    live = tmp_path / f".r.tmp.{os.getppid()}.abcdefgh"
+    live.mkdir()
+    (live / "notes").write_text("y")
+    assert run_cli(capsys, "--out", str(out))[0] == 0
+    assert not leaked.exists() and live.exists()
+
+
+def test_a_sweep_point_that_is_a_link_is_never_written_through(tmp_path, capsys):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[sweep]\nname = "s"\n' + STUDY_SET + '[axes]\n"fleet.opt_in_share" = [0.4, 0.6]\n')
+    out = tmp_path / "sw"
+    assert main(["sweep", str(sweep), "--out", str(out), "--no-progress", "--no-report"]) == 0
+    point = sorted((out / "points").iterdir())[0]
+    shutil.rmtree(point)
+    user = tmp_path / "userdir"
+    user.mkdir()
+    (user / "error.txt").write_text("my error log")
+    point.symlink_to(user)
+    main(["sweep", str(sweep), "--out", str(out), "--no-progress", "--no-report"])
+    assert snapshot(user) == {"error.txt": b"my error log"}
+
+
+def test_odd_out_paths_are_one_line(tmp_path, capsys):
+    dangling = tmp_path / "dang"
+    dangling.symlink_to(tmp_path / "nowhere")
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[sweep]\nname = "s"\n' + STUDY_SET + '[axes]\n"fleet.opt_in_share" = [0.4]\n')
+    assert main(["sweep", str(sweep), "--out", str(dangling), "--no-progress", "--no-report"]) == 2
+    assert main(["run", *TINY, "--out", str(dangling)]) == 2
+    assert main(["run", *TINY, "--out", "/proc/self/x"]) == 2
+    assert main(["run", *TINY, "--out", str(tmp_path / "a\nb")]) == 2
+    assert main(["run", *TINY, "--out", " "]) == 2
+    for line in capsys.readouterr().err.splitlines():
+        assert line.startswith("fleetsim: error: ") and len(line) <= 300
+    assert dangling.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+def test_report_on_a_folder_edited_by_hand_is_one_line(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run_cli(capsys, "--out", str(out))[0] == 0
+    (out / "summary.json").write_text("[]")
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read the folder" in err
