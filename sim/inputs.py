@@ -16,10 +16,12 @@ from sim.errors import FleetsimInputError
 
 #: largest data file fleetsim reads, bytes (2 GiB: the full Azure 2023 week traces are well below)
 MAX_DATA_FILE_BYTES = 2 * 1024**3
+#: largest TOML configuration file (scenario, sweep, tune) fleetsim reads, bytes
+MAX_TOML_FILE_BYTES = 16 * 1024**2
 #: most characters of a file's content (or of any user value) quoted in an error message
 QUOTE_CHARS = 80
 #: kernel pseudo file systems: never data
-_PSEUDO_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
+PSEUDO_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
 
 NAME_ALLOWED = "1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -44,16 +46,24 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
     return text
 
 
+def show_path(path: object, limit: int = 200) -> str:
+    """A path for a message: as it is when printable and at most ``limit`` characters, else quoted
+    (escaped, cut to :data:`QUOTE_CHARS` characters)."""
+    text = str(path)
+    return text if text.isprintable() and len(text) <= limit else quote(text)
+
+
 def is_plain_name(name: object) -> bool:
     """True if ``name`` may be a folder name: 1-64 of ``[A-Za-z0-9._-]``, not starting with a dot."""
     return isinstance(name, str) and bool(_NAME.fullmatch(name)) and not name.startswith(".")
 
 
-def check_data_file(path: str | Path, what: str) -> Path:
+def check_data_file(path: str | Path, what: str, *, max_bytes: int = MAX_DATA_FILE_BYTES) -> Path:
     """``path`` as a readable data file, or a one-line :class:`FleetsimInputError` naming ``what``.
 
     ``what`` names the key or role (``grid.carbon``, ``workload.trace``). Allowed: an existing
-    regular file (symbolic links are followed) of at most :data:`MAX_DATA_FILE_BYTES`, not under
+    regular file (symbolic links are followed) of at most ``max_bytes`` (default
+    :data:`MAX_DATA_FILE_BYTES`; :data:`MAX_TOML_FILE_BYTES` for configuration files), not under
     ``/dev``, ``/proc`` or ``/sys``.
     """
     p = Path(path)
@@ -66,12 +76,11 @@ def check_data_file(path: str | Path, what: str) -> Path:
     except (OSError, RuntimeError, ValueError) as exc:
         raise FleetsimInputError(f"{what} = {shown}: cannot read ({type(exc).__name__}: "
                                  f"{quote(str(exc))})") from None
-    if any(real == root or root in real.parents for root in _PSEUDO_ROOTS) or not stat.S_ISREG(st.st_mode):
+    if any(real == root or root in real.parents for root in PSEUDO_ROOTS) or not stat.S_ISREG(st.st_mode):
         raise FleetsimInputError(f"{what} = {shown}: not a regular file; allowed: a data file "
                                  "(not a folder, device, pipe, or a file under /dev, /proc or /sys)")
-    if st.st_size > MAX_DATA_FILE_BYTES:
-        raise FleetsimInputError(f"{what} = {shown}: {st.st_size:,} bytes; allowed: at most "
-                                 f"{MAX_DATA_FILE_BYTES:,} bytes")
+    if st.st_size > max_bytes:
+        raise FleetsimInputError(f"{what} = {shown}: {st.st_size:,} bytes; allowed: at most {max_bytes:,} bytes")
     if not os.access(p, os.R_OK):
         raise FleetsimInputError(f"{what} = {shown}: not readable (permission denied)")
     return p

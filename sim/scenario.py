@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import os
 import re
 import tomllib
 from datetime import datetime, timedelta, timezone
@@ -28,7 +29,7 @@ import tomli_w
 from fleet.chip import CHIP_PRESETS
 from fleet.policies.base import split_policy
 from sim.errors import FleetsimInputError, ScenarioError
-from sim.inputs import check_data_file, is_plain_name, quote
+from sim.inputs import MAX_TOML_FILE_BYTES, check_data_file, is_plain_name, quote, show_path
 from sim.schema import HOURS24_MAX, KEYS, KEYS_BY_PATH, TABLES, TARIFF_NAMES, YEAR_MAX, YEAR_MIN, Key
 
 _ZONED = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)\s+([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)$")
@@ -277,21 +278,49 @@ def _in_years(start: datetime, key: str, shown: str) -> datetime:
 
 
 # ---------------------------------------------------------------------------------- helpers
+class ConfigFileError(ScenarioError):
+    """A scenario, sweep or tune file itself cannot be read or parsed (the message names the file)."""
+
+
 def read_toml_file(p: Path, what: str) -> dict[str, Any]:
     """The tables of the TOML file ``p`` (a ``what`` file: scenario, sweep, tune); a missing,
-    unreadable or malformed file is a one-line ScenarioError naming the file (and line)."""
+    unreadable or malformed file is a one-line :class:`ConfigFileError` naming the file (and line).
+
+    The file must be a regular file of at most :data:`sim.inputs.MAX_TOML_FILE_BYTES`, outside
+    ``/dev``, ``/proc`` and ``/sys`` (:func:`sim.inputs.check_data_file`), so that neither a device
+    nor a huge file is read.
+    """
+    label = show_path(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        os.stat(p)
     except FileNotFoundError:
-        raise ScenarioError(f"{p}: {what} file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{p}: cannot read {what} file ({exc})") from None
+        raise ConfigFileError(f"{label}: {what} file not found") from None
+    except (OSError, ValueError) as exc:  # a name too long, a loop of links, a NUL character
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise ConfigFileError(f"{label}: cannot read {what} file ({quote(detail, 60)})") from None
+    try:
+        check_data_file(p, f"{what} file", max_bytes=MAX_TOML_FILE_BYTES)
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_TOML_FILE_BYTES + 1)
+    except FleetsimInputError as exc:
+        raise ConfigFileError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigFileError(f"{label}: cannot read {what} file "
+                              f"({quote(exc.strerror or type(exc).__name__)})") from None
+    if len(data) > MAX_TOML_FILE_BYTES:  # it grew after the check
+        raise ConfigFileError(f"{label}: {what} file of more than {MAX_TOML_FILE_BYTES:,} bytes; allowed: at "
+                              f"most {MAX_TOML_FILE_BYTES:,} bytes")
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(f"{label}: cannot read {what} file (not UTF-8 text: byte {exc.start:,} is "
+                              f"{data[exc.start:exc.start + 1]!r})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(_toml_error(str(p), str(exc), text)) from None
+        raise ConfigFileError(_toml_error(label, str(exc), text)) from None
     except (RecursionError, MemoryError, ValueError) as exc:
-        raise ScenarioError(f"{p}: invalid {what} file: {_toml_limit(exc)}") from None
+        raise ConfigFileError(f"{label}: invalid {what} file: {_toml_limit(exc)}") from None
 
 
 def _toml_limit(exc: BaseException) -> str:

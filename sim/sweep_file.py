@@ -20,15 +20,19 @@ import numpy as np
 import tomli_w
 
 from fleet.policies import policy_class
+from grid.profiles import CARBON_PROFILES
+from grid.tariff import TARIFFS
 from sim.budget import Limits, check_sweep, estimate_configs, finished_points, sweep_size
-from sim.errors import ScenarioError
-from sim.inputs import NAME_ALLOWED, is_plain_name, quote
-from sim.scenario import Scenario, anchor_path, load_scenario, read_toml_file
+from sim.errors import FleetsimInputError, ScenarioError
+from sim.inputs import NAME_ALLOWED, check_data_file, is_plain_name, quote
+from sim.scenario import PATH_KEYS, POLICY_KEY, ConfigFileError, Scenario, anchor_path, load_scenario, read_toml_file
 from sim.schema import KEYS_BY_PATH
 
 SECTIONS = ("sweep", "set", "axes")
 SWEEP_KEYS = ("name", "scenario", "seeds", "root_seed", "combine", "metrics", "figures")
 COMBINE = ("product", "zip")
+#: endings of a path key's value that name a data file (as does any value with a '/')
+DATA_SUFFIXES = (".csv", ".toml", ".json", ".epw")
 MAX_SEEDS = 10_000
 _METRIC = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
@@ -116,6 +120,7 @@ def read_sweep(path: str | Path, *, limits: Limits | None = None, out_dir: str |
     _check_keys(p, fixed, axes)
     base_dir = p.resolve().parent
     fixed_used = {k: anchor_path(k, v, base_dir) for k, v in fixed.items()}
+    _check_data_files(p, base, fixed, axes, base_dir)
     try:
         base_set = base.with_overrides(fixed_used)
     except ScenarioError as exc:
@@ -198,8 +203,63 @@ def _base_scenario(p: Path, scenario: str | None) -> Scenario:
         path = p.resolve().parent / path
     try:
         return load_scenario(path)
+    except ConfigFileError as exc:  # the message names the scenario file: not repeated
+        raise ScenarioError(short_line(p, f"[sweep] {exc}")) from None
     except ScenarioError as exc:
-        raise ScenarioError(f"{p}: [sweep] scenario = {scenario!r}: {exc}") from None
+        raise ScenarioError(short_line(p, f"[sweep] scenario = {quote(scenario, 40)}: {exc}")) from None
+
+
+def short_line(source: str | Path, text: str, limit: int = 280) -> str:
+    """``source: text``, with only the file name of ``source`` (quoted) when the line would be
+    longer than ``limit`` characters."""
+    line = f"{source}: {text}"
+    return line if len(line) <= limit else f"{quote(Path(source).name, 40)}: {text}"
+
+
+def is_data_path(key: str, value: Any) -> bool:
+    """Whether ``value`` of scenario ``key`` names a data file: a path key's value (not the dispatch
+    policy, which is checked on its own) that is not a built-in name and ends in .csv, .toml, .json
+    or .epw or holds a '/' (any non-empty trace is a file)."""
+    if key not in PATH_KEYS or key == POLICY_KEY or not isinstance(value, str) or not value:
+        return False
+    builtin = CARBON_PROFILES if key == "grid.carbon" else TARIFFS if key.endswith("tariff") else {}
+    return value not in builtin and (value.endswith(DATA_SUFFIXES) or "/" in value or key == "workload.trace")
+
+
+def check_data_path(key: str, value: Any, base_dir: Path, where: str, seen: set[str] | None = None) -> None:
+    """Refuse (one-line ScenarioError naming ``where``, then the path) a data file that ``value`` of
+    ``key``, written in a file in the folder ``base_dir``, names and that cannot be read
+    (:func:`sim.inputs.check_data_file`). Paths in ``seen`` are skipped; the checked one is added."""
+    if not is_data_path(key, value):
+        return
+    path = str(anchor_path(key, value, base_dir))
+    if seen is not None:
+        if path in seen:
+            return
+        seen.add(path)
+    try:
+        check_data_file(path, where)
+    except FleetsimInputError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
+def _check_data_files(p: Path, base: Scenario, fixed: dict[str, Any], axes: dict[str, Any], base_dir: Path) -> None:
+    """Every distinct data file of every configuration (a trace, carbon signal, tariff or weather
+    file named in [set], [axes] or the scenario) must be readable, before anything runs."""
+    seen: set[str] = set()
+    for section, table in (("set", fixed), ("axes", axes)):
+        for key, values in table.items():
+            for value in (values if section == "axes" and isinstance(values, list) else [values]):
+                try:
+                    check_data_path(key, value, base_dir, f"[{section}] {key}", seen)
+                except ScenarioError as exc:
+                    raise ScenarioError(f"{p}: {exc}") from None
+    for key in PATH_KEYS:
+        if key not in fixed and key not in axes:
+            try:  # the scenario's own paths are absolute already
+                check_data_path(key, base[key], base_dir, f"[sweep] scenario: {key}", seen)
+            except ScenarioError as exc:
+                raise ScenarioError(f"{p}: {exc}") from None
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -94,12 +94,15 @@ def _integer_key(key: str, scenario) -> bool:
 def prepare_simulation(spec: TuneSpec, seed: int) -> SimulationEvaluator:
     """Load the base scenario, check every parameter and metric against it; the evaluator of its trials."""
     from sim.runner import Simulation, run  # noqa: PLC0415
-    from sim.scenario import load_scenario  # noqa: PLC0415
+    from sim.scenario import ConfigFileError, load_scenario  # noqa: PLC0415
+    from sim.sweep_file import short_line  # noqa: PLC0415
 
     try:
         scenario = load_scenario(spec.scenario)
+    except ConfigFileError as exc:  # the message names the scenario file: not repeated
+        raise ScenarioError(short_line(spec.source, f"[tune] {exc}")) from None
     except FleetsimInputError as exc:
-        raise ScenarioError(f"{spec.source}: [tune] scenario: {exc}") from None
+        raise ScenarioError(short_line(spec.source, f"[tune] scenario: {exc}")) from None
     try:
         base = scenario.with_overrides(spec.set)
     except FleetsimInputError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 from sim.errors import ScenarioError
 from sim.inputs import NAME_ALLOWED, is_plain_name, quote
 from sim.scenario import anchor_path, read_toml_file
+from sim.sweep_file import check_data_path
 
 TUNE_KEYS = {
     "name": NAME_ALLOWED,
@@ -135,8 +136,12 @@ def parse_tune(raw: dict[str, Any], source: str = "<tune>", base_dir: str | Path
     def bad(where: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{source}: {where}: {problem}")
 
-    def anchored(key: str, value: Any) -> Any:
+    seen: set[str] = set()
+
+    def anchored(key: str, value: Any, where: str = "[set]") -> Any:
+        """``value`` anchored to the tune file's folder; a data file it names must be readable."""
         try:
+            check_data_path(key, value, base, f"{where} {key}", seen)
             return anchor_path(key, value, base)
         except ScenarioError as exc:
             raise ScenarioError(f"{source}: {exc}") from None
@@ -258,7 +263,7 @@ def _param(key: str, spec: Any, bad, anchored) -> Param:
         if not ok:
             raise bad(where, f"choices = {quote(choices)}: allowed: a non-empty list of distinct strings, numbers "
                              "or booleans")
-        return Param(key, choices=tuple(anchored(key, c) for c in choices))
+        return Param(key, choices=tuple(anchored(key, c, "[params]") for c in choices))
     low, high = spec.get("low"), spec.get("high")
     is_int, log = spec.get("int", False), spec.get("log", False)
     for flag, v in (("int", is_int), ("log", log)):

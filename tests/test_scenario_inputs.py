@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -605,3 +606,178 @@ def test_set_parsing_itself_is_unchanged_for_normal_values():
     assert parse_override("run.name=plain") == ("run.name", "plain")
     assert parse_override('dispatch.params={d = 2}') == ("dispatch.params", {"d": 2})
 
+
+
+# =========================================================================== 9. config files are small regular files
+def run_cli_isolated(*args: str) -> subprocess.CompletedProcess:
+    """``fleetsim ARGS`` in a child process with a time limit (a file that never ends cannot hang the tests)."""
+    code = f"import sys; from sim.cli import main; sys.exit(main({list(args)!r}))"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fleetsim: error: ") and len(lines[0]) <= 300, lines
+    return lines[0]
+
+
+def test_scenario_file_that_is_a_device_is_refused_without_reading_it():
+    line = assert_one_error_line(run_cli_isolated("check", "/dev/zero"))
+    assert "scenario file = '/dev/zero': not a regular file" in line
+
+
+def test_sweep_and_tune_naming_a_device_as_scenario_are_refused(tmp_path):
+    sweep = sweep_file(tmp_path, "s.toml", '[sweep]\nscenario = "/dev/zero"\n')
+    tune = tmp_path / "t.toml"
+    tune.write_text('[tune]\nscenario = "/dev/zero"\n' + TUNE_BODY)
+    for args in (["sweep", str(sweep), "--out", str(tmp_path / "sw")],
+                 ["tune", str(tune), "--out", str(tmp_path / "tu")]):
+        line = assert_one_error_line(run_cli_isolated(*args))
+        assert line.startswith(f"fleetsim: error: {args[1]}")
+        assert "scenario file = '/dev/zero': not a regular file" in line
+    assert not (tmp_path / "sw").exists() and not (tmp_path / "tu").exists()
+
+
+def test_toml_files_larger_than_the_limit_are_refused(capsys, tmp_path):
+    from sim.inputs import MAX_TOML_FILE_BYTES  # noqa: PLC0415
+    from sim.sweep_file import read_sweep  # noqa: PLC0415
+    from sim.tune_spec import load_tune  # noqa: PLC0415
+
+    big = tmp_path / "big.toml"
+    with big.open("wb") as fh:  # sparse: takes no disk space
+        fh.truncate(MAX_TOML_FILE_BYTES + 1)
+    line = one_error_line(capsys, main(["check", str(big)]))
+    assert f"scenario file = '{big}': {MAX_TOML_FILE_BYTES + 1:,} bytes; allowed: at most" in line
+    for reader, what in ((read_sweep, "sweep"), (load_tune, "tune")):
+        with pytest.raises(ScenarioError, match=f"^{what} file = '.*big.toml': .* bytes; allowed: at most"):
+            reader(big)
+    sweep = sweep_file(tmp_path, "s.toml", '[sweep]\nscenario = "big.toml"\n')
+    with pytest.raises(ScenarioError, match=r"s\.toml: \[sweep\] scenario file = '.*big\.toml': .* bytes"):
+        read_sweep(sweep)
+
+
+def test_missing_or_folder_toml_files_are_one_line(capsys, tmp_path):
+    line = one_error_line(capsys, main(["check", str(tmp_path / "nope.toml")]))
+    assert line == f"fleetsim: error: {tmp_path / 'nope.toml'}: scenario file not found"
+    line = one_error_line(capsys, main(["check", str(tmp_path)]))
+    assert "not a regular file" in line
+
+
+# =========================================================================== 10. dotted policy names run no package
+def test_dotted_policy_name_runs_no_parent_module(capsys, tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "this", raising=False)  # the standard library module that prints when run
+    out = tmp_path / "r"
+    code = main(["run", *TINY, "--out", str(out), "--set", "dispatch.policy=this.x:Foo"])
+    captured = capsys.readouterr()
+    assert code == 2 and "Zen of Python" not in captured.out and captured.out == "", captured.out[:200]
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and "'this' is a module, not a package" in lines[0], lines
+    assert "this" not in sys.modules and not out.exists()
+
+
+def test_dotted_policy_name_runs_no_user_package_before_the_check(capsys, tmp_path, monkeypatch):
+    marker = tmp_path / "package_ran"
+    pkg = tmp_path / "fleetsim_marker_pkg_f"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text(marker_source(marker))
+    (pkg / "sub" / "__init__.py").write_text(marker_source(marker))
+    (pkg / "mod.py").write_text(POLICY_SOURCE)
+    (pkg / "sub" / "deep.py").write_text(POLICY_SOURCE)
+    (tmp_path / "fleetsim_marker_plain_g.py").write_text(marker_source(marker))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for ref, fragment in (("fleetsim_marker_pkg_f.mod:Missing", "no class Missing"),
+                          ("fleetsim_marker_pkg_f.sub.deep:Missing", "no class Missing"),
+                          ("fleetsim_marker_pkg_f.nope:Mine", "not found on the Python path"),
+                          ("fleetsim_marker_plain_g.x:Mine", "is a module, not a package")):
+        line = run_refused(capsys, tmp_path, "--set", f"dispatch.policy={ref}")
+        assert fragment in line, line
+        assert not marker.exists(), ref
+    assert not any(name.startswith(("fleetsim_marker_pkg_f", "fleetsim_marker_plain_g")) for name in sys.modules)
+    from fleet.policies import policy_class  # noqa: PLC0415
+
+    try:  # a class that is there still loads (and only then runs the package)
+        assert policy_class("fleetsim_marker_pkg_f.sub.deep:Mine").__name__ == "Mine"
+        assert marker.exists()
+    finally:
+        for name in [n for n in sys.modules if n.startswith("fleetsim_marker_pkg_f")]:
+            del sys.modules[name]
+
+
+# =========================================================================== 11. data files of sweeps and tunes exist
+@pytest.mark.parametrize("body,fragment", [
+    ('[axes]\n"workload.trace" = ["nope.csv"]\n', "[axes] workload.trace = '{dir}/nope.csv': file not found"),
+    ('[axes]\n"grid.carbon" = ["caiso_2022", "data/ci.csv"]\n',
+     "[axes] grid.carbon = '{dir}/data/ci.csv': file not found"),
+    ('[axes]\n"dispatch.policy" = ["random", "least_loaded"]\n"grid.tariff" = ["pge_ev2a", "t.toml"]\n',
+     "[axes] grid.tariff = '{dir}/t.toml': file not found"),
+    ('[set.grid]\ncarbon = "missing.csv"\n', "[set] grid.carbon = '{dir}/missing.csv': file not found"),
+    ('[axes]\n"fleet.robotaxi.depot.tariff" = ["folder.json"]\n', "fleet.robotaxi.depot.tariff = '{dir}/folder.json': "
+                                                                   "not a regular file"),
+])
+def test_sweep_data_files_are_checked_before_anything_runs(capsys, tmp_path, body, fragment):
+    (tmp_path / "folder.json").mkdir()
+    path = sweep_file(tmp_path, "s.toml", body)
+    out = tmp_path / "out"
+    line = one_error_line(capsys, main(["sweep", str(path), "--out", str(out), "--no-progress", "--no-report"]))
+    assert line.startswith(f"fleetsim: error: {path}: ") and fragment.format(dir=tmp_path) in line, line
+    assert not out.exists()
+
+
+def test_sweep_data_files_that_exist_and_built_in_names_pass(tmp_path):
+    from sim.sweep_file import read_sweep  # noqa: PLC0415
+
+    spec = read_sweep(sweep_file(tmp_path, "s.toml", '[axes]\n"grid.carbon" = ["caiso_2022", "ercot_2022"]\n'
+                                                      '"grid.tariff" = ["pge_ev2a", "sce_tou_ev_8"]\n'))
+    assert len(spec.points) == 4
+
+
+def test_sweep_scenario_with_a_missing_data_file_is_refused(tmp_path):
+    from sim.sweep_file import read_sweep  # noqa: PLC0415
+
+    (tmp_path / "base.toml").write_text('[workload]\ntrace = "gone.csv"\n')
+    expected = r"s\.toml: \[sweep\] scenario: workload\.trace = '.*gone\.csv': file not found"
+    with pytest.raises(ScenarioError, match=expected):
+        read_sweep(sweep_file(tmp_path, "s.toml", '[sweep]\nscenario = "base.toml"\n'))
+
+
+@pytest.mark.parametrize("extra,fragment", [
+    ('"workload.trace" = "nope.csv"\n', "[set] workload.trace = '{dir}/nope.csv': file not found"),
+    ('[params."grid.tariff"]\nchoices = ["pge_ev2a", "nope.toml"]\n', "[params] grid.tariff = '{dir}/nope.toml': "
+                                                                      "file not found"),
+])
+def test_tune_data_files_are_checked_when_the_file_is_read(tmp_path, extra, fragment):
+    from sim.tune_spec import load_tune  # noqa: PLC0415
+
+    path = tmp_path / "t.toml"
+    body = TUNE_BODY.replace("[params]", extra + "[params]") if extra.startswith('"') else TUNE_BODY + extra
+    path.write_text(body)
+    with pytest.raises(ScenarioError) as exc:
+        load_tune(path)
+    assert str(exc.value).startswith(f"{path}: ") and fragment.format(dir=tmp_path) in str(exc.value), exc.value
+
+
+# =========================================================================== 12. long scenario paths in sweep files
+@pytest.mark.parametrize("kind", ["name_too_long", "missing", "folder", "bad_key"])
+def test_long_scenario_path_in_sweep_and_tune_files_is_one_short_line(capsys, tmp_path, kind):
+    if kind == "name_too_long":
+        scenario = "s" * 3000 + ".toml"
+    elif kind == "missing":
+        scenario = ("s" * 99 + "/") * 30 + "x.toml"
+    else:
+        folder = tmp_path / ("d" * 200) / ("e" * 200) / ("f" * 200)
+        folder.mkdir(parents=True)
+        scenario = str(folder.relative_to(tmp_path))
+        if kind == "bad_key":
+            scenario += "/x.toml"
+            (tmp_path / scenario).write_text("[fleet]\nvehicles = -5\n")
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(f"[sweep]\nscenario = {toml_string(scenario)}\n")
+    tune = tmp_path / "t.toml"
+    tune.write_text(f"[tune]\nscenario = {toml_string(scenario)}\n" + TUNE_BODY)
+    for args in (["sweep", str(sweep), "--out", str(tmp_path / "o1")],
+                 ["tune", str(tune), "--out", str(tmp_path / "o2")]):
+        line = one_error_line(capsys, main(args))
+        assert "s.toml" in line or "t.toml" in line
+        assert {"name_too_long": "cannot read scenario file", "missing": "scenario file not found",
+                "folder": "not a regular file", "bad_key": "fleet.vehicles = -5"}[kind] in line, line

@@ -21,8 +21,10 @@ A user policy is named in a scenario as ``package.module:Class`` or ``path/to/fi
 - ``package.module:Class``: a module on the Python path.
 
 A scenario file is data, so policy code is parsed before it runs: unless the module is already
-imported, its source is read (``importlib.util.find_spec``, which imports a dotted name's parent
-packages, then :mod:`ast`) and it is executed only if it defines (``class Class``) or imports
+imported, it is located without running any code (the top-level name with
+``importlib.util.find_spec``, each submodule in its parent package's folders with
+``importlib.machinery.PathFinder``), its source is read and parsed (:mod:`ast`), and it (with its
+parent packages) is executed only if it defines (``class Class``) or imports
 (``from ... import Class``) the class at its top level. The class must then be a subclass of
 :class:`DispatchPolicy` (not the base class itself) that defines :meth:`DispatchPolicy.select`.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib
+import importlib.machinery
 import importlib.util
 import math
 import random
@@ -168,24 +171,50 @@ def policy_class(name: str) -> type[DispatchPolicy]:
 def _import_policy_module(name: str, module_name: str, attr: str):
     """Import ``package.module``, unless its source shows that it cannot hold the class ``attr``."""
     if module_name not in sys.modules:
-        top = module_name.partition(".")[0]
-        try:
-            # The top-level name first: find_spec of a dotted name imports its parent packages.
-            spec = importlib.util.find_spec(top)
-            if spec is not None and top != module_name:
-                spec = importlib.util.find_spec(module_name)
-        except Exception as exc:  # noqa: BLE001 - a parent package that fails to import: one line
-            raise ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} "
-                                f"({type(exc).__name__}: {quote(str(exc))})") from None
-        if spec is None:
-            raise ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} (not found on the "
-                                "Python path)")
+        spec = _find_module(module_name)
         _require_class(name, f"module {quote(module_name)}", _module_source(name, module_name, spec), attr)
     try:
         return importlib.import_module(module_name)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's module: report it in one line
         raise ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} "
                             f"({type(exc).__name__}: {quote(str(exc))})") from None
+
+
+def _find_module(module_name: str):
+    """The spec of ``package.module``, found without executing anything.
+
+    ``importlib.util.find_spec`` of a dotted name imports (runs) the parent packages, so only the
+    top-level name goes through it (which runs nothing); each submodule is then looked up in its
+    parent's folders with :class:`importlib.machinery.PathFinder`. A name already imported is taken
+    from ``sys.modules``.
+    """
+    parts = module_name.split(".")
+
+    def cannot(problem: str) -> ScenarioError:
+        return ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} ({problem})")
+
+    spec = None
+    for depth in range(len(parts)):
+        full = ".".join(parts[:depth + 1])
+        try:
+            if depth == 0:
+                spec = importlib.util.find_spec(full)
+            else:
+                parent = sys.modules.get(".".join(parts[:depth]))
+                locations = getattr(parent, "__path__", None) if parent is not None else None
+                if locations is None:
+                    locations = spec.submodule_search_locations
+                if locations is None:
+                    raise cannot(f"{quote('.'.join(parts[:depth]))} is a module, not a package; allowed: "
+                                 "package.module:Class with package a folder on the Python path")
+                spec = importlib.machinery.PathFinder.find_spec(full, list(locations))
+        except ScenarioError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken finder or path entry: one line
+            raise cannot(f"{type(exc).__name__}: {quote(str(exc))}") from None
+        if spec is None:
+            raise cannot("not found on the Python path")
+    return spec
 
 
 def _module_source(name: str, module_name: str, spec) -> str:
