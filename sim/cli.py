@@ -271,8 +271,10 @@ def cmd_tune(args) -> int:
 
 
 def one_line(message: str, limit: int = 280) -> str:
-    """``message`` on one line of at most ``limit`` characters (the promise of every error line)."""
+    """``message`` on one line of at most ``limit`` characters, control characters escaped (``\\x1b``):
+    the promise of every error line, whatever user text it quotes."""
     text = " ".join(message.split())
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
