@@ -1,6 +1,6 @@
 """Names and indices of the fleet's recorder levels and counters.
 
-Levels are exact time integrals (see ``sim.recorder``): vehicle counts per state, busy and
+Levels are exact time integrals (see ``sim.core.recorder``): vehicle counts per state, busy and
 online chip slots, power per energy category (W, load side), grid draw (W), net battery power
 (W, positive = charging) and queue length. Every Wh a vehicle uses lands in exactly one power
 category.

@@ -17,7 +17,7 @@ from heapq import heappush
 from simpy.events import NORMAL
 
 from fleet.jobs import BATCH_CLASS
-from sim.timers import TimedCall
+from sim.core.timers import TimedCall
 
 _WS_PER_KWH = 3.6e6
 

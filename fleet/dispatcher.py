@@ -32,8 +32,8 @@ from fleet.joblog import JobLog
 from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, OVERFLOW, QUEUED, RUNNING, Job
 from fleet.policies import DispatchPolicy
 from fleet.queues import FIFO, JobQueue
-from sim.errors import FleetsimInputError
-from sim.timers import TimedCall, call_later
+from sim.core.errors import FleetsimInputError
+from sim.core.timers import TimedCall, call_later
 
 CENTRAL, VEHICLE = "central", "vehicle"
 QUEUEINGS = (CENTRAL, VEHICLE)

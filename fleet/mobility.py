@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 
 HOME, WORK, OTHER = 0, 1, 2  # place codes (int8)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from fleet.mobility import HOME, DayPlan
 from fleet.robotaxi import OccupiedDayPlan
-from sim.clock import DAY_S, Clock
+from sim.core.clock import DAY_S, Clock
 
 _INF = float("inf")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleet.mobility import HOME, DayPlan, _is_number, _solve_lognormal_mu
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 
 _KM_PER_MI = 1.609344
 

@@ -47,7 +47,7 @@ from fleet.mobility import HOME, WORK
 from fleet.vehicle_billing import JobBilling
 from fleet.vehicle_sessions import TOL_WH, ChargingSessions
 from grid.chargers import CHARGER_PRESETS
-from sim.timers import call_later
+from sim.core.timers import call_later
 
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
 _TOL_WH = TOL_WH

@@ -11,7 +11,7 @@ from fleet import channels as ch
 from fleet.charging import charge_time_s, cheapest_windows
 from fleet.mobility import HOME
 from grid.chargers import ChargerSpec
-from sim.timers import call_later
+from sim.core.timers import call_later
 
 PARKED, AVAILABLE = ch.PARKED, ch.AVAILABLE
 TOL_WH = 1e-6  # energies within this of a threshold count as at it (Wh)

@@ -21,9 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
-from sim.clock import HOUR_S, Clock
-from sim.errors import DataFileError, ScenarioError
-from sim.inputs import check_data_file, quote
+from sim.core.clock import HOUR_S, Clock
+from sim.core.errors import DataFileError, ScenarioError
+from sim.core.inputs import check_data_file, quote
 
 INTERACTIVE = 0
 BATCH = 1
@@ -455,7 +455,7 @@ def load_azure_trace(path: str | Path, *, key: str = "workload.trace") -> TraceD
     :data:`TRACE_YEARS`; token counts are ASCII digits only (no sign, ``_`` or other scripts'
     digits), 1 .. :data:`MAX_TOKENS`. Offsets are computed in integer nanoseconds, so they are
     exact to the float64 rounding of the final value. The path is checked first with
-    :func:`sim.inputs.check_data_file` (``key`` names it). Raises :class:`DataFileError`
+    :func:`sim.core.inputs.check_data_file` (``key`` names it). Raises :class:`DataFileError`
     (``path:line: problem``, 1-based lines, at most 80 characters of the file quoted) for an
     empty file, a wrong header, a wrong field count, a bad timestamp, a bad token count, or
     timestamps that go backwards.

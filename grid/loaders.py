@@ -1,8 +1,8 @@
 """Signal loaders: a generic two-column ``time,value`` CSV and the EIA-930 carbon CSV.
 
-Every loader first checks the path with :func:`sim.inputs.check_data_file` (a regular file of at
+Every loader first checks the path with :func:`sim.core.inputs.check_data_file` (a regular file of at
 most 2 GiB, outside ``/dev``, ``/proc`` and ``/sys``), then raises
-:class:`sim.errors.DataFileError` with one line naming ``file:line``, the bad value (at most 80
+:class:`sim.core.errors.DataFileError` with one line naming ``file:line``, the bad value (at most 80
 characters of it) and what is allowed.
 
 Values, after conversion to the internal unit, must lie in :data:`BOUNDS`:
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from grid.profiles import load_eia930
 from grid.signals import CalendarSignal, StepSignal
-from sim.errors import DataFileError
-from sim.inputs import check_data_file, quote
+from sim.core.errors import DataFileError
+from sim.core.inputs import check_data_file, quote
 
 __all__ = ["BOUNDS", "UNITS", "load_eia930", "load_eia930_signal", "load_time_value_csv", "parse_unit"]
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from grid.signals import StepSignal
-from sim.clock import Clock
-from sim.errors import DataFileError
-from sim.inputs import quote
+from sim.core.clock import Clock
+from sim.core.errors import DataFileError
+from sim.core.inputs import quote
 
 #: highest carbon intensity accepted, gCO2/kWh (the most carbon-intensive grids are about 1,000-1,200)
 MAX_CARBON_G_PER_KWH = 10_000.0

@@ -21,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sim.clock import Clock
+    from sim.core.clock import Clock
 
 
 class StepSignal:

@@ -19,8 +19,8 @@ import numpy as np
 
 from grid.signals import StepSignal
 from grid.weather import EpwWeather, typical_year_signal
-from sim.clock import Clock
-from sim.errors import FleetsimInputError
+from sim.core.clock import Clock
+from sim.core.errors import FleetsimInputError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -4,7 +4,7 @@ A :class:`TouTariff` assigns every (month, weekday, local hour) to exactly one :
 (a price in US $/kWh) and may carry :class:`DemandCharge` s, billed per local calendar month on the
 highest average power (kW) over fixed clock-aligned intervals (e.g. 15 minutes) inside the charge's
 hours, weekdays and months. Weekdays are Monday = 0 .. Sunday = 6; months are 1..12; hours are the
-clock's local hours 0..23, so daylight saving time is handled by :class:`sim.clock.Clock`.
+clock's local hours 0..23, so daylight saving time is handled by :class:`sim.core.clock.Clock`.
 Utility holidays are not modelled: a holiday is priced as the weekday it falls on.
 
 Bounds (to refuse nonsense, far above any real tariff): energy prices 0..1,000 $/kWh, demand
@@ -20,7 +20,7 @@ from datetime import date
 import numpy as np
 
 from grid.signals import StepSignal
-from sim.clock import HOUR_S, Clock, LocalHour
+from sim.core.clock import HOUR_S, Clock, LocalHour
 
 ALL_HOURS: tuple[int, ...] = tuple(range(24))
 ALL_WEEKDAYS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)  # Monday = 0 .. Sunday = 6

@@ -30,8 +30,8 @@ Names (of the tariff, periods and charges) are printable text of 1..80 character
 - months: integers 1..12, names ``"jan"`` .. ``"dec"``, inclusive name ranges such as ``"jun-sep"``
   (may wrap: ``"oct-may"``), ``"all"``.
 
-The path is checked with :func:`sim.inputs.check_data_file` first. Every error is one line: a
-:class:`sim.errors.DataFileError` naming the file, the key (e.g. ``periods[2].hours``), the bad
+The path is checked with :func:`sim.core.inputs.check_data_file` first. Every error is one line: a
+:class:`sim.core.errors.DataFileError` naming the file, the key (e.g. ``periods[2].hours``), the bad
 value (at most 80 characters of it) and what is allowed; a file nested too deeply for the parser or
 holding an integer of more than 4,300 digits (Python's limit) is refused in the same way.
 """
@@ -58,8 +58,8 @@ from grid.tariff import (
     TouPeriod,
     TouTariff,
 )
-from sim.errors import DataFileError
-from sim.inputs import QUOTE_CHARS, check_data_file, quote
+from sim.core.errors import DataFileError
+from sim.core.inputs import QUOTE_CHARS, check_data_file, quote
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")

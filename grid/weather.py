@@ -5,7 +5,7 @@ An EPW file has 8 header lines (the first is ``LOCATION``) and then 8,760 hourly
 hour *ending* at ``h``:00, so row ``month/day/h`` covers ``[h-1, h)`` o'clock standard time. Each
 month of a typical (TMY) year may come from a different real year; the year column is ignored.
 
-The path is checked with :func:`sim.inputs.check_data_file` before it is opened; errors are one
+The path is checked with :func:`sim.core.inputs.check_data_file` before it is opened; errors are one
 line naming ``file:line``, the bad value (at most 80 characters of it) and what is allowed.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grid.signals import StepSignal
-from sim.clock import Clock
-from sim.errors import DataFileError
-from sim.inputs import check_data_file, quote
+from sim.core.clock import Clock
+from sim.core.errors import DataFileError
+from sim.core.inputs import check_data_file, quote
 
 if TYPE_CHECKING:
     import pandas as pd

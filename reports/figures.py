@@ -336,26 +336,6 @@ FIGURES: dict[str, Callable[[Results, int], Figure | None]] = {
 DEPOT_FIGURE = "depot.png"  # drawn last, from the per-site samples (sites.csv) when the run has them
 
 
-def draw_fleet_states(results: Results, path: str | Path, dpi: int = 110) -> Path:
-    """Draw ``fleet_states.png`` at ``path``."""
-    return style.save(make_fleet_states(results, dpi), path, dpi)
-
-
-def draw_utilization(results: Results, path: str | Path, dpi: int = 110) -> Path:
-    """Draw ``utilization.png`` at ``path``."""
-    return style.save(make_utilization(results, dpi), path, dpi)
-
-
-def draw_power(results: Results, path: str | Path, dpi: int = 110) -> Path:
-    """Draw ``power.png`` at ``path``."""
-    return style.save(make_power(results, dpi), path, dpi)
-
-
-def draw_latency(results: Results, path: str | Path, dpi: int = 110) -> Path:
-    """Draw ``latency.png`` at ``path``."""
-    return style.save(make_latency(results, dpi), path, dpi)
-
-
 def draw_all(results: Results, fig_dir: str | Path, dpi: int = 110,
              sites: pd.DataFrame | None = None) -> list[Path]:
     """Draw every figure the results have data for into ``fig_dir`` (created if needed); return the

@@ -1,7 +1,7 @@
 """fleetsim: discrete-event simulation of an AI inference fleet of parked electric cars.
 
-The `sim` package holds the simulation kernel (clock, random streams, recorder, errors)
-and the composition root (scenario, runner, results, CLI).
+The `sim` package holds the simulation kernel (`sim.core`: engine, timers, clock, recorder, random
+streams, errors) and the composition root (scenario, runner, results, studies, CLI).
 """
 from importlib.metadata import PackageNotFoundError, version
 

@@ -4,7 +4,7 @@ A run that cannot fit used to end in a ``MemoryError`` traceback after minutes (
 100000000``, ``workload.interactive.rate_per_s = 1e7``, a demand charge metered every nanosecond,
 ``run.days = 3660`` sampled every second), or to hang while a sweep of 100,000 points was being
 checked. Here each is estimated from the scenario's keys alone, in microseconds, before anything
-is built, and refused with one line (:class:`sim.errors.ScenarioError`, exit status 2) naming the
+is built, and refused with one line (:class:`sim.core.errors.ScenarioError`, exit status 2) naming the
 key that drives the estimate, its value, the estimate and what is available.
 
 **The estimate** (:func:`estimate_run`) is a sum of terms, each a count times a cost per unit
@@ -48,8 +48,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fleet import channels as ch
-from sim.errors import FleetsimInputError, ScenarioError
-from sim.inputs import check_data_file, quote
+from sim.core.errors import FleetsimInputError, ScenarioError
+from sim.core.inputs import check_data_file, quote
 
 DAY_S = 86400.0
 
@@ -219,7 +219,8 @@ def available_memory_bytes() -> int:
     """Memory the system can give a new process now, bytes.
 
     Linux: ``MemAvailable`` of /proc/meminfo, lowered to the room left under this process's
-    cgroup (v2) memory limit when there is one. Elsewhere: free physical pages (``os.sysconf``).
+    cgroup (v2) memory limit and to its address-space limit (``ulimit -v``) when there are
+    such limits. Elsewhere: free physical pages (``os.sysconf``).
     When neither can be read, a number no estimate reaches (nothing is refused for memory).
     """
     avail = None
@@ -237,7 +238,19 @@ def available_memory_bytes() -> int:
         except (AttributeError, OSError, ValueError):
             return sys.maxsize
     room = _cgroup_room()
-    return min(avail, room) if room is not None else avail
+    avail = min(avail, room) if room is not None else avail
+    limit = _address_space_limit()
+    return min(avail, limit) if limit is not None else avail
+
+
+def _address_space_limit() -> int | None:
+    """This process's address-space limit (``ulimit -v``), bytes, or None without one."""
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    return None if soft == resource.RLIM_INFINITY or soft <= 0 else soft
 
 
 def _cgroup_room() -> int | None:

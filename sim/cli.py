@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from sim import __version__
-from sim.errors import FleetsimInputError
-from sim.inputs import quote, show_path
+from sim.core.errors import FleetsimInputError
+from sim.core.inputs import quote, show_path
 from sim.publish import FolderLock, check_out_path, check_replaceable, update_folder
 
 EXIT_CHECKS_FAILED = 1

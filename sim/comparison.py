@@ -17,7 +17,7 @@ import numpy as np
 
 from grid.carbon import STRUBELL_PUE
 from grid.profiles import CARBON_PROFILES
-from sim.clock import Clock
+from sim.core.clock import Clock
 
 _J_PER_KWH = 3.6e6
 _G_PER_TONNE = 1e6

@@ -16,9 +16,9 @@ from grid.signals import CalendarSignal, StepSignal
 from grid.sites import Site, SiteSpec
 from grid.tariff import TARIFFS, DemandBill, TouTariff
 from grid.tariff_file import load_tariff
-from sim.clock import Clock
-from sim.errors import DataFileError, FleetsimInputError, ScenarioError
-from sim.inputs import check_data_file, quote
+from sim.core.clock import Clock
+from sim.core.errors import DataFileError, FleetsimInputError, ScenarioError
+from sim.core.inputs import check_data_file, quote
 from sim.scenario import Scenario
 
 DEPOT = "depot"

@@ -40,7 +40,7 @@ from concurrent.futures import wait as wait_futures
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any, TypeVar
 
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 
 T = TypeVar("T")
 

@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sim.errors import FleetsimInputError
-from sim.inputs import PSEUDO_ROOTS, quote, show_path
+from sim.core.errors import FleetsimInputError
+from sim.core.inputs import PSEUDO_ROOTS, quote, show_path
 
 MARKER = "fleetsim.json"
 KINDS = ("results", "sweep", "tune")

@@ -37,13 +37,13 @@ from fleet.workload import (
 from grid.chargers import charger_preset
 from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
-from sim.clock import DAY_S, Clock
+from sim.core.clock import DAY_S, Clock
+from sim.core.engine import Environment
+from sim.core.errors import FleetsimInputError, ScenarioError
+from sim.core.recorder import Recorder
+from sim.core.rng import RandomStreams
 from sim.depot import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
-from sim.engine import Environment
-from sim.errors import FleetsimInputError, ScenarioError
-from sim.recorder import Recorder
 from sim.results import Results, assemble_results
-from sim.rng import RandomStreams
 from sim.scenario import Scenario
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time

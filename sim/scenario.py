@@ -1,9 +1,9 @@
 """Scenario files: load TOML, apply ``--set`` overrides, validate every key, fill defaults.
 
 A :class:`Scenario` is the fully resolved, validated nested dict of every key in
-``sim.schema.KEYS``. Bad input raises :class:`sim.errors.ScenarioError` with one line that names
+``sim.schema.KEYS``. Bad input raises :class:`sim.core.errors.ScenarioError` with one line that names
 the key (or ``file:line`` for TOML syntax), the bad value (at most
-:data:`sim.inputs.QUOTE_CHARS` characters of it) and what is allowed.
+:data:`sim.core.inputs.QUOTE_CHARS` characters of it) and what is allowed.
 
 Where a user's text enters (a scenario file and ``--set`` in :func:`load_scenario`, a sweep or
 tune file's values in :func:`anchor_path`), a ``file.py:Class`` dispatch policy must name a file
@@ -28,8 +28,9 @@ import tomli_w
 
 from fleet.chip import CHIP_PRESETS
 from fleet.policies.base import split_policy
-from sim.errors import FleetsimInputError, ScenarioError
-from sim.inputs import MAX_TOML_FILE_BYTES, check_data_file, is_plain_name, quote, show_path
+from grid.profiles import CARBON_PROFILES
+from sim.core.errors import FleetsimInputError, ScenarioError
+from sim.core.inputs import MAX_TOML_FILE_BYTES, check_data_file, is_plain_name, quote, show_path
 from sim.schema import HOURS24_MAX, KEYS, KEYS_BY_PATH, TABLES, TARIFF_NAMES, YEAR_MAX, YEAR_MIN, Key
 
 _ZONED = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)\s+([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)$")
@@ -117,7 +118,7 @@ PATH_KEYS = ("workload.trace", "grid.carbon", "grid.tariff", "dispatch.policy", 
              "fleet.robotaxi.depot.weather_epw")
 POLICY_KEY = "dispatch.policy"
 # Data files that only some scenarios read (the depot's), checked to exist when a user names them.
-_CHECKED_FILES = ("fleet.robotaxi.depot.weather_epw",)
+_CHECKED_FILES = ("fleet.robotaxi.depot.weather_epw", "fleet.robotaxi.depot.tariff")
 
 
 def anchor_path(key: str, value: Any, base: Path) -> Any:
@@ -169,6 +170,8 @@ def _anchor_paths(raw: dict[str, Any], base: Path, where: str, check_policy: boo
         present, value = _get_path(raw, path)
         if not (present and isinstance(value, str) and value):
             continue
+        if "\x00" in value:
+            raise ScenarioError(f"{path} = {quote(value)}: holds a NUL character; allowed: a file path or a name")
         if path == POLICY_KEY:
             if not check_policy:  # an override replaces it: neither checked nor anchored
                 continue
@@ -185,6 +188,8 @@ def _anchor_paths(raw: dict[str, Any], base: Path, where: str, check_policy: boo
 
 
 def _check_file(key: str, value: str) -> None:
+    if key.endswith(".tariff") and not value.lower().endswith((".toml", ".json")):
+        return  # a built-in tariff's name (checked by resolve)
     try:
         check_data_file(value, key)
     except FleetsimInputError as exc:
@@ -286,8 +291,8 @@ def read_toml_file(p: Path, what: str) -> dict[str, Any]:
     """The tables of the TOML file ``p`` (a ``what`` file: scenario, sweep, tune); a missing,
     unreadable or malformed file is a one-line :class:`ConfigFileError` naming the file (and line).
 
-    The file must be a regular file of at most :data:`sim.inputs.MAX_TOML_FILE_BYTES`, outside
-    ``/dev``, ``/proc`` and ``/sys`` (:func:`sim.inputs.check_data_file`), so that neither a device
+    The file must be a regular file of at most :data:`sim.core.inputs.MAX_TOML_FILE_BYTES`, outside
+    ``/dev``, ``/proc`` and ``/sys`` (:func:`sim.core.inputs.check_data_file`), so that neither a device
     nor a huge file is read.
     """
     label = show_path(p)
@@ -422,6 +427,8 @@ def _check(key: Key, value: Any) -> Any:
     if kind == "str":
         if not isinstance(value, str) or (key.choices is not None and value not in key.choices):
             raise _bad(key, value)
+        if "\x00" in value:
+            raise ScenarioError(f"{key.path} = {quote(value)}: holds a NUL character; allowed: {key.allowed()}")
         return value
     if kind == "name":
         if not is_plain_name(value):
@@ -506,6 +513,10 @@ def _check_cross(v: dict[str, Any]) -> None:
             f"fleet.initial_soc_max = {f['initial_soc_max']!r}: allowed: <= "
             f"fleet.battery.charge_limit_soc ({bat['charge_limit_soc']!r})"
         )
+    carbon = v["grid"]["carbon"]
+    if carbon not in CARBON_PROFILES and not carbon.lower().endswith(".csv"):
+        raise ScenarioError(f"grid.carbon = {quote(carbon)}: allowed: one of {', '.join(sorted(CARBON_PROFILES))} "
+                            "or the path of a CSV file (EIA-930 with avg_CI, or time,carbon_g_per_kwh)")
     rt = f["robotaxi"]
     if rt["service_end_h"] <= rt["service_start_h"]:
         raise ScenarioError(f"fleet.robotaxi.service_end_h = {rt['service_end_h']!r}: allowed: after "

@@ -28,7 +28,7 @@ from grid.chargers import CHARGER_PRESETS
 from grid.profiles import CARBON_PROFILES
 from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
-from sim.inputs import NAME_ALLOWED
+from sim.core.inputs import NAME_ALLOWED
 
 _B, _V, _M, _DC, _R = BatterySpec(), VehicleSpec(), MobilityParams(), DataCenterSpec(), RobotaxiParams()
 _DCB = DataCenterBaseline()

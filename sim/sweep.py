@@ -72,9 +72,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.budget import Limits
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
+from sim.core.inputs import show_path
 from sim.executors import RecoveringPool, check_main_guard, make_executor
-from sim.inputs import show_path
 from sim.publish import (
     FolderLock,
     check_out_path,

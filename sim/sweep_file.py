@@ -3,7 +3,7 @@
 The file format is documented in :mod:`sim.sweep`. Everything is checked here, before anything
 runs: the file's own keys, every ``[set]`` and ``[axes]`` key and value against the scenario
 schema, every configuration as a whole, and every dispatch policy named. Bad input raises
-:class:`sim.errors.ScenarioError` with one line naming the sweep file, the key, the value and
+:class:`sim.core.errors.ScenarioError` with one line naming the sweep file, the key, the value and
 what is allowed.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from fleet.policies import policy_class
 from grid.profiles import CARBON_PROFILES
 from grid.tariff import TARIFFS
 from sim.budget import Limits, check_sweep, estimate_configs, finished_points, sweep_size
-from sim.errors import FleetsimInputError, ScenarioError
-from sim.inputs import NAME_ALLOWED, check_data_file, is_plain_name, quote
+from sim.core.errors import FleetsimInputError, ScenarioError
+from sim.core.inputs import NAME_ALLOWED, check_data_file, is_plain_name, quote
 from sim.scenario import PATH_KEYS, POLICY_KEY, ConfigFileError, Scenario, anchor_path, load_scenario, read_toml_file
 from sim.schema import KEYS_BY_PATH
 
@@ -229,7 +229,7 @@ def is_data_path(key: str, value: Any) -> bool:
 def check_data_path(key: str, value: Any, base_dir: Path, where: str, seen: set[str] | None = None) -> None:
     """Refuse (one-line ScenarioError naming ``where``, then the path) a data file that ``value`` of
     ``key``, written in a file in the folder ``base_dir``, names and that cannot be read
-    (:func:`sim.inputs.check_data_file`). Paths in ``seen`` are skipped; the checked one is added."""
+    (:func:`sim.core.inputs.check_data_file`). Paths in ``seen`` are skipped; the checked one is added."""
     if not is_data_path(key, value):
         return
     path = str(anchor_path(key, value, base_dir))
@@ -318,6 +318,10 @@ def _expand(p: Path, base: Scenario, fixed: dict[str, Any], axes: dict[str, list
             where = "[axes]" if str(exc) in wrong_alone else f"configuration ({shown}):"
             raise ScenarioError(f"{p}: {where} {exc}") from None
         policies.add(config["dispatch.policy"])
+        try:  # a parameter this configuration's policy does not take fails here, not at run time
+            policy_class(config["dispatch.policy"]).check_params(config["dispatch.params"])
+        except ScenarioError as exc:
+            raise ScenarioError(f"{p}: configuration ({shown}): {exc}") from None
         cid = config_id(config.to_toml())
         for r, seed in enumerate(seeds):
             toml = config.with_overrides({"run.seed": seed}).to_toml()

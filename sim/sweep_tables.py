@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.stats import mean_ci
 from sim.sweep_file import SweepSpec
 from sim.sweep_point import OK

@@ -90,7 +90,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.executors import RecoveringPool, make_executor
 from sim.publish import FolderLock
 from sim.tune_output import FAIL, TrialRecord, best_trial, check_out_dir, write_outputs

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sim.errors import FleetsimInputError, ScenarioError
+from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.tune_spec import TuneSpec
 
 DRY_RUN_MAX_VEHICLES = 10

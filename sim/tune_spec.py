@@ -2,7 +2,7 @@
 
 Only the file's own structure is checked here (types, ranges, unknown keys); whether its
 parameters are scenario keys and its metrics are summary metrics is checked by :mod:`sim.tune`
-against the scenario. Every problem is a one-line :class:`sim.errors.ScenarioError` that names
+against the scenario. Every problem is a one-line :class:`sim.core.errors.ScenarioError` that names
 the file and the key.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ScenarioError
-from sim.inputs import NAME_ALLOWED, is_plain_name, quote
+from sim.core.errors import ScenarioError
+from sim.core.inputs import NAME_ALLOWED, is_plain_name, quote
 from sim.scenario import anchor_path, read_toml_file
 from sim.sweep_file import check_data_path
 

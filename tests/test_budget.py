@@ -23,7 +23,7 @@ from sim.budget import (
     parse_size,
     sweep_size,
 )
-from sim.errors import FleetsimInputError, ScenarioError
+from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.scenario import default_scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,6 @@ import pytest
 from hand_values import CAISO
 
 from grid.profiles import CARBON_PROFILES, HourlyProfile
-from sim.clock import Clock
 from sim.comparison import (
     DataCenterBaseline,
     compare,
@@ -20,6 +19,7 @@ from sim.comparison import (
     joules_per_token,
     tokens_per_s,
 )
+from sim.core.clock import Clock
 
 # reference/facts.md §6: Llama-3.1-8B, 1x H100, J per output token at batch 8, 64 and ~511.
 J8, J64, J511 = 0.455, 0.119, 0.070

@@ -23,7 +23,7 @@ from grid.tariff import DemandCharge, TouPeriod
 from grid.tariff_file import load_tariff
 from grid.weather import read_epw
 from sim.cli import main
-from sim.errors import DataFileError, FleetsimInputError
+from sim.core.errors import DataFileError, FleetsimInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "run.days=0.05", "--set", "fleet.vehicles=20"]  # 4,320 s from 2022-06-06 00:00 in LA

@@ -29,7 +29,7 @@ from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
 from fleet.mobility import HOME, DayPlan
 from fleet.planner import PlanLists
 from fleet.policies import DispatchPolicy, LeastLoadedPolicy, policy_class, policy_names
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.results import JOBS, write_results
 from sim.runner import Simulation, _NoTrips, run
 from sim.scenario import default_scenario

@@ -6,7 +6,7 @@ import random
 import pytest
 import simpy
 
-from sim.engine import Environment
+from sim.core.engine import Environment
 
 
 def _trace(env_cls, until_s: float, use_fast: bool) -> list[tuple[float, int, int]]:

@@ -46,7 +46,7 @@ from hypothesis.errors import InvalidArgument
 from fleet.policies import policy_class, policy_names
 from grid.profiles import CARBON_PROFILES
 from sim.cli import main
-from sim.inputs import is_plain_name
+from sim.core.inputs import is_plain_name
 from sim.schema import HOURS24_MAX, KEYS, KEYS_BY_PATH, TARIFF_NAMES, YEAR_MAX, YEAR_MIN, Key
 
 # ---------------------------------------------------------------------------------- budget

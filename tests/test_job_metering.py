@@ -88,7 +88,7 @@ def test_job_metering_matches_per_change_metering(case, monkeypatch):
 
 def test_recorder_fold_spreads_its_integral_over_the_named_levels():
     """A folded level worth (1 slot, 20 W, 22.2 W) adds exactly those multiples of its integral."""
-    from sim.recorder import Recorder
+    from sim.core.recorder import Recorder
 
     rec = Recorder(("slots", "active_w", "grid_w"), ())
     fold = rec.add_fold(((0, 1.0), (1, 20.0), (2, 20.0 / 0.9)))

@@ -10,7 +10,7 @@ import pytest
 
 from grid.loaders import UNITS, load_eia930, load_eia930_signal, load_time_value_csv, parse_unit
 from grid.signals import CalendarSignal, StepSignal
-from sim.errors import DataFileError, FleetsimInputError
+from sim.core.errors import DataFileError, FleetsimInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 EIA = ROOT / ".." / "shared" / "data" / "eia930-carbon-2022"

@@ -13,7 +13,7 @@ from grid.meter import GridMeter
 from grid.profiles import CARBON_PROFILES
 from grid.signals import StepSignal
 from grid.tariff import PGE_EV2A
-from sim.clock import Clock
+from sim.core.clock import Clock
 
 LA = ZoneInfo("America/Los_Angeles")
 

@@ -14,8 +14,8 @@ from grid.profiles import (
     hourly_profile_from_eia930,
     load_eia930,
 )
-from sim.clock import Clock
-from sim.errors import DataFileError
+from sim.core.clock import Clock
+from sim.core.errors import DataFileError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "eia930-carbon-2022"
 

@@ -17,8 +17,8 @@ import pytest
 from fleet.mobility import HOME, DayPlan, MobilityModel, MobilityParams
 from fleet.planner import DayPlanner, PlanLists, concat_plans
 from fleet.robotaxi import OccupiedDayPlan, RobotaxiModel, RobotaxiParams
-from sim.clock import Clock
-from sim.errors import ScenarioError
+from sim.core.clock import Clock
+from sim.core.errors import ScenarioError
 
 DAY0_S = 5 * 86400.0  # plans need not start at t = 0
 Z = 4.0

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.errors import ScenarioError
-from sim.inputs import NAME_ALLOWED
+from sim.core.errors import ScenarioError
+from sim.core.inputs import NAME_ALLOWED
 from sim.scenario import default_scenario, load_scenario, parse_override
 from sim.schema import KEYS_BY_PATH
 
@@ -640,7 +640,7 @@ def test_sweep_and_tune_naming_a_device_as_scenario_are_refused(tmp_path):
 
 
 def test_toml_files_larger_than_the_limit_are_refused(capsys, tmp_path):
-    from sim.inputs import MAX_TOML_FILE_BYTES  # noqa: PLC0415
+    from sim.core.inputs import MAX_TOML_FILE_BYTES  # noqa: PLC0415
     from sim.sweep_file import read_sweep  # noqa: PLC0415
     from sim.tune_spec import load_tune  # noqa: PLC0415
 
@@ -781,3 +781,39 @@ def test_long_scenario_path_in_sweep_and_tune_files_is_one_short_line(capsys, tm
         assert "s.toml" in line or "t.toml" in line
         assert {"name_too_long": "cannot read scenario file", "missing": "scenario file not found",
                 "folder": "not a regular file", "bad_key": "fleet.vehicles = -5"}[kind] in line, line
+
+
+# ---------------------------------------------------------------------------------- found by the property tests
+def test_a_nul_character_in_a_path_key_is_one_line(tmp_path, capsys):
+    scenario = tmp_path / "nul.toml"
+    scenario.write_text('[workload]\ntrace = "a\\u0000b.csv"\n')
+    assert main(["check", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds a NUL character" in err and "\x00" not in err
+
+
+def test_a_missing_depot_tariff_file_is_refused_without_robotaxis(tmp_path, capsys):
+    assert main(["check", str(ROOT / "examples" / "default.toml"), "--set",
+                 f"fleet.robotaxi.depot.tariff={tmp_path / 'missing.toml'}"]) == 2
+    assert "fleet.robotaxi.depot.tariff" in capsys.readouterr().err
+
+
+def test_grid_carbon_must_name_a_profile_or_a_csv(capsys):
+    assert main(["check", str(ROOT / "examples" / "default.toml"), "--set", "grid.carbon=nosuchprofile"]) == 2
+    assert "allowed: one of" in capsys.readouterr().err
+
+
+def test_a_sweep_configuration_whose_policy_takes_no_such_parameter_is_refused_before_running(tmp_path, capsys):
+    sweep = tmp_path / "pp.toml"
+    sweep.write_text('[sweep]\nname = "pp"\n[set]\n"run.days" = 0.01\n"fleet.vehicles" = 5\n"dispatch.params.d" = 2\n'
+                     '[axes]\n"dispatch.policy" = ["random", "power_of_d"]\n')
+    out = tmp_path / "o"
+    assert main(["sweep", str(sweep), "--out", str(out), "--no-progress", "--no-report"]) == 2
+    assert "policy 'random' takes no parameter 'd'" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_memory_budget_follows_the_address_space_limit():
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, resource.RLIM_INFINITY)); "
+            "from sim.budget import available_memory_bytes; print(available_memory_bytes())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert int(out) <= 2 * 1024**3

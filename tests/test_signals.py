@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from grid.signals import CalendarSignal, StepSignal
-from sim.clock import Clock
+from sim.core.clock import Clock
 
 LA = ZoneInfo("America/Los_Angeles")
 

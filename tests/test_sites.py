@@ -29,7 +29,7 @@ from fleet.vehicle import Vehicle
 from grid.chargers import CHARGER_PRESETS, ChargerSpec
 from grid.sites import Site, SiteSpec
 from grid.tariff import PGE_B10
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.results import write_results
 from sim.runner import Simulation
 from sim.scenario import default_scenario

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from grid.weather import HOURS_PER_YEAR, read_epw, typical_year_signal
-from sim.clock import Clock
-from sim.errors import DataFileError, FleetsimInputError
+from sim.core.clock import Clock
+from sim.core.errors import DataFileError, FleetsimInputError
 
 EPW_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "weather-epw"
 SAN_JOSE = EPW_DIR / "USA_CA_San.Jose-Mineta.epw"

@@ -242,7 +242,7 @@ def test_a_script_without_the_main_guard_gets_one_clear_error_before_any_worker_
     assert run.returncode != 0
     last = run.stderr.strip().splitlines()[-1]
     line = SCRIPT[kind].count("\n") + 3
-    assert last == (f"sim.errors.ScenarioError: main() called at {script}:{line} outside an "
+    assert last == (f"sim.core.errors.ScenarioError: main() called at {script}:{line} outside an "
                     "`if __name__ == \"__main__\":` block; worker processes import the main script again: put the "
                     "call under that guard"), run.stderr
     assert "WorkerDied" not in run.stdout + run.stderr

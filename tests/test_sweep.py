@@ -20,7 +20,7 @@ import scipy.stats
 import sim.sweep as sweep_mod
 from fleet.policies import DispatchPolicy
 from sim.cli import main
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.stats import mean_ci, t_quantile
 from sim.sweep import load_sweep, run_sweep
 from sim.sweep_file import config_id, derive_seeds, read_sweep

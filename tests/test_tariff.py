@@ -24,8 +24,8 @@ from grid.tariff import (
     peak_demand_kw,
 )
 from grid.tariff_file import dump_tariff, load_tariff, tariff_to_dict
-from sim.clock import Clock
-from sim.errors import DataFileError, FleetsimInputError
+from sim.core.clock import Clock
+from sim.core.errors import DataFileError, FleetsimInputError
 
 LA = ZoneInfo("America/Los_Angeles")
 UTC = timezone.utc

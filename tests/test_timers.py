@@ -2,7 +2,7 @@
 import pytest
 import simpy
 
-from sim.timers import call_later
+from sim.core.timers import call_later
 
 
 def test_calls_fire_in_time_order_and_ties_in_scheduling_order():

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("optuna", reason="Optuna is an optional extra: pip install 'fleetsim[tune]'")
 
-from sim.errors import ScenarioError  # noqa: E402
+from sim.core.errors import ScenarioError  # noqa: E402
 from sim.runner import run  # noqa: E402
 from sim.scenario import default_scenario  # noqa: E402
 from sim.tune import replicate_seeds, run_tune  # noqa: E402

@@ -35,8 +35,8 @@ from fleet.workload import (
     TraceWorkload,
     load_azure_trace,
 )
-from sim.clock import Clock
-from sim.errors import DataFileError, FleetsimInputError
+from sim.core.clock import Clock
+from sim.core.errors import DataFileError, FleetsimInputError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONV = DATA / "azure-llm-2023" / "AzureLLMInferenceTrace_conv.csv"

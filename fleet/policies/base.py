@@ -41,8 +41,8 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from sim.errors import FleetsimInputError, ScenarioError
-from sim.inputs import check_data_file, quote
+from sim.core.errors import FleetsimInputError, ScenarioError
+from sim.core.inputs import check_data_file, quote
 
 #: what ``dispatch.policy`` may be
 POLICY_ALLOWED = ("a registered name (fleetsim policies), package.module:Class, or file.py:Class in the "
@@ -66,23 +66,28 @@ class DispatchPolicy:
     PARAMS: ClassVar[dict[str, float | int | str]] = {}
 
     def __init__(self, view, rng: random.Random, **params) -> None:
-        label = self.name or type(self).__name__
-        for key, value in params.items():
-            if key not in self.PARAMS:
-                hint = difflib.get_close_matches(key, self.PARAMS, n=1)
-                did = f" (did you mean '{hint[0]}'?)" if hint else ""
-                allowed = ", ".join(self.PARAMS) or "none"
-                raise ScenarioError(f"dispatch.params.{key}: policy '{label}' takes no parameter '{key}'{did}; "
-                                    f"allowed: {allowed}")
-            want = type(self.PARAMS[key])
-            ok = isinstance(value, want) or (want is float and isinstance(value, int))
-            if not ok or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
-                noun = {int: "an integer", float: "a finite number", str: "a string"}.get(want, want.__name__)
-                raise ScenarioError(f"dispatch.params.{key} = {value!r}: allowed: {noun}")
+        self.check_params(params)
         self.params = {**self.PARAMS, **{k: (float(v) if type(self.PARAMS[k]) is float else v)
                                          for k, v in params.items()}}
         self.view = view
         self.rng = rng
+
+    @classmethod
+    def check_params(cls, params: dict) -> None:
+        """Refuse (one-line ScenarioError) a parameter the policy does not take, or of the wrong type."""
+        label = cls.name or cls.__name__
+        for key, value in params.items():
+            if key not in cls.PARAMS:
+                hint = difflib.get_close_matches(key, cls.PARAMS, n=1)
+                did = f" (did you mean '{hint[0]}'?)" if hint else ""
+                allowed = ", ".join(cls.PARAMS) or "none"
+                raise ScenarioError(f"dispatch.params.{quote(key)[1:-1]}: policy '{label}' takes no parameter "
+                                    f"{quote(key)}{did}; allowed: {allowed}")
+            want = type(cls.PARAMS[key])
+            ok = isinstance(value, want) or (want is float and isinstance(value, int))
+            if not ok or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+                noun = {int: "an integer", float: "a finite number", str: "a string"}.get(want, want.__name__)
+                raise ScenarioError(f"dispatch.params.{key} = {quote(value)}: allowed: {noun}")
 
     def _require(self, key: str, ok: bool, allowed: str) -> None:
         """Reject a parameter value with the one-line error of bad input."""

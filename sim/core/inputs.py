@@ -12,7 +12,7 @@ import re
 import stat
 from pathlib import Path
 
-from sim.errors import FleetsimInputError
+from sim.core.errors import FleetsimInputError
 
 #: largest data file fleetsim reads, bytes (2 GiB: the full Azure 2023 week traces are well below)
 MAX_DATA_FILE_BYTES = 2 * 1024**3

@@ -37,11 +37,6 @@ class Clock:
         """Local datetime at simulation time ``t_s`` (seconds)."""
         return (self._start_utc + timedelta(seconds=t_s)).astimezone(self.start.tzinfo)
 
-    def hour_of_day(self, t_s: float) -> float:
-        """Local fractional hour of day (0 <= h < 24) at ``t_s``."""
-        d = self.to_datetime(t_s)
-        return d.hour + d.minute / 60.0 + (d.second + d.microsecond * 1e-6) / 3600.0
-
     def weekday(self, t_s: float) -> int:
         """Local weekday at ``t_s`` (Monday = 0)."""
         return self.to_datetime(t_s).weekday()
