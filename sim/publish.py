@@ -339,7 +339,7 @@ def _clean(out: Path) -> int:
         new = [p for p in stale if p.name.split(".")[-3] == _TMP and _complete(p)]
         if old:
             back = max(new or old, key=lambda p: p.stat().st_mtime_ns)
-            os.rename(back, out)
+            _rename_new(back, out)
             stale.remove(back)
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
@@ -361,9 +361,21 @@ def remove_stale(out: Path) -> int:
 # ---------------------------------------------------------------------------------- publishing
 def _exchange(a: Path, b: Path) -> bool:
     """Swap folders ``a`` and ``b`` atomically; False where the system cannot."""
+    return _renameat2_or_not(a, b, _RENAME_EXCHANGE)
+
+
+def _rename_new(a: Path, b: Path) -> None:
+    """Rename ``a`` to ``b``, which must not exist: never replacing what appeared there meanwhile
+    (``RENAME_NOREPLACE``; a plain rename where the system lacks it)."""
+    if not _renameat2_or_not(a, b, _RENAME_NOREPLACE):
+        os.rename(a, b)
+
+
+def _renameat2_or_not(a: Path, b: Path, flag: int) -> bool:
+    """``renameat2(a, b, flag)``; False where the system cannot, OSError if it refuses."""
     if _renameat2 is None:
         return False
-    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), flag) == 0:
         return True
     err = ctypes.get_errno()
     if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
@@ -378,7 +390,7 @@ def _swap_in(tmp: Path, out: Path, kind: str) -> Path | None:
     into it since the last check, the swap is undone and refused.
     """
     if not os.path.lexists(out):
-        os.rename(tmp, out)
+        _rename_new(tmp, out)
         return None
     if _exchange(tmp, out):
         if not (is_empty_dir(tmp) or is_owned(tmp, kind)):
