@@ -237,14 +237,21 @@ def _exit_other(o: Outcome) -> str:
     return f"exit status {o.code} (allowed: 0 or 2); stderr: {_tail(o.stderr)}; stdout: {_tail(o.stdout, 300)}"
 
 
-def check_run(o: Outcome, out: Path, folder: Path, inputs: list[str]) -> None:
-    """``fleetsim run``: exit 0 with a finite summary, or a clean refusal."""
-    _event(f"run exit {o.code}")
+def _refused(o: Outcome, out: Path, folder: Path, inputs: list[str], command: str, ok_codes: tuple[int, ...]) -> bool:
+    """True after checking a clean refusal (exit 2); else check an accepted exit without a traceback."""
+    _event(f"{command} exit {o.code}")
     if o.code == 2:
         check_refusal(o, out, folder, inputs)
-        return
-    assert o.code == 0, _exit_other(o)
+        return True
+    assert o.code in ok_codes, _exit_other(o)
     assert "Traceback" not in o.stderr, f"traceback on stderr: {_tail(o.stderr)}"
+    return False
+
+
+def check_run(o: Outcome, out: Path, folder: Path, inputs: list[str]) -> None:
+    """``fleetsim run``: exit 0 with a finite summary, or a clean refusal."""
+    if _refused(o, out, folder, inputs, "run", ok_codes=(0,)):
+        return
     check_finite_json(out / "summary.json")
 
 
@@ -982,12 +989,8 @@ INPUT_ERRORS = ("FleetsimInputError", "ScenarioError", "DataFileError")
 
 def check_sweep(o: Outcome, out: Path, folder: Path, inputs: list[str]) -> None:
     """``fleetsim sweep``: exit 0 (every point ran), 1 (failures.csv lists the failed points) or 2 (refused)."""
-    _event(f"sweep exit {o.code}")
-    if o.code == 2:
-        check_refusal(o, out, folder, inputs)
+    if _refused(o, out, folder, inputs, "sweep", ok_codes=(0, 1)):
         return
-    assert o.code in (0, 1), _exit_other(o)
-    assert "Traceback" not in o.stderr, f"traceback on stderr: {_tail(o.stderr)}"
     check_finite_json(out / "sweep.json")
     with (out / "failures.csv").open(encoding="utf-8", newline="") as f:
         failures = list(csv.DictReader(f))
@@ -1124,12 +1127,8 @@ def tune_cases(draw) -> tuple[str, str]:
 
 def check_tune(o: Outcome, out: Path, folder: Path, inputs: list[str]) -> None:
     """``fleetsim tune``: exit 0 with finite best.json and tune.json, or a clean refusal."""
-    _event(f"tune exit {o.code}")
-    if o.code == 2:
-        check_refusal(o, out, folder, inputs)
+    if _refused(o, out, folder, inputs, "tune", ok_codes=(0,)):
         return
-    assert o.code == 0, _exit_other(o)
-    assert "Traceback" not in o.stderr, f"traceback on stderr: {_tail(o.stderr)}"
     for name in ("best.json", "tune.json"):
         check_finite_json(out / name)
     assert (out / "trials.csv").is_file(), "trials.csv was not written"
