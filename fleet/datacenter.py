@@ -12,12 +12,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from heapq import heappush
-
-from simpy.events import NORMAL
 
 from fleet.jobs import BATCH_CLASS
-from sim.core.timers import TimedCall
 
 _WS_PER_KWH = 3.6e6
 
@@ -92,11 +88,10 @@ class DataCenterPool:
         if job.first_start_s < 0.0:
             job.first_start_s = now
         service = self.spec.service_s(job.prompt_tokens, job.output_tokens - job.output_done)
-        job.run_event = ev = TimedCall([self._on_complete], job)
-        heappush(env._queue, (now + service, NORMAL, next(env._eid), ev))  # Environment.schedule
+        job.run_event = env.call_at(now + service, [self._on_complete], job)
 
     def _on_complete(self, ev) -> None:
-        job = ev._value
+        job = ev.value
         now = self.env.now
         job.finish_s = now
         job.run_event = None

@@ -21,10 +21,6 @@ Job books at every instant: arrived = completed + dropped + overflowed + queued 
 """
 from __future__ import annotations
 
-from heapq import heappush
-
-from simpy.events import NORMAL
-
 from fleet import channels as ch
 from fleet.channels import AVAILABLE
 from fleet.fleetview import FreeSlotIndex
@@ -33,7 +29,7 @@ from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, OVERFLOW, QUEUED, RUNNIN
 from fleet.policies import DispatchPolicy
 from fleet.queues import FIFO, JobQueue
 from sim.core.errors import FleetsimInputError
-from sim.core.timers import TimedCall, call_later
+from sim.core.timers import call_later
 
 CENTRAL, VEHICLE = "central", "vehicle"
 QUEUEINGS = (CENTRAL, VEHICLE)
@@ -155,7 +151,7 @@ class Dispatcher:
         job.expiry_event = call_later(self.env, left, self._on_expiry, job)
 
     def _on_expiry(self, ev) -> None:
-        job = ev._value
+        job = ev.value
         if job.state == QUEUED and job.expiry_event is ev:
             self._give_up(job)
 
@@ -203,7 +199,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ service
     def _start(self, job: Job, v) -> None:
         env = self.env
-        now = env._now
+        now = env.now
         if job.service_left_s is not None:
             service = job.service_left_s
             job.prefill_s = 0.0
@@ -218,11 +214,8 @@ class Dispatcher:
         if job.first_start_s < 0.0:
             job.first_start_s = now
         self.started += 1
-        v.jobs.append(job)
-        v._slots_changed(now, 1)
-        ev = TimedCall(self._on_complete_callbacks, job)  # call_later, inlined: the job rides in the event
-        heappush(env._queue, (now + service, NORMAL, next(env._eid), ev))  # Environment.schedule
-        job.run_event = ev
+        v.change_slots(job, now, 1)
+        job.run_event = env.call_at(now + service, self._on_complete_callbacks, job)
         if self.local:
             self._reindex(v)
         else:  # _reindex, inlined: the vehicle lost a free slot
@@ -232,10 +225,10 @@ class Dispatcher:
                 self.policy.on_vehicle_changed(v)
 
     def _on_complete(self, ev) -> None:
-        job = ev._value
+        job = ev.value
         if job.run_event is not ev:
             return  # preempted earlier
-        now = self.env._now
+        now = self.env.now
         v = job.vehicle
         job.state = COMPLETED
         job.finish_s = now
@@ -249,8 +242,7 @@ class Dispatcher:
         v.tokens_done += tokens
         v.bill_job(job, now)
         self.log.append(job)
-        v.jobs.remove(job)
-        v._slots_changed(now, -1)
+        v.change_slots(job, now, -1)
         q = v.local
         if q is not None and len(q):  # vehicle queueing: the next job waiting here starts
             nxt = q.pop()
@@ -314,7 +306,7 @@ class Dispatcher:
             self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
             v.preempted += 1
             v.bill_job(job, now)
-            v.end_job(job, now)
+            v.change_slots(job, now, -1)
             job.vehicle = None  # no car holds it now (a later drop must not name this one)
             self._enqueue(job, queue, front=True)
 

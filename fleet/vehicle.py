@@ -52,6 +52,10 @@ from sim.core.timers import call_later
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
 _TOL_WH = TOL_WH
 _INF = float("inf")
+#: each power the vehicle holds (W) and its recorder level, in the order ``_apply`` updates them
+_POWER_LEVELS = (("p_drive", P_DRIVING), ("p_active", P_ACTIVE), ("p_idle", P_IDLE),
+                 ("p_overhead", P_OVERHEAD), ("p_sleep", P_SLEEP), ("p_closs", P_CHARGE_LOSS),
+                 ("p_dloss", P_DISCHARGE_LOSS), ("p_batt", P_BATTERY), ("p_grid", P_GRID))
 
 
 def _covered_slots(base_w: float, slot_w: float, charger_out_w: float, slots: int) -> int:
@@ -205,7 +209,7 @@ class Vehicle(ChargingSessions, JobBilling):
         "site_want_w",
         "site_budget_w",
         "rides_declined",
-        # Job metering, plugged at the charge limit (see _slots_changed): the recorder's folded
+        # Job metering, plugged at the charge limit (see change_slots): the recorder's folded
         # level that holds the busy slots (-1: not job-metered), the most busy slots the charger
         # covers, and the busy slots' runs billed but not yet added to the meter and the energy
         # accounts: slot-seconds, and their price ($·s/kWh) and carbon (g·s/kWh) integrals
@@ -417,7 +421,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.trip_w = trip_wh * 3600.0 / duration_s
         self.trips += 1
         self.km += distance_km
-        ctx.rec.counts[ch.C_TRIPS] += self.weight
+        ctx.rec.count(ch.C_TRIPS, self.weight)
         self._apply(now)
         if self.at_site:
             self._unplug_site(now)
@@ -503,42 +507,32 @@ class Vehicle(ChargingSessions, JobBilling):
         return self.connected and not self.low
 
     # ------------------------------------------------------------------ jobs (called by the dispatcher)
-    def start_job(self, job, now: float) -> None:
-        """Occupy one slot with ``job`` from ``now``."""
-        self.jobs.append(job)
-        self._slots_changed(now, 1)
+    def change_slots(self, job, now: float, delta: int) -> None:
+        """Occupy (``delta`` = 1) or free (``delta`` = -1: completion or preemption) one chip slot
+        with ``job`` at ``now`` on an online car, and account the change.
 
-    def end_job(self, job, now: float) -> None:
-        """Free the slot held by ``job`` (completion or preemption)."""
-        self.jobs.remove(job)
-        self._slots_changed(now, -1)
-
-    def _slots_changed(self, now: float, delta: int) -> None:
-        """Fast path of :meth:`_apply` for a change of busy slots (``delta``) on an online car.
-
-        Only the chip's active power, the state (available/serving) and what feeds the load
-        change: the grid at the charge limit, else the battery. A battery with discharge losses,
-        or a tapered charger that no longer covers the load, takes the general path.
+        This is :meth:`_apply`'s fast path for a change of busy slots: only the chip's active
+        power, the state (available/serving) and what feeds the load change: the grid at the
+        charge limit, else the battery. A battery with discharge losses, or a tapered charger that
+        no longer covers the load, takes the general path.
 
         A car plugged at its charge limit (``job_metered``) settles nothing here: its own powers
         exclude its busy slots and stay constant, each job's run adds its slot's energy to the
         car and its grid meter when billed (:meth:`bill_job`), and the recorder holds the busy
         slots in one folded level for the car's chip and charger (:meth:`_metered_level`).
         """
+        if delta > 0:
+            self.jobs.append(job)
+        else:
+            self.jobs.remove(job)
         i = self.m_level
         if i >= 0:  # busy slots, chip power, grid draw and charger losses in one folded level
             busy = self.busy + delta
             self.busy = busy
             state = SERVING if busy else AVAILABLE
             w = self.weight
-            rec = self.ctx.rec
-            level, acc = rec.level, rec.acc
-            since = now - rec.t_open
-            if state != self.state:
-                self._move_state_count(state, w * since)
-            d = delta * w
-            acc[i] += d * since
-            level[i] += d
+            self.ctx.rec.add_moving(i, delta * w, self.state, state, w, now)
+            self.state = self.r_state = state
             if self.at_site:
                 self.site.add_draw(now, delta * self.ctx.metered_grid_w[i])
             if busy > self.cover_busy:  # the charger no longer covers the load: general path
@@ -578,56 +572,27 @@ class Vehicle(ChargingSessions, JobBilling):
             return
         w = self.weight
         rec = self.ctx.rec
-        # Recorder.add inlined for the levels that change on every job start and end.
-        level, acc = rec.level, rec.acc
-        since = now - rec.t_open
-        if state != self.state:
-            self._move_state_count(state, w * since)
-        i = BUSY_SLOTS
-        d = delta * w
-        acc[i] += d * since
-        level[i] += d
+        add = rec.add
+        rec.add_moving(BUSY_SLOTS, delta * w, self.state, state, w, now)
+        self.state = self.r_state = state
         self.r_busy = busy
-        i = P_ACTIVE
-        d = (p_active - self.p_active) * w
-        acc[i] += d * since
-        level[i] += d
+        add(P_ACTIVE, (p_active - self.p_active) * w, now)
         self.p_active = p_active
         if plugged and self.full:  # at the charge limit: the charger covers the load
             eff = self.charger.efficiency
             p_grid = load / eff
             p_closs = p_grid * (1.0 - eff)
-            i = P_GRID
-            d = (p_grid - self.p_grid) * w
-            acc[i] += d * since
-            level[i] += d
-            i = P_CHARGE_LOSS
-            d = (p_closs - self.p_closs) * w
-            acc[i] += d * since
-            level[i] += d
+            add(P_GRID, (p_grid - self.p_grid) * w, now)
+            add(P_CHARGE_LOSS, (p_closs - self.p_closs) * w, now)
             if self.at_site:
                 self.site.add_draw(now, p_grid - self.p_grid)
             self.p_grid = p_grid
             self.p_closs = p_closs
             self.meter.set_power(now, p_grid)
         else:  # the battery takes the change (charging slower, or discharging faster)
-            i = P_BATTERY
-            d = (p_batt - self.p_batt) * w
-            acc[i] += d * since
-            level[i] += d
+            add(P_BATTERY, (p_batt - self.p_batt) * w, now)
             self.p_batt = p_batt
             self._plan_threshold(now)
-
-    def _move_state_count(self, state: int, weighted_since: float) -> None:
-        """Move this car's count from its state to ``state`` (available <-> serving) in the recorder,
-        ``weighted_since`` = weight x seconds since the recorder's interval opened."""
-        rec = self.ctx.rec
-        level, acc, w, old = rec.level, rec.acc, self.weight, self.state
-        acc[old] -= weighted_since
-        level[old] -= w
-        acc[state] += weighted_since
-        level[state] += w
-        self.state = self.r_state = state
 
     # ------------------------------------------------------------------ energy
     def _settle(self, now: float) -> None:
@@ -724,10 +689,7 @@ class Vehicle(ChargingSessions, JobBilling):
             p_closs = p_grid * (1.0 - eff)
             r_busy = 0
 
-        # Recorder updates (each scaled by weight), Recorder.add inlined: this runs on every event.
-        rec = self.ctx.rec
-        level, acc = rec.level, rec.acc
-        since = now - rec.t_open
+        # Recorder updates, each scaled by weight.
         changes = []
         if state != self.r_state:
             if self.r_state >= 0:
@@ -766,39 +728,18 @@ class Vehicle(ChargingSessions, JobBilling):
             changes.append((PLUGGED, w if self.plugged else -w))
             self.r_plugged = self.plugged
         p_drive = self.trip_w if state == DRIVING else 0.0
-        if p_drive != self.p_drive:
-            changes.append((P_DRIVING, (p_drive - self.p_drive) * w))
-            self.p_drive = p_drive
-        if p_active != self.p_active:
-            changes.append((P_ACTIVE, (p_active - self.p_active) * w))
-            self.p_active = p_active
-        if p_idle != self.p_idle:
-            changes.append((P_IDLE, (p_idle - self.p_idle) * w))
-            self.p_idle = p_idle
-        if p_overhead != self.p_overhead:
-            changes.append((P_OVERHEAD, (p_overhead - self.p_overhead) * w))
-            self.p_overhead = p_overhead
-        if p_sleep != self.p_sleep:
-            changes.append((P_SLEEP, (p_sleep - self.p_sleep) * w))
-            self.p_sleep = p_sleep
-        if p_closs != self.p_closs:
-            changes.append((P_CHARGE_LOSS, (p_closs - self.p_closs) * w))
-            self.p_closs = p_closs
-        if p_dloss != self.p_dloss:
-            changes.append((P_DISCHARGE_LOSS, (p_dloss - self.p_dloss) * w))
-            self.p_dloss = p_dloss
-        if p_batt != self.p_batt:
-            changes.append((P_BATTERY, (p_batt - self.p_batt) * w))
-            self.p_batt = p_batt
-        if p_grid != self.p_grid:
-            changes.append((P_GRID, (p_grid - self.p_grid) * w))
-            self.p_grid = p_grid
+        old_grid_w = self.p_grid
+        powers = (p_drive, p_active, p_idle, p_overhead, p_sleep, p_closs, p_dloss, p_batt, p_grid)
+        for (name, i), p in zip(_POWER_LEVELS, powers):
+            old = getattr(self, name)
+            if p != old:
+                changes.append((i, (p - old) * w))
+                setattr(self, name, p)
+        if p_grid != old_grid_w:
             self.meter.set_power(now, p_grid)
         if self.at_site and grid_w_now != grid_w_held:
             self.site.add_draw(now, grid_w_now - grid_w_held)
-        for i, d in changes:
-            acc[i] += d * since
-            level[i] += d
+        self.ctx.rec.add_changes(changes, now)
         self._plan_threshold(now)
 
     def _flush_metered(self) -> None:

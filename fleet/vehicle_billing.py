@@ -1,12 +1,38 @@
 """A vehicle's bills: each job's energy, cost and CO2, the idle chip and awake car, and the
 average-cost content of its battery.
 
-Methods of :class:`fleet.vehicle.Vehicle` (a mixin with no state of its own). A plugged car's
-inference comes from the grid through its charger at the grid's price and carbon over the run
-(exact integrals); an unplugged car's comes from its battery at the battery's average-cost content
-(the carbon and price of the hours it was charged in; discharging leaves the average unchanged).
+Methods of :class:`fleet.vehicle.Vehicle` (a mixin with no state of its own; :class:`BillingHost`
+declares what it uses of the vehicle, and tests/test_layers.py checks both sides of that
+contract). A plugged car's inference comes from the grid through its charger at the grid's price
+and carbon over the run (exact integrals); an unplugged car's comes from its battery at the
+battery's average-cost content (the carbon and price of the hours it was charged in; discharging
+leaves the average unchanged).
 """
 from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class BillingHost(Protocol):
+    """The vehicle state :class:`JobBilling` reads and writes (slots of :class:`fleet.vehicle.Vehicle`)."""
+
+    spec: Any  # VehicleSpec
+    table: Any  # grid.meter.PriceCarbonTable, shared by the run
+    charger: Any  # ChargerSpec in use while plugged
+    plugged: bool
+    energy_wh: float
+    t_s: float  # start of the unsettled segment (s)
+    p_idle: float  # W
+    p_overhead: float  # W
+    base_t: float  # the idle chip and awake car are billed up to here (s)
+    batt_g_per_wh: float
+    batt_usd_per_wh: float
+    infer_usd: float
+    infer_g: float
+    m_level: int
+    m_slot_s: float
+    m_price: float
+    m_carbon: float
 
 
 class JobBilling:
@@ -32,7 +58,7 @@ class JobBilling:
         wh = w * dt / 3600.0
         if self.plugged:
             table = self.table
-            a, b, _, p, _, c = table._piece  # PriceCarbonTable.between's fast path, inlined
+            a, b, _, p, _, c = table.piece  # within the table's current piece: no call
             if a <= t0 and now < b:
                 dp, dc = p * dt, c * dt
             else:

@@ -1,11 +1,14 @@
 """A vehicle's charging sessions: smart-charging windows, depot stalls and robotaxi rides.
 
-Methods of :class:`fleet.vehicle.Vehicle` (a mixin with no state of its own): planning a plug-in
-session's charging windows (:mod:`fleet.charging`) and holding between them; plugging in at a
-depot site, sharing its cap, waiting in line for a stall and giving a stall back at the charge
-limit; a robotaxi declining a ride it cannot or should not take.
+Methods of :class:`fleet.vehicle.Vehicle` (a mixin with no state of its own; :class:`SessionHost`
+declares what it uses of the vehicle, and tests/test_layers.py checks both sides of that
+contract): planning a plug-in session's charging windows (:mod:`fleet.charging`) and holding
+between them; plugging in at a depot site, sharing its cap, waiting in line for a stall and giving
+a stall back at the charge limit; a robotaxi declining a ride it cannot or should not take.
 """
 from __future__ import annotations
+
+from typing import Any, Protocol
 
 from fleet import channels as ch
 from fleet.charging import charge_time_s, cheapest_windows
@@ -16,6 +19,44 @@ from sim.core.timers import call_later
 PARKED, AVAILABLE = ch.PARKED, ch.AVAILABLE
 TOL_WH = 1e-6  # energies within this of a threshold count as at it (Wh)
 _TOL_WH = TOL_WH
+
+
+class SessionHost(Protocol):
+    """The vehicle state and calls :class:`ChargingSessions` uses (of :class:`fleet.vehicle.Vehicle`)."""
+
+    vid: int
+    ctx: Any  # the run's shared context
+    spec: Any  # VehicleSpec
+    state: int
+    place: int
+    plugged: bool
+    connected: bool
+    full: bool
+    low: bool
+    step: int  # charging taper step
+    jobs: list
+    energy_wh: float
+    guard_wh: float
+    need_wh: float
+    next_departure_s: float
+    e_infer_batt_since_plug: float
+    charger: Any  # ChargerSpec in use while plugged
+    charge_fallbacks: int
+    windows: Any  # planned charging windows of this session, or None
+    window_event: Any
+    site: Any  # the home or depot site, or None
+    at_site: bool
+    waiting: bool
+    site_floor_w: float
+    site_want_w: float
+    site_budget_w: float
+    rides_declined: int
+
+    def _settle(self, now: float) -> None: ...
+    def _apply(self, now: float) -> None: ...
+    def _plan_threshold(self, now: float) -> None: ...
+    def _can_serve(self) -> bool: ...
+    def bill_job(self, job, now: float) -> None: ...
 
 
 class ChargingSessions:

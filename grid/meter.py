@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from typing import NamedTuple
 
 from grid.signals import StepSignal
 
@@ -10,13 +11,30 @@ _WS_PER_WH = 3600.0
 _WS_PER_KWH = 3.6e6
 
 
+class Piece(NamedTuple):
+    """One constant piece of the price and carbon signals: ``[start_s, end_s)`` and the cumulative
+    integrals at its start ($·s/kWh, g·s/kWh) with the values on it ($/kWh, g/kWh)."""
+
+    start_s: float
+    end_s: float
+    cum_price: float
+    price: float
+    cum_carbon: float
+    carbon: float
+
+
+_new_piece = tuple.__new__
+
+
 class PriceCarbonTable:
     """Price and carbon on the union of their breakpoints: both cumulatives from one bisect.
 
-    Built once per run and shared by every vehicle's :class:`GridMeter`.
+    Built once per run and shared by every vehicle's :class:`GridMeter`. :attr:`piece` is the
+    :class:`Piece` of the last query: hot loops read it (tuple unpacking) and integrate within it
+    without a call, falling back to :meth:`between` or :meth:`cumulatives` outside it.
     """
 
-    __slots__ = ("times", "cum_price", "cum_carbon", "price", "carbon", "start_s", "end_s", "_piece",
+    __slots__ = ("times", "cum_price", "cum_carbon", "price", "carbon", "start_s", "end_s", "piece",
                  "price_signal", "carbon_signal")
 
     def __init__(self, price: StepSignal, carbon: StepSignal) -> None:
@@ -31,11 +49,11 @@ class PriceCarbonTable:
         self.carbon = [carbon.value(t) for t in times]
         self.cum_price = [price.cumulative(t) for t in times]
         self.cum_carbon = [carbon.cumulative(t) for t in times]
-        self._piece = (0.0, -1.0, 0.0, 0.0, 0.0, 0.0)  # cache: t0, t1, cum price, price, cum carbon, carbon
+        self.piece = Piece(0.0, -1.0, 0.0, 0.0, 0.0, 0.0)  # none yet
 
     def cumulatives(self, t_s: float) -> tuple[float, float]:
         """Exact integrals of price ($·s/kWh) and carbon (g·s/kWh) from the signals' start to ``t_s``."""
-        t0, t1, cp, p, cc, c = self._piece
+        t0, t1, cp, p, cc, c = self.piece
         if t0 <= t_s < t1:  # most queries fall in the same piece as the previous one
             dt = t_s - t0
             return cp + p * dt, cc + c * dt
@@ -46,7 +64,7 @@ class PriceCarbonTable:
         t0 = times[i]
         t1 = times[i + 1] if i + 1 < len(times) else self.end_s
         cp, p, cc, c = self.cum_price[i], self.price[i], self.cum_carbon[i], self.carbon[i]
-        self._piece = (t0, t1, cp, p, cc, c)
+        self.piece = _new_piece(Piece, (t0, t1, cp, p, cc, c))  # Piece(...) without a Python frame
         dt = t_s - t0
         return cp + p * dt, cc + c * dt
 
@@ -56,14 +74,14 @@ class PriceCarbonTable:
         The cached piece of :meth:`cumulatives` becomes ``t1_s``'s (the present, in the
         simulator), never ``t0_s``'s: the grid meters keep their fast path.
         """
-        t0, t1, cp, p, cc, c = self._piece
+        t0, t1, cp, p, cc, c = self.piece
         if t0 <= t0_s and t1_s < t1:
             dt = t1_s - t0_s
             return p * dt, c * dt
         p1, c1 = self.cumulatives(t1_s)
-        piece = self._piece
+        piece = self.piece
         p0, c0 = self.cumulatives(t0_s)
-        self._piece = piece
+        self.piece = piece
         return p1 - p0, c1 - c0
 
 
@@ -108,7 +126,7 @@ class GridMeter:
         dt = t_s - self._t_s
         if dt < 0:
             raise ValueError(f"grid meter: time {t_s} s is before the last settled time {self._t_s} s")
-        t0, t1, cp, pr, cc, ci = self._table._piece
+        t0, t1, cp, pr, cc, ci = self._table.piece
         if t0 <= t_s < t1:
             off = t_s - t0
             p_cum = cp + pr * off

@@ -61,6 +61,9 @@ from grid.tariff import (
 from sim.core.errors import DataFileError
 from sim.core.inputs import QUOTE_CHARS, check_data_file, quote
 
+#: longest tariff or period name (characters)
+MAX_NAME_CHARS = 80
+
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _TOP_KEYS = ("name", "source", "fixed_usd_per_day", "periods", "demand_charges")
@@ -286,12 +289,12 @@ def _no_unknown_keys(prefix: str, raw: dict[str, Any], allowed: tuple[str, ...])
 
 def _text(key: str, value: Any, *, required: bool) -> str:
     """A string; a required one is a name: non-empty printable text of at most 80 characters."""
-    allowed = f"a non-empty string of at most {QUOTE_CHARS} printable characters" if required else "a string"
+    allowed = f"a non-empty string of at most {MAX_NAME_CHARS} printable characters" if required else "a string"
     if value is None:
         if required:
             raise _Bad(key, f"missing; allowed: {allowed}")
         return ""
-    if not isinstance(value, str) or (required and not (value.strip() and len(value) <= QUOTE_CHARS
+    if not isinstance(value, str) or (required and not (value.strip() and len(value) <= MAX_NAME_CHARS
                                                         and value.isprintable())):
         raise _Bad(key, f"{quote(value)} is not allowed; allowed: {allowed}")
     return value

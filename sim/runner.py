@@ -401,7 +401,7 @@ class Simulation:
         for v in self.vehicles:
             v.finish(self.horizon_s)
         self.wall_s = time.perf_counter() - wall0
-        self.events = next(env._eid) + env.stream_calls  # events scheduled, and arrivals fed
+        self.events = env.events_scheduled()  # events scheduled, and arrivals fed
 
     def results(self) -> Results:
         """The results of an executed simulation."""

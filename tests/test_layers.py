@@ -71,3 +71,93 @@ def test_importing_the_kernel_loads_neither_fleet_nor_grid():
            "('fleet', 'grid', 'reports', 'pandas', 'matplotlib')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- owners keep their private state
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+#: ``module: expression`` reads of a leading-underscore attribute of another object that are allowed:
+#: the standard library's documented ``os._exit``, and a vehicle calling its own class's private
+#: methods on another vehicle of the same site, a signal its own class's helper.
+PRIVATE_ALLOWED = {
+    "sim/executors.py: os._exit", "sim/sweep.py: os._exit", "sim/studies/executors.py: os._exit",
+    "sim/studies/sweep.py: os._exit",
+    "fleet/vehicle.py: m._settle", "fleet/vehicle.py: m._leave_stall", "fleet/vehicle.py: m._rebudget",
+    "fleet/vehicle_sessions.py: m._rebudget", "fleet/vehicle_sessions.py: nxt._plug_from_line",
+    "grid/signals.py: StepSignal._cut",
+    "sim/docgen.py: parser._actions", "sim/docgen.py: argparse._SubParsersAction",  # no public listing
+}
+
+
+def private_reads() -> list[str]:
+    """``module: expression`` for every ``x._name`` outside sim/core/ where x is not self or cls."""
+    import ast
+
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel.startswith("sim/core/"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), rel)):
+                if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                        and not node.attr.startswith("__")):
+                    owner = node.value
+                    if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                        continue
+                    what = f"{rel}: {ast.unparse(owner)}.{node.attr}"
+                    if what not in PRIVATE_ALLOWED:
+                        found.append(f"{what} (line {node.lineno})")
+    return found
+
+
+def test_no_module_outside_the_kernel_reads_another_owners_private_state():
+    assert private_reads() == []
+
+
+def test_simpy_internals_are_named_only_in_the_kernel():
+    import re
+
+    names = ("_queue", "_eid", "_now", "_stream")
+    hits = [f"{p.relative_to(ROOT)}: {n}" for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))
+            if not p.relative_to(ROOT).as_posix().startswith("sim/core/")
+            for n in names if re.search(rf"\.{n}\b", p.read_text())]
+    assert hits == []
+
+
+def test_the_private_state_guard_catches_a_read(tmp_path, monkeypatch):
+    import ast
+
+    tree = ast.parse("def f(env):\n    return env._queue\n")
+    attrs = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute)]
+    assert [a.attr for a in attrs] == ["_queue"]  # what private_reads() looks for, on a tiny module
+    pkg = tmp_path / "fleet"
+    pkg.mkdir()
+    (pkg / "leak.py").write_text("def f(env):\n    return env._queue\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    monkeypatch.setattr(__import__(__name__), "PACKAGES", ("fleet",))
+    assert private_reads() == ["fleet/leak.py: env._queue (line 2)"]
+
+
+@pytest.mark.parametrize("module, host", [("fleet.vehicle_billing", "BillingHost"),
+                                          ("fleet.vehicle_sessions", "SessionHost")])
+def test_vehicle_mixins_use_only_what_their_protocol_declares(module, host):
+    """Both sides of each mixin's contract: every ``self.X`` it uses is its own or declared in its
+    Protocol, and :class:`fleet.vehicle.Vehicle` has everything the Protocol declares."""
+    import ast
+    import importlib
+    import typing
+
+    from fleet.vehicle import Vehicle
+
+    mod = importlib.import_module(module)
+    protocol = getattr(mod, host)
+    declared = set(typing.get_type_hints(protocol)) | {
+        n for n, v in vars(protocol).items() if callable(v) and not n.startswith("__")}
+    mixin = next(c for c in vars(mod).values() if isinstance(c, type) and c.__module__ == module
+                 and c is not protocol and issubclass(Vehicle, c))
+    own = set(vars(mixin))
+    tree = ast.parse(__import__("inspect").getsource(mixin))
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name) and n.value.id == "self"}
+    assert used - own - declared == set(), f"{host} does not declare what {mixin.__name__} uses"
+    assert {n for n in declared if not hasattr(Vehicle, n)} == set(), f"Vehicle lacks part of {host}"

@@ -19,7 +19,7 @@ MAX_DATA_FILE_BYTES = 2 * 1024**3
 #: largest TOML configuration file (scenario, sweep, tune) fleetsim reads, bytes
 MAX_TOML_FILE_BYTES = 16 * 1024**2
 #: most characters of a file's content (or of any user value) quoted in an error message
-QUOTE_CHARS = 80
+QUOTE_CHARS = 120  # a path several folders deep still shows whole
 #: kernel pseudo file systems: never data
 PSEUDO_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
 

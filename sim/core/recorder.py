@@ -51,6 +51,41 @@ class Recorder:
         self.acc[i] += delta * (t_s - self.t_open)
         self.level[i] += delta
 
+    def move(self, src: int, dst: int, amount: float, t_s: float) -> None:
+        """Move ``amount`` from level ``src`` to level ``dst`` at time ``t_s`` (a count changing state)."""
+        d = amount * (t_s - self.t_open)
+        acc, level = self.acc, self.level
+        acc[src] -= d
+        level[src] -= amount
+        acc[dst] += d
+        level[dst] += amount
+
+    def add_moving(self, i: int, delta: float, src: int, dst: int, amount: float, t_s: float) -> None:
+        """Change level ``i`` by ``delta`` and, if ``src != dst``, move ``amount`` from level ``src``
+        to level ``dst``, at time ``t_s``: a car's busy slots and its state count in one call."""
+        since = t_s - self.t_open
+        acc, level = self.acc, self.level
+        acc[i] += delta * since
+        level[i] += delta
+        if src != dst:
+            d = amount * since
+            acc[src] -= d
+            level[src] -= amount
+            acc[dst] += d
+            level[dst] += amount
+
+    def add_changes(self, changes: Sequence[tuple[int, float]], t_s: float) -> None:
+        """Change each level ``i`` by ``delta`` for every ``(i, delta)`` in ``changes`` at ``t_s``."""
+        since = t_s - self.t_open
+        acc, level = self.acc, self.level
+        for i, d in changes:
+            acc[i] += d * since
+            level[i] += d
+
+    def count(self, i: int, amount: float = 1.0) -> None:
+        """Count ``amount`` events (weighted) on counter ``i`` in the open interval."""
+        self.counts[i] += amount
+
     def add_integral(self, i: int, amount: float) -> None:
         """Add an impulse ``amount`` (unit*s) to level ``i``'s integral (e.g. an instant purchase)."""
         self.acc[i] -= amount

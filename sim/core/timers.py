@@ -2,7 +2,8 @@
 
 Jobs and thresholds are not processes: they only need "call ``fn`` at time t". A
 :class:`TimedCall` is a slotted object carrying exactly what ``simpy.Environment.step`` reads
-from an event (``callbacks``, ``_ok``, ``_value``) and is put on the queue with the public
+from an event (``callbacks`` and ``_ok``; ``_value`` only of a failed event, which a TimedCall
+never is) plus the ``value`` it carries, and is put on the queue with the public
 ``Environment.schedule``. It must never be yielded by a process; use ``simpy.Timeout`` there.
 """
 from __future__ import annotations
@@ -20,17 +21,12 @@ class TimedCall:
     share one list.
     """
 
-    __slots__ = ("callbacks", "_ok", "_value")
+    __slots__ = ("callbacks", "_ok", "value")
 
     def __init__(self, callbacks: list, value: Any) -> None:
         self.callbacks = callbacks
         self._ok = True
-        self._value = value
-
-    @property
-    def value(self) -> Any:
-        """What was passed as ``value`` when scheduling."""
-        return self._value
+        self.value = value  # what was passed as ``value`` when scheduling
 
 
 def call_later(env, delay_s: float, fn: Callable[[TimedCall], None], value: Any = None) -> TimedCall:
