@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import machine
 
-from sim.sweep import run_sweep
+from sim.studies.sweep import run_sweep
 
 
 def timed_sweep(sweep: Path, out: Path, workers: int) -> float:

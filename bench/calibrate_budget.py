@@ -52,9 +52,9 @@ def _peak_rss() -> int:
 
 def child(spec: dict) -> dict:
     """One configuration, in this (fresh) process: the whole ``fleetsim run`` path."""
-    from sim.results import write_results  # noqa: PLC0415
-    from sim.runner import Simulation  # noqa: PLC0415
-    from sim.scenario import default_scenario, load_scenario  # noqa: PLC0415
+    from sim.results import write_results
+    from sim.runner import Simulation
+    from sim.scenario import default_scenario, load_scenario
 
     base = load_scenario(spec["file"]) if spec.get("file") else default_scenario()
     sc = base.with_overrides(spec.get("set", {}))
@@ -65,7 +65,7 @@ def child(spec: dict) -> dict:
     results = sim.results()
     draw = None
     if spec.get("report"):
-        from reports import build_report  # noqa: PLC0415
+        from reports import build_report
 
         draw = build_report
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,8 +78,8 @@ def child(spec: dict) -> dict:
 
 def measure(spec: dict) -> dict:
     """Run ``spec`` in a child process; add the budget's estimate."""
-    from sim.budget import estimate_run  # noqa: PLC0415
-    from sim.scenario import default_scenario, load_scenario  # noqa: PLC0415
+    from sim.budget import estimate_run
+    from sim.scenario import default_scenario, load_scenario
 
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
                           cwd=ROOT, check=False)
@@ -108,10 +108,10 @@ def _trace_file(rows: int, folder: Path) -> str:
 
 def _tariff_1s(folder: Path) -> str:
     """PG&E B-10 with its demand charge metered every second (the tariff loader's finest interval)."""
-    import tomli_w  # noqa: PLC0415
+    import tomli_w
 
-    from grid.tariff import PGE_B10  # noqa: PLC0415
-    from grid.tariff_file import tariff_to_dict  # noqa: PLC0415
+    from grid.tariff import PGE_B10
+    from grid.tariff_file import tariff_to_dict
 
     data = tariff_to_dict(PGE_B10)
     for c in data["demand_charges"]:
@@ -160,7 +160,7 @@ def fit_configs(folder: Path, quick: bool) -> tuple[list[dict], list[dict]]:
 def nnls_fit(rows: list[dict], names: list[str], fixed: dict[str, float]) -> tuple[float, dict[str, float]]:
     """Constant + cost per unit for ``names`` (non-negative), the ``fixed`` costs subtracted first;
     least squares on the relative error."""
-    from scipy.optimize import nnls  # noqa: PLC0415
+    from scipy.optimize import nnls
 
     a = np.array([[1.0] + [r["estimate"].units[n] for n in names] for r in rows])
     y = np.array([r["peak"] - sum(c * r["estimate"].units[n] for n, c in fixed.items()) for r in rows], dtype=float)
@@ -179,7 +179,7 @@ def show(rows: list[dict], predict) -> None:
 
 
 def fit(quick: bool) -> None:
-    from sim import budget  # noqa: PLC0415
+    from sim import budget
 
     with tempfile.TemporaryDirectory() as tmp:
         plain, report = fit_configs(Path(tmp), quick)
@@ -239,10 +239,10 @@ def check() -> bool:
 
 def sweep_and_tune_costs() -> None:
     """Bytes per sweep point held (Point + result) and per Optuna trial, by tracemalloc."""
-    import tracemalloc  # noqa: PLC0415
+    import tracemalloc
 
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
-    from sim.sweep_point import run_point, summary_leaves  # noqa: PLC0415
+    from sim.studies.sweep_file import read_sweep
+    from sim.studies.sweep_point import run_point, summary_leaves
 
     n = 400
     with tempfile.TemporaryDirectory() as tmp:
@@ -271,11 +271,11 @@ def sweep_and_tune_costs() -> None:
           f"{per_result:,.0f} B per point result; checking {check_s / n * 1e3:.1f} ms per point "
           f"({wall / n * 1e3:.1f} ms traced); a tiny point writes {disk:,} B")
     try:
-        import optuna  # noqa: PLC0415
+        import optuna
     except ImportError:
         print("  tune: optuna not installed")
         return
-    from sim.tune_output import TrialRecord  # noqa: PLC0415
+    from sim.studies.tune_output import TrialRecord
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
@@ -304,7 +304,7 @@ def main() -> None:
         print(json.dumps(child(json.loads(args.child))))
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import machine  # noqa: PLC0415
+    from common import machine
 
     print(machine())
     if not args.skip_fit:

@@ -237,7 +237,7 @@ def write_page(folder: str | Path, results: Results, figure_paths: Iterable[Path
     title = f"fleetsim report — scenario {s.get('scenario', '?')}, seed {s.get('seed', '?')}"
     try:
         scenario_text = results.scenario.to_toml()
-    except Exception:  # noqa: BLE001 - the page is still useful without it
+    except Exception:
         scenario_text = "(scenario not available)"
     meta = (f"fleetsim {s.get('fleetsim_version', '?')} · start {_get(s, 'run.start')} · "
             f"{fmt_days(_get(s, 'run.days'))} simulated days")

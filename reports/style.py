@@ -16,8 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from fleet import channels as ch
-from sim.results import Results
+from sim.results import Results, schema
 
 # Vehicle states, bottom to top of the stacked area, and their colours.
 STATES = ("driving", "parked", "available", "serving")
@@ -36,8 +35,8 @@ STATE_COLORS = {
     "charging": "#8E44AD",
 }
 
-# Load-side power categories (``fleet.channels.ENERGY_CATEGORIES``), same order as stacked.
-ENERGY_CATEGORIES = ch.ENERGY_CATEGORIES
+# Load-side power categories (the results schema's), same order as stacked.
+ENERGY_CATEGORIES = schema.ENERGY_CATEGORIES
 ENERGY_LABELS = {
     "driving": "driving",
     "inference_active": "chip, serving",
@@ -109,7 +108,7 @@ def zone(results: Results) -> tzinfo | None:
     """The scenario's time zone, or None to fall back to the offsets in the time column."""
     try:
         return results.scenario.start_datetime().tzinfo
-    except Exception:  # noqa: BLE001 - an odd scenario must not stop the report
+    except Exception:
         return None
 
 

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator, PercentFormatter
 
 from reports import style
-from sim.sweep import load_sweep
+from sim.studies.sweep import load_sweep
 
 SWEEP_JSON, SWEEP_CSV, AGGREGATE_CSV, FAILURES_CSV = "sweep.json", "sweep.csv", "aggregate.csv", "failures.csv"
 STATS = ("mean", "std", "ci95_low", "ci95_high")
@@ -85,7 +85,7 @@ class SweepTables:
 
 
 def load_tables(folder: str | Path) -> SweepTables:
-    """Read the sweep ``folder``'s tables through :func:`sim.sweep.load_sweep` (for notebooks as much
+    """Read the sweep ``folder``'s tables through :func:`sim.studies.sweep.load_sweep` (for notebooks as much
     as for the report): the same DataFrames, plus the folder and the axis and metric names.
 
     Raises :class:`FileNotFoundError` naming the file when one of the sweep's four files is missing.

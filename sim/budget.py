@@ -246,7 +246,7 @@ def available_memory_bytes() -> int:
 def _address_space_limit() -> int | None:
     """This process's address-space limit (``ulimit -v``), bytes, or None without one."""
     try:
-        import resource  # noqa: PLC0415 - POSIX only
+        import resource
     except ImportError:
         return None
     soft = resource.getrlimit(resource.RLIMIT_AS)[0]
@@ -345,8 +345,8 @@ def tariff_intervals(value: str, key: str = "fleet.robotaxi.depot.tariff") -> tu
     A file is read by the tariff loader, so a bad tariff is refused as bad input (one line naming
     ``key``) before its size is estimated.
     """
-    from grid.tariff import TARIFFS  # noqa: PLC0415
-    from grid.tariff_file import load_tariff  # noqa: PLC0415
+    from grid.tariff import TARIFFS
+    from grid.tariff_file import load_tariff
 
     tariff = TARIFFS[value] if value in TARIFFS else load_tariff(value, key=key)
     return tuple((i, c.interval_s) for i, c in enumerate(tariff.demand_charges))
@@ -354,7 +354,7 @@ def tariff_intervals(value: str, key: str = "fleet.robotaxi.depot.tariff") -> tu
 
 # ------------------------------------------------------------------------------ the estimate
 def _default(key: str) -> float:
-    from sim.schema import KEYS_BY_PATH  # noqa: PLC0415
+    from sim.schema import KEYS_BY_PATH
 
     d = KEYS_BY_PATH[key].default
     return float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) and d else 1.0
@@ -676,12 +676,12 @@ class Overlay:
 
 
 def tune_run_estimate(spec: Any) -> Estimate | None:
-    """The heaviest run a loaded :class:`sim.tune_spec.TuneSpec` may make: its base scenario and
+    """The heaviest run a loaded :class:`sim.studies.tune_spec.TuneSpec` may make: its base scenario and
     ``[set]``, each parameter at the corner (low, high or a choice) that needs the most memory.
 
     None when the scenario or a value cannot be estimated (the tune's own checks report it).
     """
-    from sim.scenario import load_scenario  # noqa: PLC0415
+    from sim.scenario import load_scenario
 
     try:
         base = load_scenario(spec.scenario)

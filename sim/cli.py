@@ -82,7 +82,7 @@ def _add_tune_parser(sub) -> None:
                                    "seeds: best.json, trials.csv, history.png, pareto.png, tune.json. Needs "
                                    "the tune extra (pip install 'fleetsim[tune]').")
     p.add_argument("tune", help="tune file (TOML tables [tune], [set], [params], [objective], [[constraints]]; "
-                                "format: pydoc sim.tune)")
+                                "format: pydoc sim.studies.tune)")
     p.add_argument("--out", metavar="DIR", help="tune folder (default: results/tune_<name>)")
     _add_executor_arguments(p, "replicate runs")
 
@@ -93,7 +93,7 @@ def _add_sweep_parser(sub) -> None:
                                    "folder: points/<id>/, sweep.json, sweep.csv, aggregate.csv (mean and "
                                    "95 % confidence interval over seeds) and failures.csv. A rerun skips "
                                    "finished points and retries failed ones.")
-    p.add_argument("sweep", help="sweep file (TOML tables [sweep], [set], [axes]; format: pydoc sim.sweep)")
+    p.add_argument("sweep", help="sweep file (TOML tables [sweep], [set], [axes]; format: pydoc sim.studies.sweep)")
     p.add_argument("--out", metavar="DIR", help="sweep folder (default: results/sweep_<name>)")
     _add_executor_arguments(p, "points")
     p.add_argument("--no-report", action="store_true",
@@ -111,7 +111,7 @@ def _add_budget_arguments(p) -> None:
 
 def _limits(args):
     """The resource limits the command line asks for."""
-    from sim.budget import Limits, parse_size  # noqa: PLC0415
+    from sim.budget import Limits, parse_size
 
     return Limits(parse_size(args.max_memory) if args.max_memory is not None else None, args.force)
 
@@ -128,7 +128,7 @@ def _add_executor_arguments(p, what: str) -> None:
 
 
 def _load(args) -> object:
-    from sim.scenario import load_scenario  # noqa: PLC0415
+    from sim.scenario import load_scenario
 
     overrides = list(args.overrides)
     if getattr(args, "seed", None) is not None:
@@ -138,9 +138,9 @@ def _load(args) -> object:
 
 def cmd_run(args) -> int:
     """``fleetsim run``."""
-    from sim.budget import check_run  # noqa: PLC0415
-    from sim.results import NonFiniteSummary, write_results  # noqa: PLC0415
-    from sim.runner import Simulation  # noqa: PLC0415
+    from sim.budget import check_run
+    from sim.results import NonFiniteSummary, write_results
+    from sim.runner import Simulation
 
     scenario = _load(args)
     if args.print_scenario:
@@ -157,7 +157,7 @@ def cmd_run(args) -> int:
         results = sim.run(progress=not args.no_progress and sys.stderr.isatty())
         draw = None
         if report:
-            from reports import build_report  # noqa: PLC0415
+            from reports import build_report
 
             draw = build_report
         try:
@@ -196,8 +196,8 @@ def _print_headline(s: dict, folder: Path) -> None:
 
 def cmd_check(args) -> int:
     """``fleetsim check``."""
-    from sim.budget import check_run  # noqa: PLC0415
-    from sim.runner import Simulation  # noqa: PLC0415
+    from sim.budget import check_run
+    from sim.runner import Simulation
 
     scenario = _load(args)
     estimate = check_run(scenario, _limits(args))
@@ -217,14 +217,14 @@ def cmd_report(args) -> int:
 
 def redraw_report(folder: Path) -> list[Path]:
     """Draw the report of an existing results or sweep folder, replacing only the files fleetsim wrote."""
-    from reports import build_report  # noqa: PLC0415
+    from reports import build_report
 
     def draw(tmp: Path) -> list[Path]:
         try:
             return build_report(folder, out=tmp)
         except FleetsimInputError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a results folder edited by hand: one line, not a traceback
+        except Exception as exc:
             raise FleetsimInputError(f"{show_path(folder)}: cannot read the folder ({type(exc).__name__}: "
                                      f"{quote(str(exc))})") from None
 
@@ -233,7 +233,7 @@ def redraw_report(folder: Path) -> list[Path]:
 
 def cmd_policies(_args) -> int:
     """``fleetsim policies``."""
-    from fleet.policies import policy_class, policy_names  # noqa: PLC0415
+    from fleet.policies import policy_class, policy_names
 
     for name in policy_names():
         print(f"{name:<16} {policy_class(name).summary}")
@@ -242,10 +242,11 @@ def cmd_policies(_args) -> int:
 
 def cmd_sweep(args) -> int:
     """``fleetsim sweep``: exit status 1 if any point failed (a rerun retries them)."""
-    from sim.sweep import format_report, run_sweep  # noqa: PLC0415
+    from reports import build_report
+    from sim.studies.sweep import format_report, run_sweep
 
     tables = run_sweep(args.sweep, args.out, workers=args.workers, scheduler=args.scheduler,
-                       progress=not args.no_progress, limits=_limits(args))
+                       progress=not args.no_progress, limits=_limits(args), point_report=build_report)
     print(format_report(tables))
     if not args.no_report and (tables.points["status"] == "ok").any():
         redraw_report(Path(tables.stats["out"]))
@@ -254,17 +255,19 @@ def cmd_sweep(args) -> int:
 
 def cmd_tune(args) -> int:
     """``fleetsim tune``."""
-    import json  # noqa: PLC0415
+    import json
 
-    from sim.budget import check_tune, tune_run_estimate  # noqa: PLC0415
-    from sim.tune import load_tune, run_tune  # noqa: PLC0415
+    from sim.budget import check_tune, tune_run_estimate
+    from sim.studies.tune import load_tune, run_tune
 
     spec = load_tune(args.tune)
     out = Path(args.out) if args.out is not None else Path("results") / f"tune_{spec.name}"
     check_tune(spec.trials, spec.seeds, _limits(args), per_run=tune_run_estimate(spec),
                workers=args.workers if args.scheduler in (None, "local") else 0, source=spec.source, out_dir=out)
+    from reports.tune_figures import draw_tune_figures
+
     result = run_tune(spec, out, workers=args.workers, scheduler=args.scheduler,
-                      progress=not args.no_progress and sys.stderr.isatty())
+                      progress=not args.no_progress and sys.stderr.isatty(), draw=draw_tune_figures)
     print(f"best: {json.dumps(result.best, default=str)}")
     print(f"tune folder: {result.out_dir}")
     return 0

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from grid.carbon import STRUBELL_PUE
 from grid.profiles import CARBON_PROFILES
+from grid.training_carbon import STRUBELL_PUE
 from sim.core.clock import Clock
 
 _J_PER_KWH = 3.6e6

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def scenario_reference() -> str:
     """The scenario key tables (Markdown), one per top-level table of the schema."""
-    from sim.schema import reference_markdown  # noqa: PLC0415
+    from sim.schema import reference_markdown
 
     return reference_markdown().strip() + "\n"
 
@@ -35,7 +35,7 @@ def _commands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Argum
     seen = {id(parser)}
     # argparse lists its actions only in ``_actions``; the subparsers action is the one whose
     # choices map command names to parsers
-    for action in parser._actions:  # noqa: SLF001
+    for action in parser._actions:
         choices = action.choices if isinstance(action.choices, dict) else {}
         for name, sub in choices.items():
             if isinstance(sub, argparse.ArgumentParser) and id(sub) not in seen:  # aliases: listed once
@@ -55,7 +55,7 @@ def _fixed_width(parser: argparse.ArgumentParser, prog: str) -> None:
 
 def cli_reference() -> str:
     """The ``--help`` of ``fleetsim`` and of each subcommand (Markdown: a heading and a code block each)."""
-    from sim.cli import build_parser  # noqa: PLC0415
+    from sim.cli import build_parser
 
     parts = []
     for name, parser in _commands(build_parser()):

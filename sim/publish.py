@@ -94,7 +94,7 @@ def write_marker(folder: Path, kind: str, files: Iterable[str] | None = None) ->
 
     Written to a new temporary file in ``folder`` and renamed over the marker: never through a link.
     """
-    from sim import __version__  # noqa: PLC0415 - the package's version, read when needed
+    from sim import __version__
 
     listed = sorted(set(_files_under(folder) if files is None else files) - {MARKER, PARTIAL})
     text = json.dumps({"kind": kind, "fleetsim_version": __version__, "files": listed}, indent=1) + "\n"

@@ -37,12 +37,12 @@ from fleet.workload import (
 from grid.chargers import charger_preset
 from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
+from sim.builders import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
 from sim.core.clock import DAY_S, Clock
 from sim.core.engine import Environment
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.recorder import Recorder
 from sim.core.rng import RandomStreams
-from sim.depot import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
 from sim.results import Results, assemble_results
 from sim.scenario import Scenario
 
@@ -208,7 +208,7 @@ class Simulation:
             policy = cls(view, policy_rng, **sc["dispatch.params"])
         except ScenarioError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a user's policy: report it in one line
+        except Exception as exc:
             raise ScenarioError(f"dispatch.policy: building '{sc['dispatch.policy']}' with dispatch.params "
                                 f"{sc['dispatch.params']!r} failed ({type(exc).__name__}: {exc})") from None
         self.dispatcher.set_policy(policy)
@@ -372,7 +372,7 @@ class Simulation:
         env = self.env
         self._bar = None
         if progress:
-            from tqdm import tqdm  # noqa: PLC0415
+            from tqdm import tqdm
 
             self._bar = tqdm(total=self.horizon_s / DAY_S, unit="day", desc="simulating", leave=False,
                              bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} days [{elapsed}<{remaining}]")

@@ -539,3 +539,25 @@ def _check_cross(v: dict[str, Any]) -> None:
             f"2 x (1 - idle_day_share) = {2 * active:g} and max_trips_per_day x (1 - idle_day_share) "
             f"= {it['max_trips_per_day'] * active:g}"
         )
+
+
+# ---------------------------------------------------------------- questions the studies ask of a scenario
+def names_builtin(key: str, value: Any) -> bool:
+    """Whether ``value`` of path key ``key`` is a built-in name (a carbon profile or a tariff), not a file."""
+    if key == "grid.carbon":
+        return value in CARBON_PROFILES
+    return key.endswith("tariff") and value in TARIFF_NAMES
+
+
+def check_dispatch(scenario: Scenario) -> None:
+    """Refuse (ScenarioError) a dispatch policy that cannot be loaded or parameters it does not take."""
+    from fleet.policies import policy_class
+
+    policy_class(scenario["dispatch.policy"]).check_params(scenario["dispatch.params"])
+
+
+def dispatch_param_default(scenario: Scenario, name: str) -> Any:
+    """The default of the scenario's dispatch policy's parameter ``name`` (None if it has none)."""
+    from fleet.policies import policy_class
+
+    return policy_class(scenario["dispatch.policy"]).PARAMS.get(name)

@@ -95,14 +95,14 @@ def test_demand_charge_intervals_are_counted_and_a_run_with_too_many_is_refused(
 
 def test_a_sweep_of_100000_axis_values_is_refused_before_any_configuration_is_resolved(tmp_path, monkeypatch):
     import sim.scenario
-    import sim.sweep_file
-    from sim.sweep_file import read_sweep
+    import sim.studies.sweep_file
+    from sim.studies.sweep_file import read_sweep
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a configuration was resolved before the sweep's size was checked")
 
     monkeypatch.setattr(sim.scenario.Scenario, "with_overrides", must_not_run)
-    monkeypatch.setattr(sim.sweep_file, "_base_scenario", must_not_run)
+    monkeypatch.setattr(sim.studies.sweep_file, "_base_scenario", must_not_run)
     values = ", ".join(repr(round(0.1 + 0.8 * i / 100_000, 9)) for i in range(100_000))
     path = tmp_path / "huge.toml"
     path.write_text(f'[set]\n"run.days" = 1\n[axes]\n"fleet.opt_in_share" = [{values}]\n')
@@ -112,7 +112,7 @@ def test_a_sweep_of_100000_axis_values_is_refused_before_any_configuration_is_re
 
 
 def test_a_tune_of_10_to_the_12_trials_is_refused(tmp_path):
-    from sim.tune_spec import load_tune
+    from sim.studies.tune_spec import load_tune
 
     path = tmp_path / "t.toml"
     path.write_text('[tune]\ntrials = 1000000000000\n[params]\n"dispatch.params.d" = { low = 1, high = 4, '
@@ -262,10 +262,10 @@ def test_sweep_size_counts_product_and_zip_without_expanding():
 
 
 def test_a_sweep_with_one_huge_configuration_is_refused_before_its_points_are_expanded(tmp_path, monkeypatch):
-    import sim.sweep_file
-    from sim.sweep_file import read_sweep
+    import sim.studies.sweep_file
+    from sim.studies.sweep_file import read_sweep
 
-    monkeypatch.setattr(sim.sweep_file, "_expand", lambda *a, **k: pytest.fail("points expanded"))
+    monkeypatch.setattr(sim.studies.sweep_file, "_expand", lambda *a, **k: pytest.fail("points expanded"))
     path = tmp_path / "s.toml"
     path.write_text('[sweep]\nseeds = 3\n[axes]\n"fleet.vehicles" = [1000, 100000000]\n')
     text = refusal(lambda: read_sweep(path, out_dir=tmp_path / "out", workers=2))
@@ -274,7 +274,7 @@ def test_a_sweep_with_one_huge_configuration_is_refused_before_its_points_are_ex
 
 
 def test_a_sweep_whose_results_exceed_the_free_disk_is_refused(tmp_path, monkeypatch):
-    from sim.sweep_file import read_sweep
+    from sim.studies.sweep_file import read_sweep
 
     monkeypatch.setattr(budget, "free_disk_bytes", lambda folder: (100 * 2**20, Path(folder)))
     path = tmp_path / "s.toml"
@@ -294,7 +294,7 @@ def test_check_sweep_counts_points_already_written(monkeypatch):
 
 
 def test_a_tune_that_fits_passes_and_its_heaviest_run_is_estimated():
-    from sim.tune_spec import load_tune
+    from sim.studies.tune_spec import load_tune
 
     spec = load_tune(ROOT / "examples" / "studies" / "tune_weighted.toml")
     per_run = budget.tune_run_estimate(spec)
@@ -305,7 +305,7 @@ def test_a_tune_that_fits_passes_and_its_heaviest_run_is_estimated():
 
 
 def test_a_tune_whose_largest_run_cannot_fit_is_refused_naming_the_parameter(tmp_path):
-    from sim.tune_spec import load_tune
+    from sim.studies.tune_spec import load_tune
 
     path = tmp_path / "t.toml"
     path.write_text('[tune]\ntrials = 10\n[params]\n"fleet.vehicles" = { low = 100, high = 100000000, int = true }\n'

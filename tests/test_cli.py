@@ -169,8 +169,8 @@ def test_report_on_a_non_results_folder_is_bad_input(tmp_path):
 
 
 def test_progress_bar_follows_simulated_days(capsys):
-    from sim.runner import Simulation  # noqa: PLC0415
-    from sim.scenario import default_scenario  # noqa: PLC0415
+    from sim.runner import Simulation
+    from sim.scenario import default_scenario
 
     over = {"fleet.vehicles": 20, "run.days": 0.5, "workload.interactive.rate_per_s": 0.01,
             "workload.batch.rate_per_s": 0.0}

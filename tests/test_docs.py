@@ -43,7 +43,7 @@ def test_generated_blocks_are_in_sync():
 
 
 def test_generated_blocks_hold_every_key_and_command():
-    from sim.schema import KEYS  # noqa: PLC0415
+    from sim.schema import KEYS
 
     scenario = scenario_reference()
     assert all(f"`{k.path}`" in scenario for k in KEYS)

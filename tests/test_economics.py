@@ -115,7 +115,7 @@ def test_musk_100gw_example_reports_its_breakdown_shortened():
 
 
 def test_tariff_files_in_the_repository_read_back_the_published_rates():
-    from grid.tariff_file import load_tariff  # noqa: PLC0415
+    from grid.tariff_file import load_tariff
 
     sce = load_tariff(ROOT / "examples" / "tariffs" / "sce_tou_ev_8.toml")
     # SCE TOU-EV-8 (sheet ce401, 2018, via ACN-Sim): summer weekday 4-9 pm on-peak, summer weekend

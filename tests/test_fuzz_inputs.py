@@ -104,7 +104,7 @@ def _time_limit(seconds: float):
 def _memory_ceiling():
     """Cap this process's address space at 3/4 of the machine's memory while these tests run."""
     try:
-        import resource  # noqa: PLC0415 - POSIX only
+        import resource
 
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         ceiling = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.75)
@@ -997,7 +997,8 @@ def check_sweep(o: Outcome, out: Path, folder: Path, inputs: list[str]) -> None:
     if o.code == 1:
         assert failures, f"exit 1 but failures.csv lists no failed point; stderr: {_tail(o.stderr)}"
         _note(f"failed points: {[r.get('error') for r in failures][:3]}")
-        # every configuration is checked before anything runs (sim.sweep): bad input is refused, not a failed point
+        # every configuration is checked before anything runs (sim.studies.sweep): bad input is refused,
+        # not a failed point
         bad_input = [r["error"] for r in failures if str(r.get("error")).split(":")[0] in INPUT_ERRORS]
         assert not bad_input, f"points failed on input the sweep's checks let through: {bad_input[:2]}"
     else:

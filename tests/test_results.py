@@ -73,3 +73,16 @@ def test_write_failure_leaves_nothing_behind(results, tmp_path):
     with pytest.raises(RuntimeError):
         write_results(results, tmp_path / "r", before_publish=boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_results_schema_names_what_the_simulation_records():
+    """The folder format (sim.results.schema) and the simulation's own names agree, so reports can
+    read folders without importing fleet."""
+    from fleet import channels as ch
+    from fleet.jobs import CLASS_NAMES, OUTCOME_NAMES
+    from sim.results import schema
+
+    assert schema.ENERGY_CATEGORIES == ch.ENERGY_CATEGORIES
+    assert schema.JOB_CLASSES == CLASS_NAMES
+    assert schema.OUTCOMES == OUTCOME_NAMES
+    assert {f"power_w_{c}" for c in schema.ENERGY_CATEGORIES} <= set(ch.LEVELS)

@@ -103,7 +103,7 @@ def sweep_file(folder: Path, name: str, body: str) -> Path:
 
 @pytest.mark.parametrize("name", ["../x", "a" * 65, "a$b", ".hidden"], ids=repr)
 def test_sweep_name_must_be_a_plain_name(tmp_path, name):
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
+    from sim.studies.sweep_file import read_sweep
 
     path = sweep_file(tmp_path, "s.toml", f"[sweep]\nname = {toml_string(name)}\n")
     with pytest.raises(ScenarioError) as exc:
@@ -119,7 +119,7 @@ def test_sweep_default_name_from_an_odd_file_name_asks_for_a_name(capsys, tmp_pa
 
 
 def test_sweep_default_name_is_the_file_stem(tmp_path):
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
+    from sim.studies.sweep_file import read_sweep
 
     assert read_sweep(sweep_file(tmp_path, "policy-scan.toml", "")).name == "policy-scan"
 
@@ -130,7 +130,7 @@ TUNE_BODY = ('[set]\n"run.days" = 0.05\n[params]\n"fleet.opt_in_share" = { low =
 
 @pytest.mark.parametrize("name", ["../x", "a" * 65, "a$b", "..", ".hidden"], ids=repr)
 def test_tune_name_must_be_a_plain_name(tmp_path, name):
-    from sim.tune_spec import load_tune  # noqa: PLC0415
+    from sim.studies.tune_spec import load_tune
 
     path = tmp_path / "t.toml"
     path.write_text(f"[tune]\nname = {toml_string(name)}\n" + TUNE_BODY)
@@ -140,7 +140,7 @@ def test_tune_name_must_be_a_plain_name(tmp_path, name):
 
 
 def test_tune_default_name_from_an_odd_file_name_asks_for_a_name(tmp_path):
-    from sim.tune_spec import load_tune  # noqa: PLC0415
+    from sim.studies.tune_spec import load_tune
 
     path = tmp_path / "a b$.toml"
     path.write_text(TUNE_BODY)
@@ -192,7 +192,7 @@ def test_run_end_must_stay_in_the_range(tmp_path):
 @pytest.mark.parametrize("start", ["1900-01-01T00:00 America/Los_Angeles", "2200-12-30T00:00 Asia/Kolkata",
                                    "1900-01-01T00:00:00+00:00"])
 def test_start_at_the_ends_of_the_range_runs_with_finite_numbers(tmp_path, start):
-    from sim.runner import run  # noqa: PLC0415
+    from sim.runner import run
 
     sc = load_scenario(None, [f"run.start={toml_string(start)}", "run.days=0.05", "fleet.vehicles=20"])
     summary = run(sc).summary
@@ -215,7 +215,7 @@ def test_policy_syntax_is_checked_when_the_scenario_is_read():
 
 
 def test_policy_must_define_select():
-    from fleet.policies import policy_class  # noqa: PLC0415
+    from fleet.policies import policy_class
 
     with pytest.raises(ScenarioError, match="select"):
         policy_class(f"{__name__}:NoSelect")
@@ -273,7 +273,7 @@ def test_set_policy_file_must_be_in_the_current_folder(capsys, tmp_path, monkeyp
 
 
 def test_policy_files_inside_the_folder_still_load(tmp_path, monkeypatch):
-    from fleet.policies import policy_class  # noqa: PLC0415
+    from fleet.policies import policy_class
 
     scen = tmp_path / "scen"
     (scen / "sub").mkdir(parents=True)
@@ -302,8 +302,8 @@ def test_results_scenario_with_an_absolute_policy_reruns_only_with_the_policy_na
 
 
 def test_sweep_and_tune_policy_files_must_be_in_their_folder(tmp_path):
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
-    from sim.tune_spec import load_tune  # noqa: PLC0415
+    from sim.studies.sweep_file import read_sweep
+    from sim.studies.tune_spec import load_tune
 
     scen, outside = policy_tree(tmp_path)
     sweep = sweep_file(scen, "s.toml", '[axes]\n"dispatch.policy" = ["random", "../outside.py:Mine"]\n')
@@ -341,7 +341,7 @@ def test_class_defined_only_inside_a_block_does_not_count(capsys, tmp_path, monk
 
 
 def test_module_that_defines_or_imports_the_class_loads(tmp_path, monkeypatch):
-    from fleet.policies import LeastLoadedPolicy, policy_class  # noqa: PLC0415
+    from fleet.policies import LeastLoadedPolicy, policy_class
 
     (tmp_path / "fleetsim_good_mod_c.py").write_text(POLICY_SOURCE)
     (tmp_path / "fleetsim_good_mod_d.py").write_text("from fleet.policies import LeastLoadedPolicy as Renamed\n")
@@ -361,7 +361,7 @@ def test_module_that_cannot_be_found_is_one_line(capsys, tmp_path, ref, fragment
 
 
 def test_module_without_source_is_not_imported(capsys, tmp_path, monkeypatch):
-    import py_compile  # noqa: PLC0415
+    import py_compile
 
     marker = tmp_path / "module_ran"
     source = tmp_path / "src" / "fleetsim_compiled_mod_e.py"
@@ -502,7 +502,7 @@ EXERCISE = {"run.start": "2022-06-06T06:00 America/Los_Angeles", "run.days": 0.3
 def test_every_float_key_at_its_extremes_runs_with_finite_numbers(key, value):
     """Each float key at the most extreme value it allows: a short run with driving, charging,
     robotaxis and jobs finishes, and every number in its summary is finite."""
-    from sim.runner import run  # noqa: PLC0415
+    from sim.runner import run
 
     extra = companions(key, value)
     if extra is None:
@@ -566,8 +566,8 @@ def test_huge_python_integer_in_the_api_is_one_line():
 
 
 def test_pathological_sweep_and_tune_files_are_one_line(tmp_path):
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
-    from sim.tune_spec import load_tune  # noqa: PLC0415
+    from sim.studies.sweep_file import read_sweep
+    from sim.studies.tune_spec import load_tune
 
     path = tmp_path / "deep.toml"
     path.write_text("x = " + "[" * 100_000)
@@ -640,9 +640,9 @@ def test_sweep_and_tune_naming_a_device_as_scenario_are_refused(tmp_path):
 
 
 def test_toml_files_larger_than_the_limit_are_refused(capsys, tmp_path):
-    from sim.core.inputs import MAX_TOML_FILE_BYTES  # noqa: PLC0415
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
-    from sim.tune_spec import load_tune  # noqa: PLC0415
+    from sim.core.inputs import MAX_TOML_FILE_BYTES
+    from sim.studies.sweep_file import read_sweep
+    from sim.studies.tune_spec import load_tune
 
     big = tmp_path / "big.toml"
     with big.open("wb") as fh:  # sparse: takes no disk space
@@ -694,7 +694,7 @@ def test_dotted_policy_name_runs_no_user_package_before_the_check(capsys, tmp_pa
         assert fragment in line, line
         assert not marker.exists(), ref
     assert not any(name.startswith(("fleetsim_marker_pkg_f", "fleetsim_marker_plain_g")) for name in sys.modules)
-    from fleet.policies import policy_class  # noqa: PLC0415
+    from fleet.policies import policy_class
 
     try:  # a class that is there still loads (and only then runs the package)
         assert policy_class("fleetsim_marker_pkg_f.sub.deep:Mine").__name__ == "Mine"
@@ -725,7 +725,7 @@ def test_sweep_data_files_are_checked_before_anything_runs(capsys, tmp_path, bod
 
 
 def test_sweep_data_files_that_exist_and_built_in_names_pass(tmp_path):
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
+    from sim.studies.sweep_file import read_sweep
 
     spec = read_sweep(sweep_file(tmp_path, "s.toml", '[axes]\n"grid.carbon" = ["caiso_2022", "ercot_2022"]\n'
                                                       '"grid.tariff" = ["pge_ev2a", "sce_tou_ev_8"]\n'))
@@ -733,7 +733,7 @@ def test_sweep_data_files_that_exist_and_built_in_names_pass(tmp_path):
 
 
 def test_sweep_scenario_with_a_missing_data_file_is_refused(tmp_path):
-    from sim.sweep_file import read_sweep  # noqa: PLC0415
+    from sim.studies.sweep_file import read_sweep
 
     (tmp_path / "base.toml").write_text('[workload]\ntrace = "gone.csv"\n')
     expected = r"s\.toml: \[sweep\] scenario: workload\.trace = '.*gone\.csv': file not found"
@@ -747,7 +747,7 @@ def test_sweep_scenario_with_a_missing_data_file_is_refused(tmp_path):
                                                                       "file not found"),
 ])
 def test_tune_data_files_are_checked_when_the_file_is_read(tmp_path, extra, fragment):
-    from sim.tune_spec import load_tune  # noqa: PLC0415
+    from sim.studies.tune_spec import load_tune
 
     path = tmp_path / "t.toml"
     body = TUNE_BODY.replace("[params]", extra + "[params]") if extra.startswith('"') else TUNE_BODY + extra

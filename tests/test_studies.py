@@ -15,7 +15,7 @@ STUDIES = ROOT / "examples" / "studies"
 
 def _shorten(src: Path, dst: Path, table: str, **head) -> Path:
     """A copy of a study file with a tiny fleet and span, its base scenario made absolute."""
-    import tomli_w  # noqa: PLC0415
+    import tomli_w
 
     raw = tomllib.loads(src.read_text())
     raw[table].update(head)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.executors import check_main_guard, guarded_lines
+from sim.studies.executors import check_main_guard, guarded_lines
 
 #: a dispatch policy that misbehaves on purpose, written next to the study file
 TROUBLE = '''\
@@ -221,10 +221,10 @@ def test_a_trial_whose_replicate_kills_its_process_is_recorded_as_failed(tmp_pat
 
 # ---------------------------------------------------------------------------------- the main-script guard
 SCRIPT = {
-    "sweep": "from sim.sweep import run_sweep\n\n\ndef main():\n"
+    "sweep": "from sim.studies.sweep import run_sweep\n\n\ndef main():\n"
              "    t = run_sweep('s.toml', 'out', workers=2, progress=False)\n"
              "    print(*t.points['status'])\n",
-    "tune": "from sim.tune import run_tune\n\n\ndef main():\n"
+    "tune": "from sim.studies.tune import run_tune\n\n\ndef main():\n"
             "    r = run_tune('t.toml', 'out', workers=2, progress=False)\n"
             "    print(*(t.state for t in r.trials))\n",
 }

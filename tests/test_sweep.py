@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import scipy.stats
 
-import sim.sweep as sweep_mod
+import sim.studies.sweep as sweep_mod
 from fleet.policies import DispatchPolicy
 from sim.cli import main
 from sim.core.errors import ScenarioError
-from sim.stats import mean_ci, t_quantile
-from sim.sweep import load_sweep, run_sweep
-from sim.sweep_file import config_id, derive_seeds, read_sweep
+from sim.studies.stats import mean_ci, t_quantile
+from sim.studies.sweep import load_sweep, run_sweep
+from sim.studies.sweep_file import config_id, derive_seeds, read_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 THIS = Path(__file__).resolve()
@@ -353,9 +353,15 @@ def test_dask_local_cluster_gives_the_same_tables(tmp_path):
 
 
 def test_figures_are_drawn_only_when_asked_and_unknown_metrics_stop_the_sweep(tmp_path):
-    t = run_sweep(sweep_file(tmp_path, "figures = true\n"), tmp_path / "fig", progress=False)
+    from reports import build_report
+
+    t = run_sweep(sweep_file(tmp_path, "figures = true\n"), tmp_path / "fig", progress=False,
+                  point_report=build_report)
     folder = tmp_path / "fig" / "points" / t.points["point"][0]
     assert (folder / "report.html").is_file() and list((folder / "figures").glob("*.png"))
+    t = run_sweep(sweep_file(tmp_path, "", name="nofig"), tmp_path / "nofig", progress=False,
+                  point_report=build_report)
+    assert not (tmp_path / "nofig" / "points" / t.points["point"][0] / "report.html").exists()
     bad = sweep_file(tmp_path, 'metrics = ["jobs.arived"]\n', name="bad")
     with pytest.raises(ScenarioError, match=r"metrics: 'jobs.arived' is not a number .*did you mean 'jobs.arrived'"):
         run_sweep(bad, tmp_path / "bad", progress=False)

@@ -9,11 +9,12 @@ import pytest
 
 pytest.importorskip("optuna", reason="Optuna is an optional extra: pip install 'fleetsim[tune]'")
 
-from sim.core.errors import ScenarioError  # noqa: E402
-from sim.runner import run  # noqa: E402
-from sim.scenario import default_scenario  # noqa: E402
-from sim.tune import replicate_seeds, run_tune  # noqa: E402
-from sim.tune_output import FAIL, TrialRecord, best_trial, pareto_front  # noqa: E402
+from reports.tune_figures import draw_tune_figures
+from sim.core.errors import ScenarioError
+from sim.runner import run
+from sim.scenario import default_scenario
+from sim.studies.tune import replicate_seeds, run_tune
+from sim.studies.tune_output import FAIL, TrialRecord, best_trial, pareto_front
 
 OUTPUTS = ("best.json", "trials.csv", "history.png", "pareto.png", "tune.json")
 
@@ -139,8 +140,8 @@ def test_replicate_seeds_are_stable():
 
 def test_parallel_trials_are_identical_on_one_or_two_workers(tmp_path):
     spec = write(tmp_path, BOWL.format(trials=8, parallel=2, seeds=2))
-    run_tune(spec, out_dir=tmp_path / "w1", workers=1, progress=False, evaluate=bowl)
-    run_tune(spec, out_dir=tmp_path / "w2", workers=2, progress=False, evaluate=bowl)
+    run_tune(spec, out_dir=tmp_path / "w1", workers=1, progress=False, evaluate=bowl, draw=draw_tune_figures)
+    run_tune(spec, out_dir=tmp_path / "w2", workers=2, progress=False, evaluate=bowl, draw=draw_tune_figures)
     for name in OUTPUTS:
         assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes(), name
 
@@ -239,7 +240,8 @@ def test_bad_parameters_and_metrics_are_found_before_any_trial(tmp_path, params,
 
 def test_a_small_simulation_tune_writes_every_output(tmp_path):
     out = tmp_path / "out"
-    res = run_tune(write(tmp_path, SIM.format(params=POD, objective=OBJ)), out_dir=out, progress=False)
+    res = run_tune(write(tmp_path, SIM.format(params=POD, objective=OBJ)), out_dir=out, progress=False,
+                   draw=draw_tune_figures)
     for name in OUTPUTS:
         assert (out / name).is_file(), name
     for name in ("history.png", "pareto.png"):

@@ -180,7 +180,7 @@ def _import_policy_module(name: str, module_name: str, attr: str):
         _require_class(name, f"module {quote(module_name)}", _module_source(name, module_name, spec), attr)
     try:
         return importlib.import_module(module_name)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's module: report it in one line
+    except (Exception, SystemExit) as exc:
         raise ScenarioError(f"dispatch.policy: cannot import module {quote(module_name)} "
                             f"({type(exc).__name__}: {quote(str(exc))})") from None
 
@@ -215,7 +215,7 @@ def _find_module(module_name: str):
                 spec = importlib.machinery.PathFinder.find_spec(full, list(locations))
         except ScenarioError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a broken finder or path entry: one line
+        except Exception as exc:
             raise cannot(f"{type(exc).__name__}: {quote(str(exc))}") from None
         if spec is None:
             raise cannot("not found on the Python path")
@@ -270,7 +270,7 @@ def _load_policy_file(name: str, path_text: str, attr: str):
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's file: report it in one line
+    except (Exception, SystemExit) as exc:
         raise ScenarioError(f"dispatch.policy: cannot load {quote(path_text)} "
                             f"({type(exc).__name__}: {quote(str(exc))})") from None
     return module

@@ -1,4 +1,5 @@
-"""Energy, CO2e and electricity-cost accounting of Strubell et al. (2019).
+"""Training carbon accounting of Strubell et al. (2019): energy, CO2e and electricity cost of training
+a model (the scenario key `grid.carbon` is the grid's carbon signal, built in :mod:`sim.builders`).
 
 Strubell, Ganesh and McCallum, "Energy and Policy Considerations for Deep Learning in NLP",
 ACL 2019, section 2:

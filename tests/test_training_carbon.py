@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from grid.carbon import (
+from grid.training_carbon import (
     EPA_2018_G_PER_KWH,
     EPA_2018_LBS_PER_KWH,
     STRUBELL_PUE,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.core.errors import FleetsimInputError, ScenarioError
-from sim.tune_spec import TuneSpec
+from sim.studies.tune_spec import TuneSpec
 
 DRY_RUN_MAX_VEHICLES = 10
 DRY_RUN_MAX_DAYS = 0.02
@@ -72,7 +72,7 @@ class SimulationEvaluator:
     metrics: tuple[str, ...]
 
     def __call__(self, overrides: dict[str, Any], seed: int) -> dict[str, float]:
-        from sim.runner import run  # noqa: PLC0415
+        from sim.runner import run
 
         summary = run(self.scenario.with_overrides({**overrides, "run.seed": seed})).summary
         return {m: summary_metric(summary, m) for m in self.metrics}
@@ -80,22 +80,22 @@ class SimulationEvaluator:
 
 def _integer_key(key: str, scenario) -> bool:
     """Whether scenario key ``key`` (or the policy parameter ``dispatch.params.NAME``) takes integers."""
-    from fleet.policies import policy_class  # noqa: PLC0415
-    from sim.schema import KEYS_BY_PATH  # noqa: PLC0415
+    from sim.scenario import dispatch_param_default
+    from sim.schema import KEYS_BY_PATH
 
     if key in KEYS_BY_PATH:
         return KEYS_BY_PATH[key].kind == "int"
     if key.startswith("dispatch.params."):
-        default = policy_class(scenario["dispatch.policy"]).PARAMS.get(key.split(".", 2)[2])
+        default = dispatch_param_default(scenario, key.split(".", 2)[2])
         return isinstance(default, int) and not isinstance(default, bool)
     return False
 
 
 def prepare_simulation(spec: TuneSpec, seed: int) -> SimulationEvaluator:
     """Load the base scenario, check every parameter and metric against it; the evaluator of its trials."""
-    from sim.runner import Simulation, run  # noqa: PLC0415
-    from sim.scenario import ConfigFileError, load_scenario  # noqa: PLC0415
-    from sim.sweep_file import short_line  # noqa: PLC0415
+    from sim.runner import Simulation, run
+    from sim.scenario import ConfigFileError, load_scenario
+    from sim.studies.sweep_file import short_line
 
     try:
         scenario = load_scenario(spec.scenario)

@@ -1,6 +1,6 @@
 """Read and check a sweep file, and expand it into points (configuration x seed).
 
-The file format is documented in :mod:`sim.sweep`. Everything is checked here, before anything
+The file format is documented in :mod:`sim.studies.sweep`. Everything is checked here, before anything
 runs: the file's own keys, every ``[set]`` and ``[axes]`` key and value against the scenario
 schema, every configuration as a whole, and every dispatch policy named. Bad input raises
 :class:`sim.core.errors.ScenarioError` with one line naming the sweep file, the key, the value and
@@ -19,13 +19,20 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from fleet.policies import policy_class
-from grid.profiles import CARBON_PROFILES
-from grid.tariff import TARIFFS
 from sim.budget import Limits, check_sweep, estimate_configs, finished_points, sweep_size
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.inputs import NAME_ALLOWED, check_data_file, is_plain_name, quote
-from sim.scenario import PATH_KEYS, POLICY_KEY, ConfigFileError, Scenario, anchor_path, load_scenario, read_toml_file
+from sim.scenario import (
+    PATH_KEYS,
+    POLICY_KEY,
+    ConfigFileError,
+    Scenario,
+    anchor_path,
+    check_dispatch,
+    load_scenario,
+    names_builtin,
+    read_toml_file,
+)
 from sim.schema import KEYS_BY_PATH
 
 SECTIONS = ("sweep", "set", "axes")
@@ -222,8 +229,7 @@ def is_data_path(key: str, value: Any) -> bool:
     or .epw or holds a '/' (any non-empty trace is a file)."""
     if key not in PATH_KEYS or key == POLICY_KEY or not isinstance(value, str) or not value:
         return False
-    builtin = CARBON_PROFILES if key == "grid.carbon" else TARIFFS if key.endswith("tariff") else {}
-    return value not in builtin and (value.endswith(DATA_SUFFIXES) or "/" in value or key == "workload.trace")
+    return not names_builtin(key, value) and (value.endswith(DATA_SUFFIXES) or "/" in value or key == "workload.trace")
 
 
 def check_data_path(key: str, value: Any, base_dir: Path, where: str, seen: set[str] | None = None) -> None:
@@ -307,7 +313,6 @@ def _expand(p: Path, base: Scenario, fixed: dict[str, Any], axes: dict[str, list
             combos: list[tuple[int, ...]], seeds: list[int], base_dir: Path, wrong_alone: set[str]) -> list[Point]:
     points: list[Point] = []
     ids: dict[str, int] = {}
-    policies: set[str] = set()
     for c, combo in enumerate(combos):
         labels = tuple(values[i] for values, i in zip(axes.values(), combo))
         overrides = {**fixed, **{k: anchor_path(k, v, base_dir) for k, v in zip(axes, labels)}}
@@ -317,9 +322,8 @@ def _expand(p: Path, base: Scenario, fixed: dict[str, Any], axes: dict[str, list
         except ScenarioError as exc:
             where = "[axes]" if str(exc) in wrong_alone else f"configuration ({shown}):"
             raise ScenarioError(f"{p}: {where} {exc}") from None
-        policies.add(config["dispatch.policy"])
-        try:  # a parameter this configuration's policy does not take fails here, not at run time
-            policy_class(config["dispatch.policy"]).check_params(config["dispatch.params"])
+        try:  # a policy that does not load, or a parameter it does not take, fails here, not at run time
+            check_dispatch(config)
         except ScenarioError as exc:
             raise ScenarioError(f"{p}: configuration ({shown}): {exc}") from None
         cid = config_id(config.to_toml())
@@ -331,9 +335,4 @@ def _expand(p: Path, base: Scenario, fixed: dict[str, Any], axes: dict[str, list
                                     f"{points[ids[pid]].config_index + 1}; allowed: axes that change the scenario")
             ids[pid] = len(points)
             points.append(Point(len(points), c, r, seed, labels, toml, pid, cid))
-    for name in sorted(policies):
-        try:
-            policy_class(name)
-        except ScenarioError as exc:
-            raise ScenarioError(f"{p}: {exc}") from None
     return points

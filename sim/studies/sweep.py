@@ -44,11 +44,11 @@ not in summary.json stops the sweep at its first finished point.
   one column per axis (its dotted key), one per metric (its dotted path).
 - ``aggregate.csv``: one row per configuration: ``config``, the axes, ``n`` (seeds that ran),
   and per metric ``<metric>.mean``, ``.std``, ``.ci95_low``, ``.ci95_high`` (Student's t over
-  the seeds where the metric is defined, :mod:`sim.stats`; NaN, an empty cell, with one seed).
+  the seeds where the metric is defined, :mod:`sim.studies.stats`; NaN, an empty cell, with one seed).
 - ``failures.csv``: ``point``, ``config``, ``seed``, the axes, ``error``.
 
 Tables are written with fixed number formatting and rows in point order: serial and parallel
-runs give byte-identical files. Points run on :func:`sim.executors.make_executor`: a process
+runs give byte-identical files. Points run on :func:`sim.studies.executors.make_executor`: a process
 pool (also for one worker, so that a point that kills its process is recorded, not fatal), or
 Dask (``scheduler``: ``"local"`` or an address; then ``workers`` is also the number of points in
 flight, and the sweep folder must be on a file system the cluster's workers share, at the same
@@ -74,7 +74,6 @@ from tqdm import tqdm
 from sim.budget import Limits
 from sim.core.errors import ScenarioError
 from sim.core.inputs import show_path
-from sim.executors import RecoveringPool, check_main_guard, make_executor
 from sim.publish import (
     FolderLock,
     check_out_path,
@@ -85,9 +84,10 @@ from sim.publish import (
     remove_stale,
     write_marker,
 )
-from sim.sweep_file import Point, SweepSpec, read_sweep
-from sim.sweep_point import FAILED, OK, read_point, run_point, write_error
-from sim.sweep_tables import (
+from sim.studies.executors import RecoveringPool, check_main_guard, make_executor
+from sim.studies.sweep_file import Point, SweepSpec, read_sweep
+from sim.studies.sweep_point import FAILED, OK, read_point, run_point, write_error
+from sim.studies.sweep_tables import (
     AGGREGATE,
     FAILURES,
     META,
@@ -121,8 +121,12 @@ class SweepTables:
 
 
 def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers: int = 1,
-              scheduler: str | None = None, progress: bool = True, limits: Limits | None = None) -> SweepTables:
+              scheduler: str | None = None, progress: bool = True, limits: Limits | None = None,
+              point_report: Callable[[Path], Any] | None = None) -> SweepTables:
     """Run (or resume) the sweep file's points into ``out_dir`` (default results/sweep_<name>); return its tables.
+
+    ``point_report(folder)`` draws each point's figures when the sweep file asks for them
+    (``figures = true``; the command line passes :func:`reports.build_report`).
 
     ``progress`` shows a bar on stderr when it is a terminal. Raises ScenarioError on bad input
     before anything runs.
@@ -136,10 +140,11 @@ def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers
     if scheduler in (None, "local"):
         check_main_guard()
     with FolderLock(out):
-        return _run(spec, out, workers, scheduler, progress)
+        return _run(spec, out, workers, scheduler, progress, point_report if spec.figures else None)
 
 
-def _run(spec: SweepSpec, out: Path, workers: int, scheduler: str | None, progress: bool) -> SweepTables:
+def _run(spec: SweepSpec, out: Path, workers: int, scheduler: str | None, progress: bool,
+         draw: Callable[[Path], Any] | None) -> SweepTables:
     """Run the sweep's missing points into the folder ``out``, whose lock the caller holds."""
     points_dir = _prepare(out)
     write_meta(out, spec, None)
@@ -157,7 +162,7 @@ def _run(spec: SweepSpec, out: Path, workers: int, scheduler: str | None, progre
             checked = _check_first(spec, [result])
 
     try:
-        _execute(todo, points_dir, spec.figures, workers, scheduler, record, bar)
+        _execute(todo, points_dir, draw, workers, scheduler, record, bar)
     finally:
         bar.close()
     write_tables(out, spec, results, choose_metrics(spec, results))
@@ -235,22 +240,22 @@ def _check_first(spec: SweepSpec, results: list[Result | None]) -> bool:
     return False
 
 
-def _execute(todo: list[Point], points_dir: Path, figures: bool, workers: int, scheduler: str | None,
-             record: Callable[[Point, Result], None], bar: _Progress) -> None:
+def _execute(todo: list[Point], points_dir: Path, draw: Callable[[Path], Any] | None, workers: int,
+             scheduler: str | None, record: Callable[[Point, Result], None], bar: _Progress) -> None:
     """Run ``todo``, each point in a worker process, at most ``workers`` in flight; go on when a worker dies.
 
-    A point whose worker process dies is recorded as failed with :class:`sim.executors.WorkerDied`
-    (:class:`sim.executors.RecoveringPool` finds it when several were in flight), and the hidden
+    A point whose worker process dies is recorded as failed with :class:`sim.studies.executors.WorkerDied`
+    (:class:`sim.studies.executors.RecoveringPool` finds it when several were in flight), and the hidden
     temporary folders left in ``points_dir`` by the processes of the broken pool are removed.
     """
 
     def submit(ex: Executor, pt: Point) -> Future:
-        return ex.submit(run_point, pt.toml, str(points_dir / pt.id), figures)
+        return ex.submit(run_point, pt.toml, str(points_dir / pt.id), draw)
 
     def settle(pt: Point, fut: Future) -> None:
         try:
             result = fut.result()
-        except Exception as exc:  # noqa: BLE001 - WorkerDied, or e.g. a Dask worker lost thrice: recorded, go on
+        except Exception as exc:
             result = {"status": FAILED, "id": pt.id, "error": write_error(points_dir / pt.id, exc)}
         record(pt, result)
 

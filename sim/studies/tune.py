@@ -50,7 +50,7 @@ and the key.
 
 **A trial** takes its parameters from Optuna's TPE sampler (ask/tell), merges them over ``[set]``
 and runs one simulation per replicate seed, each a separate task on the executor (a process
-pool, also for one worker, or Dask, see :mod:`sim.executors`). The replicate seeds are derived as sweeps derive
+pool, also for one worker, or Dask, see :mod:`sim.studies.executors`). The replicate seeds are derived as sweeps derive
 them: the first 32-bit word of each of ``numpy.random.SeedSequence(root_seed).spawn(seeds)``, the
 same for every trial (common random numbers: trials differ by their parameters, not by their
 luck). Each metric is averaged over the seeds (a null in any seed makes it undefined), the
@@ -91,11 +91,11 @@ from typing import Any
 import numpy as np
 
 from sim.core.errors import ScenarioError
-from sim.executors import RecoveringPool, make_executor
 from sim.publish import FolderLock
-from sim.tune_output import FAIL, TrialRecord, best_trial, check_out_dir, write_outputs
-from sim.tune_sim import SimulationEvaluator, prepare_simulation
-from sim.tune_spec import Param, TuneSpec, load_tune
+from sim.studies.executors import RecoveringPool, make_executor
+from sim.studies.tune_output import FAIL, DrawTune, TrialRecord, best_trial, check_out_dir, write_outputs
+from sim.studies.tune_sim import SimulationEvaluator, prepare_simulation
+from sim.studies.tune_spec import Param, TuneSpec, load_tune
 
 __all__ = ["SimulationEvaluator", "TuneResult", "TuneSpec", "load_tune", "replicate_seeds", "run_tune"]
 
@@ -120,7 +120,7 @@ def replicate_seeds(root_seed: int, n: int) -> list[int]:
 
 def _import_optuna():
     try:
-        import optuna  # noqa: PLC0415 - optional extra
+        import optuna
     except ImportError:
         raise ScenarioError("fleetsim tune needs Optuna: pip install 'fleetsim[tune]'") from None
     return optuna
@@ -164,7 +164,7 @@ def _collect(spec: TuneSpec, number: int, params: dict[str, Any], futures: Seque
     for fut in futures:
         try:
             values, returned = fut.result()
-        except Exception as exc:  # noqa: BLE001 - incl. WorkerDied: recorded with the trial; the tune goes on
+        except Exception as exc:
             if rec.state != FAIL:
                 rec.state, rec.error = FAIL, f"{type(exc).__name__}: {exc}".replace("\n", " ")
             continue
@@ -223,7 +223,7 @@ def _quiet(optuna):
 
 def _metadata(spec: TuneSpec, seeds: list[int], records: list[TrialRecord], evaluate: Evaluate,
               optuna_version: str) -> dict[str, Any]:
-    from sim import __version__  # noqa: PLC0415
+    from sim import __version__
 
     best = best_trial(records)
     name = ("simulation" if isinstance(evaluate, SimulationEvaluator)
@@ -252,15 +252,18 @@ def _metadata(spec: TuneSpec, seeds: list[int], records: list[TrialRecord], eval
 
 
 def run_tune(spec_or_path: TuneSpec | str | Path, out_dir: str | Path | None = None, workers: int = 1,
-             scheduler: str | None = None, progress: bool = True, evaluate: Evaluate | None = None) -> TuneResult:
+             scheduler: str | None = None, progress: bool = True, evaluate: Evaluate | None = None,
+             draw: DrawTune | None = None) -> TuneResult:
     """Run a tune and write its outputs; see the module docstring for the file and the outputs.
 
-    ``workers`` and ``scheduler`` choose the executor (:func:`sim.executors.make_executor`); they do
+    ``workers`` and ``scheduler`` choose the executor (:func:`sim.studies.executors.make_executor`); they do
     not change the results. ``evaluate(overrides, seed) -> {metric: value}`` replaces the
     simulation (a picklable top-level function when ``workers > 1``); it receives ``[set]`` and the
     trial's parameters as dotted keys, and its parameter names are free (no scenario is loaded).
+    ``draw`` adds the figures to the folder (the command line passes
+    :func:`reports.tune_figures.draw_tune_figures`).
     """
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
     spec = spec_or_path if isinstance(spec_or_path, TuneSpec) else load_tune(spec_or_path)
     optuna = _import_optuna()
@@ -300,5 +303,5 @@ def run_tune(spec_or_path: TuneSpec | str | Path, out_dir: str | Path | None = N
                             bar.set_postfix_str(f"best {best.objective:.4g} (trial {best.number})", refresh=False)
                         bar.update(1)
         meta = _metadata(spec, seeds, records, evaluate, optuna.__version__)
-        write_outputs(out, spec, records, meta)
+        write_outputs(out, spec, records, meta, draw=draw)
     return TuneResult(out, best_trial(records), records, spec)

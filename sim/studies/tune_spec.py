@@ -1,7 +1,7 @@
-"""TUNE.toml: read and check a tuning file (the format is documented in :mod:`sim.tune`).
+"""TUNE.toml: read and check a tuning file (the format is documented in :mod:`sim.studies.tune`).
 
 Only the file's own structure is checked here (types, ranges, unknown keys); whether its
-parameters are scenario keys and its metrics are summary metrics is checked by :mod:`sim.tune`
+parameters are scenario keys and its metrics are summary metrics is checked by :mod:`sim.studies.tune`
 against the scenario. Every problem is a one-line :class:`sim.core.errors.ScenarioError` that names
 the file and the key.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from sim.core.errors import ScenarioError
 from sim.core.inputs import NAME_ALLOWED, is_plain_name, quote
 from sim.scenario import anchor_path, read_toml_file
-from sim.sweep_file import check_data_path
+from sim.studies.sweep_file import check_data_path
 
 TUNE_KEYS = {
     "name": NAME_ALLOWED,

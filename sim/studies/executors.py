@@ -55,7 +55,7 @@ class InlineExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+        except BaseException as exc:
             future.set_exception(exc)
         return future
 
@@ -65,7 +65,7 @@ class WorkerDied(RuntimeError):
 
 
 # Modules a worker needs, imported once in the fork server so each worker starts in milliseconds.
-PRELOAD = ["sim.executors", "sim.sweep_point", "sim.runner", "sim.results", "sim.tune_sim"]
+PRELOAD = ["sim.studies.executors", "sim.studies.sweep_point", "sim.runner", "sim.results", "sim.studies.tune_sim"]
 
 
 def _process_context():
@@ -99,7 +99,7 @@ def make_executor(workers: int = 1, scheduler: str | None = None,
             yield pool
         return
     try:
-        from distributed import Client, LocalCluster  # noqa: PLC0415 - optional extra
+        from distributed import Client, LocalCluster
     except ImportError:
         raise ScenarioError("--scheduler needs Dask: pip install 'fleetsim[dask]'") from None
     if scheduler == "local":

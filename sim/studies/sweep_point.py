@@ -10,21 +10,25 @@ import json
 import os
 import tomllib
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sim.results import SUMMARY, write_results
 from sim.runner import run
 from sim.scenario import resolve
-from sim.sweep_file import digest
+from sim.studies.sweep_file import digest
 
 ERROR = "error.txt"
 TRACEBACK = "error_traceback.txt"
 OK, FAILED = "ok", "failed"
 
 
-def run_point(scenario_toml: str, out_dir: str, figures: bool = False) -> dict[str, Any]:
+def run_point(scenario_toml: str, out_dir: str, draw: Callable[[Path], Any] | None = None) -> dict[str, Any]:
     """Run the scenario into ``out_dir`` (atomically); return {status, id, metrics} or {status, id, error}.
+
+    ``draw(folder)`` adds the point's figures and report page before the folder is published
+    (a picklable top-level function such as :func:`reports.build_report`).
 
     An exception from the simulation is not raised: it is written to ``out_dir/error.txt`` (one
     line) and ``error_traceback.txt``, and reported as ``status = "failed"``.
@@ -35,13 +39,8 @@ def run_point(scenario_toml: str, out_dir: str, figures: bool = False) -> dict[s
     try:
         scenario = resolve(tomllib.loads(scenario_toml), str(out / "scenario.toml"))
         results = run(scenario)
-        draw = None
-        if figures:
-            from reports import build_report  # noqa: PLC0415 - only when figures are asked for
-
-            draw = build_report
         write_results(results, out, before_publish=draw)
-    except Exception as exc:  # noqa: BLE001 - recorded with the point; the sweep goes on
+    except Exception as exc:
         return {"status": FAILED, "id": pid, "error": write_error(out, exc)}
     # read back from summary.json, exactly as a resumed sweep reads it
     return {"status": OK, "id": pid, "metrics": summary_leaves(json.loads((out / SUMMARY).read_text()))}

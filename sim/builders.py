@@ -1,4 +1,5 @@
-"""Composition helpers for the grid side of a scenario: tariffs, carbon, robotaxis and their depot."""
+"""Builders of the scenario's grid side and robotaxis: tariffs, the carbon signal, robotaxi specs and
+their depot site (the runner composes them; results read the depot's summary)."""
 from __future__ import annotations
 
 import math
@@ -98,8 +99,8 @@ def build_depot(sc: Scenario, clock: Clock, horizon_s: float, price: StepSignal,
     site.tariff = resolve_tariff(p + "tariff", sc[p + "tariff"])
     site.solar = None
     if sc[p + "solar_kw_dc"] > 0:
-        from grid.solar import solar_signal  # noqa: PLC0415 - pvlib is an optional extra
-        from grid.weather import read_epw  # noqa: PLC0415
+        from grid.solar import solar_signal
+        from grid.weather import read_epw
 
         site.solar = solar_signal(clock, 0.0, horizon_s, read_epw(sc[p + "weather_epw"]), sc[p + "solar_kw_dc"])
     strategy = sc[p + "strategy"]

@@ -1,4 +1,4 @@
-"""The tables of a sweep: sweep.json, sweep.csv, aggregate.csv and failures.csv (see :mod:`sim.sweep`).
+"""The tables of a sweep: sweep.json, sweep.csv, aggregate.csv and failures.csv (see :mod:`sim.studies.sweep`).
 
 Rows are always in point (or configuration) order and numbers are written with one fixed
 format, so a sweep's tables are byte-identical however its points were scheduled.
@@ -17,9 +17,9 @@ import pandas as pd
 
 from sim import __version__
 from sim.core.errors import ScenarioError
-from sim.stats import mean_ci
-from sim.sweep_file import SweepSpec
-from sim.sweep_point import OK
+from sim.studies.stats import mean_ci
+from sim.studies.sweep_file import SweepSpec
+from sim.studies.sweep_point import OK
 
 META, POINTS, AGGREGATE, FAILURES = "sweep.json", "sweep.csv", "aggregate.csv", "failures.csv"
 FLOAT_FORMAT = "%.15g"

@@ -39,7 +39,7 @@ def t_quantile(p: float, df: int) -> float:
     scipy.special.stdtrit is the function scipy.stats.t.ppf evaluates, without importing
     scipy.stats (a second or more).
     """
-    from scipy.special import stdtrit  # noqa: PLC0415 - only when an interval is computed
+    from scipy.special import stdtrit
 
     return float(stdtrit(df, p))
 

@@ -1,19 +1,7 @@
-"""The results of a run: summary metrics, time series, job and vehicle records.
-
-``assemble_results`` turns a finished simulation into a :class:`Results`; ``write_results``
-writes the folder atomically (temporary folder, then rename); ``load_results`` reads a folder
-back, which is all the ``reports`` package ever sees.
-
-Folder contents: ``summary.json``, ``scenario.toml``, ``timeseries.csv``, ``jobs.csv``,
-``vehicles.csv``, and (drawn by ``reports``) ``figures/*.png`` and ``report.html``.
-"""
+"""Collecting a finished simulation into :class:`~sim.results.schema.Results`: the only code that
+reads the simulation's internals (its recorder rows, dispatcher, vehicles, job log and sites)."""
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,35 +10,17 @@ import pandas as pd
 from fleet import channels as ch
 from fleet.jobs import CLASS_NAMES, COMPLETED, OUTCOME_NAMES, OVERFLOW
 from sim import __version__
-from sim.publish import publish_folder
-from sim.scenario import Scenario, resolve
-
-SUMMARY = "summary.json"
-SCENARIO = "scenario.toml"
-TIMESERIES = "timeseries.csv"
-JOBS = "jobs.csv"
-VEHICLES = "vehicles.csv"
-SITES = "sites.csv"
-WH_PER_KWH = 1000.0
-
-
-@dataclass
-class Results:
-    """A finished run: the summary dict and three tables."""
-
-    summary: dict[str, Any]
-    timeseries: pd.DataFrame
-    jobs: pd.DataFrame
-    vehicles: pd.DataFrame
-    scenario: Scenario
-    sites: pd.DataFrame | None = None  # the depot's sampled draw, plugged and waiting cars (robotaxi runs)
-
-    def metric(self, dotted: str) -> Any:
-        """A summary value by dotted path, e.g. ``jobs.latency_s.p95``."""
-        node: Any = self.summary
-        for part in dotted.split("."):
-            node = node[part]
-        return node
+from sim.results.metrics import (
+    attribute,
+    checks,
+    class_metrics,
+    costs,
+    fairness,
+    jobs_left,
+    payouts_usd,
+    percentiles,
+)
+from sim.results.schema import WH_PER_KWH, Results
 
 
 # ---------------------------------------------------------------------------------- assembly
@@ -199,7 +169,7 @@ def _availability(sim, totals: dict[str, float]) -> dict[str, Any]:
 
 def _comparison(sim, jobs: pd.DataFrame, veh: pd.DataFrame, attribution: dict[str, Any]) -> dict[str, Any]:
     """The simulated fleet against a data center serving the tokens it generated, per million tokens."""
-    from sim.comparison import DataCenterBaseline, compare, datacenter_baseline, fleet_per_million_tokens  # noqa: PLC0415
+    from sim.comparison import DataCenterBaseline, compare, datacenter_baseline, fleet_per_million_tokens
 
     sc = sim.scenario
     usd_per_g = sc["grid.carbon_price_usd_per_tonne"] / 1e6
@@ -241,7 +211,7 @@ def _robotaxi(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
     site = getattr(sim, "site", None)
     if site is None:
         return None
-    from sim.depot import robotaxi_params, site_summary  # noqa: PLC0415 - robotaxi runs only
+    from sim.builders import robotaxi_params, site_summary  # robotaxi runs only
 
     taxis = veh[veh["profile"] == "robotaxi"]
     params = robotaxi_params(sim.scenario)
@@ -261,158 +231,14 @@ def _robotaxi(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
-def _percentiles(x: np.ndarray) -> dict[str, float | None]:
-    if len(x) == 0:
-        return {"mean": None, "p50": None, "p95": None, "p99": None}
-    p50, p95, p99 = np.percentile(x, [50, 95, 99])
-    return {"mean": float(x.mean()), "p50": float(p50), "p95": float(p95), "p99": float(p99)}
-
-
-def _class_metrics(jobs: pd.DataFrame) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in CLASS_NAMES:
-        j = jobs[jobs["job_class"] == name]
-        left = _left(j)
-        done = j[j["outcome"] == "completed"]
-        overflow = j[j["outcome"] == "overflow"]
-        out[name] = {
-            "arrived": int(len(j)),
-            "completed": int(len(done)),
-            "dropped": int((j["outcome"] == "dropped").sum()),
-            "overflowed": int(len(overflow)),
-            "latency_s": _percentiles(done["latency_s"].to_numpy()),
-            "wait_s": _percentiles(done["wait_s"].to_numpy()),
-            "overflow_latency_s": _percentiles(overflow["latency_s"].dropna().to_numpy()),
-            "slo_attainment": float(j["slo_met"].sum() / left.sum()) if left.sum() else None,
-        }
-    return out
-
-
-def _left(jobs: pd.DataFrame) -> pd.Series:
-    """Jobs that have left the system: completed, dropped, or finished by the data center."""
-    return jobs["outcome"].isin(["completed", "dropped"]) | jobs["latency_s"].notna()
-
-
-def gini(x: np.ndarray) -> float | None:
-    """Gini coefficient of non-negative amounts (0 = equal shares, 1 = one holder has all)."""
-    x = np.sort(np.asarray(x, dtype=np.float64))
-    n = len(x)
-    if n == 0 or x.sum() <= 0.0:
-        return None
-    ranks = np.arange(1, n + 1)
-    return max(0.0, float((2.0 * (ranks * x).sum()) / (n * x.sum()) - (n + 1.0) / n))
-
-
-DAYS_PER_MONTH = 365.25 / 12.0
-
-
-def payouts_usd(sc, veh: pd.DataFrame) -> np.ndarray:
-    """What each simulated car's owner earns over the run under ``fleet.payout`` (US $)."""
-    scheme = sc["fleet.payout.scheme"]
-    opted = veh["opted_in"].to_numpy(dtype=bool)
-    if scheme == "per_kwh":
-        pay = veh["inference_wh"].to_numpy() / WH_PER_KWH * sc["fleet.payout.usd_per_kwh"]
-    elif scheme == "per_token":
-        pay = veh["tokens_served"].to_numpy() / 1e6 * sc["fleet.payout.usd_per_million_tokens"]
-    else:
-        pay = np.full(len(veh), sc["fleet.payout.usd_per_month"] * sc["run.days"] / DAYS_PER_MONTH)
-    return np.where(opted, pay, 0.0)
-
-
-def _fairness(sc, veh: pd.DataFrame) -> dict[str, Any]:
-    """Owner earnings and the spread of served work across opted-in owners."""
-    opted = veh["opted_in"].to_numpy(dtype=bool)
-    pay = veh["payout_usd"].to_numpy()[opted]
-    tokens = veh["tokens_served"].to_numpy()[opted]
-    w = veh["weight"].to_numpy()[opted]
-    q = np.percentile(pay, [10, 50, 90]) if len(pay) else [None] * 3
-    return {
-        "payout_scheme": sc["fleet.payout.scheme"],
-        "owners_opted_in": int(opted.sum()),
-        "payout_usd_total": float((pay * w).sum()),
-        "payout_usd_per_owner": {"mean": float(pay.mean()) if len(pay) else None,
-                                 "p10": q[0], "p50": q[1], "p90": q[2]},
-        "payout_usd_per_owner_month": float(pay.mean()) * DAYS_PER_MONTH / sc["run.days"] if len(pay) else None,
-        "gini_tokens_served": gini(tokens),
-        "gini_payout": gini(pay),
-        "owners_served_share": float((tokens > 0).mean()) if len(tokens) else None,
-    }
-
-
 def _overflow(sim, jobs: pd.DataFrame) -> dict[str, Any] | None:
     """The data-center pool's figures, or None when jobs past their wait are dropped."""
     if sim.datacenter is None:
         return None
     out = sim.datacenter.summary()
     served = jobs[(jobs["outcome"] == "overflow")]
-    out["latency_s"] = _percentiles(served["latency_s"].dropna().to_numpy())
+    out["latency_s"] = percentiles(served["latency_s"].dropna().to_numpy())
     return out
-
-
-def _costs(sc, veh: pd.DataFrame, w: np.ndarray) -> dict[str, float]:
-    """The represented fleet's electricity, carbon-price and owner-payout costs (US $)."""
-    electricity = float((veh["cost_usd"] * w).sum())
-    carbon = float((veh["co2_g"] * w).sum()) * sc["grid.carbon_price_usd_per_tonne"] / 1e6
-    payouts = float((veh["payout_usd"] * w).sum())
-    return {"electricity": electricity, "carbon": carbon, "owner_payouts": payouts,
-            "total": electricity + carbon + payouts}
-
-
-def attribute(jobs: pd.DataFrame, veh: pd.DataFrame, usd_per_g_co2: float) -> dict[str, Any]:
-    """Per-job energy, cost and CO2 that add up to the simulated fleet's inference totals.
-
-    A job is billed its busy slot while it runs (``energy_wh``, ``cost_usd``, ``co2_g``: the
-    slot's active power plus its share of the idle chip and awake car, from the grid through
-    the charger when plugged, else from the battery's average-cost content). The standby rest
-    (online cars with free slots) is then shared over the jobs in proportion to their energy:
-    ``energy_total_wh``, ``cost_total_usd`` and ``co2_total_g`` sum to the inference totals.
-    Costs include the carbon price (``usd_per_g_co2``). Adds those columns to ``jobs`` in place.
-    """
-    served_wh = jobs["energy_wh"].to_numpy()
-    served_g = jobs["co2_g"].to_numpy()
-    served_usd = jobs["cost_usd"].to_numpy() + served_g * usd_per_g_co2
-    jobs["cost_usd"] = served_usd
-    total_wh = float(veh["inference_wh"].sum())
-    total_g = float(veh["inference_co2_g"].sum())
-    total_usd = float(veh["inference_usd"].sum()) + total_g * usd_per_g_co2
-    jobs_wh = float(served_wh.sum())
-    share = served_wh / jobs_wh if jobs_wh > 0.0 else np.zeros_like(served_wh)
-    jobs["energy_total_wh"] = served_wh + share * (total_wh - jobs_wh)
-    jobs["cost_total_usd"] = served_usd + share * (total_usd - float(served_usd.sum()))
-    jobs["co2_total_g"] = served_g + share * (total_g - float(served_g.sum()))
-    return {
-        "rule": "busy slot billed to its job; standby shared over jobs by energy",
-        "jobs_served_kwh": jobs_wh / WH_PER_KWH,
-        "standby_kwh": (total_wh - jobs_wh) / WH_PER_KWH,
-        "inference_kwh": total_wh / WH_PER_KWH,
-        "jobs_served_usd": float(served_usd.sum()),
-        "inference_usd": total_usd,
-        "jobs_served_co2_kg": float(served_g.sum()) / 1000.0,
-        "inference_co2_kg": total_g / 1000.0,
-        "standby_share": (total_wh - jobs_wh) / total_wh if total_wh > 0.0 else None,
-        "jobs_total_minus_inference_kwh": (float(jobs["energy_total_wh"].sum()) - total_wh) / WH_PER_KWH,
-    }
-
-
-# Tolerances of the end-of-run checks: relative to the energy turned over, and per vehicle.
-ENERGY_RTOL = 1e-9
-VEHICLE_ATOL_WH = 1e-6
-
-
-def _checks(balance_kwh: float, per_vehicle_wh: pd.Series, meter_gap_kwh: float, job_residual: int,
-            turnover_kwh: float) -> dict[str, Any]:
-    """The energy and job balances, and whether all of them hold within tolerance."""
-    tol_kwh = ENERGY_RTOL * max(1.0, turnover_kwh)
-    worst_wh = float(per_vehicle_wh.abs().max()) if len(per_vehicle_wh) else 0.0
-    passed = (abs(balance_kwh) <= tol_kwh and worst_wh <= VEHICLE_ATOL_WH
-              and abs(meter_gap_kwh) <= tol_kwh and job_residual == 0)
-    return {
-        "energy_balance_residual_kwh": balance_kwh,
-        "vehicle_energy_residual_max_wh": worst_wh,
-        "grid_meter_vs_recorder_kwh": meter_gap_kwh,
-        "job_balance_residual": job_residual,
-        "passed": bool(passed),
-    }
 
 
 def assemble_results(sim, wall_s: float, events: int) -> Results:
@@ -440,7 +266,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     grid_meter_kwh = float((veh["grid_wh"] * w).sum()) / WH_PER_KWH
 
     completed = jobs[jobs["outcome"] == "completed"]
-    left = _left(jobs)
+    left = jobs_left(jobs)
     job_residual = d.arrived - (d.completed + d.dropped + d.overflowed + d.queued_at_end + d.running_at_end)
     horizon_s = sim.horizon_s
     online_slot_s = totals["online_slots"]
@@ -489,10 +315,10 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "preempted_by_cause": dict(sorted(d.preemptions_by_cause.items())),
             "wasted_tokens": d.wasted_tokens,
             "wasted_kwh": d.wasted_wh / WH_PER_KWH,
-            "latency_s": _percentiles(completed["latency_s"].to_numpy()),
-            "wait_s": _percentiles(completed["wait_s"].to_numpy()),
+            "latency_s": percentiles(completed["latency_s"].to_numpy()),
+            "wait_s": percentiles(completed["wait_s"].to_numpy()),
             "slo_attainment": float(jobs["slo_met"].sum() / left.sum()) if left.sum() else None,
-            "by_class": _class_metrics(jobs),
+            "by_class": class_metrics(jobs),
             "dispatch_decisions": d.decisions,
         },
         "dispatch": {
@@ -504,12 +330,12 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "decisions": d.decisions,
         },
         "overflow": _overflow(sim, jobs),
-        "fairness": _fairness(sc, veh),
+        "fairness": fairness(sc, veh),
         "utilization": {
             "mean": totals["busy_slots"] / online_slot_s if online_slot_s else 0.0,
         },
         "energy_kwh": energy,
-        "cost_usd": _costs(sc, veh, w),
+        "cost_usd": costs(sc, veh, w),
         "co2_kg": {"total": float((veh["co2_g"] * w).sum()) / 1000.0},
         "tokens": {
             "served": d.tokens_served,
@@ -518,82 +344,10 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         },
         "inference_j_per_token": inference_j / generated if generated else None,
         "attribution": attribution,
-        "checks": _checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
+        "checks": checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
                           energy["grid_import"] + abs(energy["battery_change"]) + loads),
     }
     summary["availability"] = _availability(sim, totals)
     summary["robotaxi"] = _robotaxi(sim, veh)
     summary["comparison"] = _comparison(sim, jobs, veh, attribution)
     return Results(summary, ts, jobs, veh, sc, _sites(sim))
-
-
-# ---------------------------------------------------------------------------------- files
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    raise TypeError(f"not JSON serialisable: {type(x)}")
-
-
-def write_results(results: Results, out_dir: str | Path,
-                  before_publish: Callable[[Path], None] | None = None) -> Path:
-    """Write ``results`` to ``out_dir`` atomically and return the folder.
-
-    Files go to a temporary sibling folder; ``before_publish(tmp)`` may add more (figures);
-    then the folder is swapped into place with its marker (:func:`sim.publish.publish_folder`),
-    replacing an earlier results folder of the same name, never anything else. On any error the
-    temporary folder is removed and nothing is left behind. Every number in the summary must be
-    finite: a NaN or infinity is a bug and raises :class:`NonFiniteSummary` before anything is written.
-    """
-    out = Path(out_dir)
-    check_finite(results.summary)
-
-    def fill(tmp: Path) -> None:
-        text = json.dumps(results.summary, indent=2, default=_json_default, allow_nan=False)
-        (tmp / SUMMARY).write_text(text + "\n")
-        (tmp / SCENARIO).write_text(results.scenario.to_toml())
-        results.timeseries.to_csv(tmp / TIMESERIES, index=False, lineterminator="\n")
-        results.jobs.to_csv(tmp / JOBS, index=False, lineterminator="\n")
-        results.vehicles.to_csv(tmp / VEHICLES, index=False, lineterminator="\n")
-        if results.sites is not None:
-            results.sites.to_csv(tmp / SITES, index=False, lineterminator="\n")
-        if before_publish is not None:
-            before_publish(tmp)
-
-    return publish_folder(out, fill, "results")
-
-
-class NonFiniteSummary(RuntimeError):
-    """A summary number is NaN or infinite: a bug in fleetsim, not bad input."""
-
-
-def check_finite(summary: dict[str, Any], prefix: str = "") -> None:
-    """Raise :class:`NonFiniteSummary` naming the first dotted key of ``summary`` whose number is not finite."""
-    for key, value in summary.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            check_finite(value, path + ".")
-        elif isinstance(value, (list, tuple)):
-            check_finite({str(i): v for i, v in enumerate(value)}, path + ".")
-        elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
-            raise NonFiniteSummary(f"summary value {path} = {value!r} is not finite")
-
-
-def load_results(folder: str | Path) -> Results:
-    """Read a results folder written by :func:`write_results`."""
-    import tomllib  # noqa: PLC0415
-
-    f = Path(folder)
-    if not (f / SUMMARY).exists():
-        raise FileNotFoundError(f"{f}: not a fleetsim results folder (no {SUMMARY})")
-    summary = json.loads((f / SUMMARY).read_text())
-    scenario = resolve(tomllib.loads((f / SCENARIO).read_text()), str(f / SCENARIO))
-    return Results(
-        summary,
-        pd.read_csv(f / TIMESERIES),
-        pd.read_csv(f / JOBS),
-        pd.read_csv(f / VEHICLES),
-        scenario,
-        pd.read_csv(f / SITES) if (f / SITES).exists() else None,
-    )
