@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from fleet.jobs import BATCH_CLASS
+from sim.core.params import POS, TOKEN_RATE, param
 
 _WS_PER_KWH = 3.6e6
 
@@ -23,18 +24,21 @@ class DataCenterSpec:
     """A pool of GPU inference servers (defaults: Llama-3.1-8B on one H100 per server)."""
 
     # ASSUMPTION: a small overflow pool; sweep it.
-    servers: int = 4
+    servers: int = param(4, doc="overflow data-center GPU servers; ASSUMPTION", lo=1, hi=10_000_000)
     # Batch 8 per server: facts.md §6, ml-energy/leaderboard (Llama-3.1-8B, 1x H100, vLLM).
-    slots_per_server: int = 8
+    slots_per_server: int = param(8, doc="concurrent requests per server; batch 8 (facts.md §6, ml-energy "
+                                  "leaderboard)", lo=1, hi=4096)
     # 1,070 output tok/s at batch 8 (facts.md §6) / 8 sequences = 133.75 tok/s per slot.
-    decode_tokens_per_s: float = 133.75
+    decode_tokens_per_s: float = param(133.75, doc="decode rate per slot; 1,070 tok/s at batch 8 on an H100, "
+                                       "Llama-3.1-8B (facts.md §6)", **TOKEN_RATE)
     # Derived, ASSUMPTION: 989 TFLOP/s dense bf16 x ~40 % utilisation / (2 x 8e9 FLOP per
     # token) = ~25,000 prompt tok/s per H100, shared by 8 slots = ~3,000 per slot.
-    prefill_tokens_per_s: float = 3000.0
+    prefill_tokens_per_s: float = param(3000.0, doc="prefill rate per slot; derived from H100 bf16 FLOP/s at "
+                                        "~40 % use, ASSUMPTION", **TOKEN_RATE)
     # 486 W GPU power at batch 8 (facts.md §6, same source).
-    server_w: float = 486.0
+    server_w: float = param(486.0, doc="server power at full batch, W; 486 W at batch 8 (facts.md §6)", **POS)
     # 1.58: 2018 global average PUE, Uptime Institute (facts.md §5).
-    pue: float = 1.58
+    pue: float = param(1.58, doc="power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)", lo=1.0, hi=5.0)
 
     def __post_init__(self) -> None:
         for name in ("servers", "slots_per_server", "decode_tokens_per_s", "prefill_tokens_per_s", "server_w"):

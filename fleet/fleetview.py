@@ -44,9 +44,11 @@ class FreeSlotIndex:
                 return
         else:  # key >= 0 here
             self.size += 1
-        while len(buckets) <= key:
-            buckets.append([])
-        bucket = buckets[key]
+        try:
+            bucket = buckets[key]
+        except IndexError:  # a load not seen before: open the buckets up to it
+            buckets.extend([] for _ in range(key + 1 - len(buckets)))
+            bucket = buckets[key]
         v.bucket_pos = len(bucket)
         bucket.append(v)
         v.bucket = key

@@ -7,8 +7,11 @@ jobs restart from scratch and their lost tokens count as waste.
 """
 from __future__ import annotations
 
+#: job outcomes: codes and their names (jobs.csv's ``outcome`` column)
 QUEUED, RUNNING, COMPLETED, DROPPED, OVERFLOW = 0, 1, 2, 3, 4
 OUTCOME_NAMES = ("queued", "running", "completed", "dropped", "overflow")
+#: job classes: codes and their names (jobs.csv's ``job_class`` column)
+INTERACTIVE_CLASS, BATCH_CLASS = 0, 1
 CLASS_NAMES = ("interactive", "batch")
 
 
@@ -82,5 +85,3 @@ class Job:
         self.cost_usd = 0.0
         self.co2_g = 0.0
         self.bill_s = -1.0  # start of the run not yet billed to it
-
-INTERACTIVE_CLASS, BATCH_CLASS = 0, 1

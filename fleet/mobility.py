@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.core.errors import ScenarioError
+from sim.core.params import DISTANCE_KM, POS, SHARE, param
 
 HOME, WORK, OTHER = 0, 1, 2  # place codes (int8)
 
@@ -63,27 +64,33 @@ class MobilityParams:
     """Calibration of personal-car itineraries (static configuration)."""
 
     # AAA American Driving Survey 2022: 2.44 trips per driver per day (facts.md §3).
-    trips_per_day: float = 2.44
+    trips_per_day: float = param(2.44, doc="trips per car-day; AAA American Driving Survey 2022 (facts.md §3)", **POS)
     # NHTS 2022 via CANOE d_tot.csv, weekday, "probably km/day" (facts.md §3).
-    weekday_km_per_day: float = 47.39
+    weekday_km_per_day: float = param(47.39, doc="km per weekday car-day; NHTS 2022 via CANOE (facts.md §3)",
+                                      **DISTANCE_KM, hi=1e4)
     # Same file, weekend.
-    weekend_km_per_day: float = 57.75
+    weekend_km_per_day: float = param(57.75, doc="km per weekend car-day; NHTS 2022 via CANOE (facts.md §3)",
+                                      **DISTANCE_KM, hi=1e4)
     # AAA ADS 2022: 60.2 min of driving per driver per day (facts.md §3); sets the average speed.
-    minutes_per_day: float = 60.2
+    minutes_per_day: float = param(60.2, doc="driving minutes per weekday car-day; AAA 2022 (facts.md §3)", lo=1.0,
+                                   hi=1440.0)
     # NHTS 2022 weekday trip-start shares by hour, % (facts.md §3); normalised internally.
-    trip_start_share_by_hour: tuple[float, ...] = NHTS2022_WEEKDAY_START_PCT
+    trip_start_share_by_hour: tuple[float, ...] = param(
+        NHTS2022_WEEKDAY_START_PCT, kind="hours24",
+        doc="trip-start shares by local hour, %; NHTS 2022 weekday (facts.md §3)")
     # ASSUMPTION (no source in facts.md): share of vehicle-days without any trip.
-    idle_day_share: float = 0.15
+    idle_day_share: float = param(0.15, doc="share of car-days without a trip; ASSUMPTION", lo=0.0, hi=1.0,
+                                  hi_open=True)
     # ASSUMPTION (no source in facts.md): share of cars whose weekday tour goes to WORK first.
-    commuter_share: float = 0.5
+    commuter_share: float = param(0.5, doc="share of cars whose weekday tour goes to work first; ASSUMPTION", **SHARE)
     # Minimum parked time between two trips, s (modelling choice).
-    min_dwell_s: float = 300.0
+    min_dwell_s: float = param(300.0, doc="minimum parked time between trips, s", lo=0.0, hi=86400.0)
     # ASSUMPTION: lognormal shape of per-trip distance (sigma 1 gives mean/median = 1.65).
-    trip_km_sigma: float = 1.0
+    trip_km_sigma: float = param(1.0, doc="lognormal shape of trip distance; ASSUMPTION", lo=0.0, hi=3.0)
     # ASSUMPTION: cap of one trip's distance, km (under the ~430 km EPA range of a Model 3, §2).
-    max_trip_km: float = 300.0
+    max_trip_km: float = param(300.0, doc="longest single trip, km; ASSUMPTION", **DISTANCE_KM, hi=1e4)
     # ASSUMPTION: cap of trips per vehicle-day (truncates the Poisson count of extra stops).
-    max_trips_per_day: int = 10
+    max_trips_per_day: int = param(10, doc="most trips in a car-day", lo=2, hi=100)
 
     def __post_init__(self) -> None:
         def bad(field: str, value: object, allowed: str) -> ScenarioError:

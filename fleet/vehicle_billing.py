@@ -2,7 +2,7 @@
 average-cost content of its battery.
 
 Methods of :class:`fleet.vehicle.Vehicle` (a mixin with no state of its own; :class:`BillingHost`
-declares what it uses of the vehicle, and tests/test_layers.py checks both sides of that
+declares what it uses of the vehicle, and tests/project/test_layers.py checks both sides of that
 contract). A plugged car's inference comes from the grid through its charger at the grid's price
 and carbon over the run (exact integrals); an unplugged car's comes from its battery at the
 battery's average-cost content (the carbon and price of the hours it was charged in; discharging

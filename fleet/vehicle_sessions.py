@@ -1,7 +1,7 @@
 """A vehicle's charging sessions: smart-charging windows, depot stalls and robotaxi rides.
 
 Methods of :class:`fleet.vehicle.Vehicle` (a mixin with no state of its own; :class:`SessionHost`
-declares what it uses of the vehicle, and tests/test_layers.py checks both sides of that
+declares what it uses of the vehicle, and tests/project/test_layers.py checks both sides of that
 contract): planning a plug-in session's charging windows (:mod:`fleet.charging`) and holding
 between them; plugging in at a depot site, sharing its cap, waiting in line for a stall and giving
 a stall back at the charge limit; a robotaxi declining a ride it cannot or should not take.

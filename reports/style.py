@@ -74,7 +74,7 @@ USD_COLORS = {"electricity": PRICE_COLOR, "carbon": CARBON_COLOR, "owner_payouts
 SOLAR_COLOR = "#F2C200"
 CAP_COLOR = "#C0392B"
 
-JOB_CLASSES = ("interactive", "batch")
+JOB_CLASSES = schema.JOB_CLASSES
 CLASS_COLORS = {"interactive": "#1F4E9C", "batch": "#A0522D"}
 
 # Figure sizes, inches (width, height); pixel size = inches × dpi (no tight bbox).

@@ -18,6 +18,7 @@ import numpy as np
 from grid.profiles import CARBON_PROFILES
 from grid.training_carbon import STRUBELL_PUE
 from sim.core.clock import Clock
+from sim.core.params import param
 
 _J_PER_KWH = 3.6e6
 _G_PER_TONNE = 1e6
@@ -85,18 +86,23 @@ class DataCenterBaseline:
     # 64: the middle ML.ENERGY point. ~4,900 tok/s shared by 64 streams is ~77 tok/s each,
     # fast enough for interactive chat; batch ~511 gives ~19 tok/s per stream, batch 8 wastes the
     # GPU (0.455 J/token). ASSUMPTION: the operator runs a throughput-oriented but interactive batch.
-    batch_size: int = 64
+    batch_size: int = param(64, doc="batch of the comparison data center's GPUs (Llama-3.1-8B on H100, ML.ENERGY "
+                            "J/token, facts.md §6); ASSUMPTION: 64", lo=1, hi=4096)
     # 1.58: 2018 global average PUE, Uptime Institute, as used by Strubell et al. 2019 (facts.md §5).
-    pue: float = STRUBELL_PUE
+    pue: float = param(STRUBELL_PUE, doc="its power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)", lo=1.0,
+                       hi=5.0)
     # $0.17/kWh: California industrial average 2022 (California Green Innovation Index 2024,
     # Table 7, from US EIA State Energy Data System; US average $0.08), matching the default
     # CAISO 2022 carbon region and year. Strubell et al. 2019 use a flat $0.12/kWh (§4).
-    usd_per_kwh: float = 0.17
+    usd_per_kwh: float = param(0.17, doc="its electricity price, $/kWh; California industrial 2022 (Green "
+                               "Innovation Index 2024, from EIA SEDS)", lo=0.0, hi=100.0)
     # The data center's own grid region: a name in grid.profiles.CARBON_PROFILES.
-    carbon_profile: str = "caiso_2022"
+    carbon_profile: str = param("caiso_2022", doc="its grid region's hourly carbon profile",
+                                choices=tuple(sorted(CARBON_PROFILES)))
     # GPU rental or amortisation ($ per GPU-hour); 0 = not counted. Strubell et al. 2019 fn. 7
     # give cloud GPU prices of $0.43-0.74/h pre-emptible and $1.46-2.48/h on demand (facts.md §5).
-    hardware_usd_per_gpu_hour: float = 0.0
+    hardware_usd_per_gpu_hour: float = param(0.0, doc="GPU rental or amortisation, $/GPU-hour (0 = not counted; "
+                                             "cloud $0.43-2.48/h, Strubell et al. 2019)", lo=0.0, hi=1000.0)
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:

@@ -1,8 +1,9 @@
-"""The generated blocks of ``docs/``: the scenario keys and the command-line help.
+"""The generated blocks of ``docs/``: the scenario keys, the command-line help and the results reference.
 
-``docs/scenario.md`` holds ``sim.schema.reference_markdown()`` and ``docs/cli.md`` the help of
-every command of ``sim.cli.build_parser()``, each between a pair of HTML comment markers; the
-prose around the markers is written by hand and left as it is.
+``docs/scenario.md`` holds ``sim.schema.reference_markdown()``, ``docs/cli.md`` the help of
+every command of ``sim.cli.build_parser()`` and ``docs/results.md``
+``sim.results.catalog.reference_markdown()`` (every summary key and table column), each between a
+pair of HTML comment markers; the prose around the markers is written by hand and left as it is.
 
 ``python -m sim.docgen`` rewrites the blocks; ``python -m sim.docgen --check`` writes nothing,
 lists the stale files and exits with status 1 if there are any.
@@ -65,10 +66,18 @@ def cli_reference() -> str:
     return "\n".join(parts)
 
 
+def results_reference() -> str:
+    """Every key of ``summary.json`` and every column of the results tables, with unit and meaning (Markdown)."""
+    from sim.results.catalog import reference_markdown
+
+    return reference_markdown().strip() + "\n"
+
+
 #: generated file (relative to the root) -> (marker name, generator)
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "docs/scenario.md": ("scenario-reference", scenario_reference),
     "docs/cli.md": ("cli-reference", cli_reference),
+    "docs/results.md": ("results-reference", results_reference),
 }
 
 

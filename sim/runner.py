@@ -44,7 +44,7 @@ from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.recorder import Recorder
 from sim.core.rng import RandomStreams
 from sim.results import Results, assemble_results
-from sim.scenario import Scenario
+from sim.scenario import Scenario, build_spec
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 
@@ -119,7 +119,7 @@ def build_chip(sc: Scenario) -> ChipSpec:
 
 def build_vehicle_spec(sc: Scenario) -> VehicleSpec:
     """Vehicle, battery and charger parameters from the scenario."""
-    battery = BatterySpec(**{k: sc[f"fleet.battery.{k}"] for k in BatterySpec.__dataclass_fields__})
+    battery = build_spec(BatterySpec, sc, "fleet.battery")
     fields = ("power_w", "efficiency", "taper_start_soc", "taper_end_fraction", "taper_steps")
     charger = charger_preset(sc["fleet.charger.preset"],
                              **{k: sc[f"fleet.charger.{k}"] for k in fields if sc[f"fleet.charger.{k}"] is not None})
@@ -194,8 +194,8 @@ class Simulation:
         self.table = PriceCarbonTable(self.price, self.carbon)
         datacenter = None
         if sc["dispatch.on_max_wait"] == "overflow":
-            dc = {k: sc[f"dispatch.datacenter.{k}"] for k in DataCenterSpec.__dataclass_fields__}
-            datacenter = DataCenterPool(self.env, DataCenterSpec(**dc), self.log, self.table)
+            spec = build_spec(DataCenterSpec, sc, "dispatch.datacenter")
+            datacenter = DataCenterPool(self.env, spec, self.log, self.table)
         self.datacenter = datacenter
         self.dispatcher = Dispatcher(self.env, self.rec, self.index, self.log, queue_order=sc["dispatch.queue_order"],
                                      queueing=sc["dispatch.queueing"], datacenter=datacenter)
@@ -239,14 +239,7 @@ class Simulation:
         home_charger = draw.random(n) < sc["fleet.home_charger_share"]
         lo, hi = sc["fleet.initial_soc_min"], sc["fleet.initial_soc_max"]
         soc0 = lo + (hi - lo) * draw.random(n)
-        it = {k.rsplit(".", 1)[-1]: sc[k] for k in (
-            "fleet.itinerary.trips_per_day", "fleet.itinerary.weekday_km_per_day",
-            "fleet.itinerary.weekend_km_per_day", "fleet.itinerary.minutes_per_day",
-            "fleet.itinerary.idle_day_share", "fleet.itinerary.commuter_share",
-            "fleet.itinerary.min_dwell_s", "fleet.itinerary.trip_km_sigma",
-            "fleet.itinerary.max_trip_km", "fleet.itinerary.max_trips_per_day")}
-        params = MobilityParams(trip_start_share_by_hour=tuple(sc["fleet.itinerary.trip_start_share_by_hour"]),
-                                **it)
+        params = build_spec(MobilityParams, sc, "fleet.itinerary")
         model = MobilityModel(params, streams.get("mobility"))
         commuter = model.draw_commuters(n)
         workplace = commuter & (streams.get("workplace").random(n) < sc["fleet.workplace_charging_share"])

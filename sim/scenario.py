@@ -14,6 +14,7 @@ and never looks at the file system, so a results folder's ``scenario.toml`` reso
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import math
 import os
@@ -31,6 +32,7 @@ from fleet.policies.base import split_policy
 from grid.profiles import CARBON_PROFILES
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.inputs import MAX_TOML_FILE_BYTES, check_data_file, is_plain_name, quote, show_path
+from sim.core.params import param_info
 from sim.schema import HOURS24_MAX, KEYS, KEYS_BY_PATH, TABLES, TARIFF_NAMES, YEAR_MAX, YEAR_MIN, Key
 
 _ZONED = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)\s+([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)$")
@@ -561,3 +563,15 @@ def dispatch_param_default(scenario: Scenario, name: str) -> Any:
     from fleet.policies import policy_class
 
     return policy_class(scenario["dispatch.policy"]).PARAMS.get(name)
+
+
+def build_spec(spec: type, scenario: Scenario, prefix: str, **fixed: Any) -> Any:
+    """The dataclass ``spec`` built from the scenario's keys ``prefix.FIELD`` of its parameter fields
+    (:func:`sim.core.params.param`; an ``hours24`` list becomes a tuple), plus the ``fixed`` fields."""
+    values = {}
+    for f in dataclasses.fields(spec):
+        info = param_info(f)
+        if info is not None and f.name not in fixed:
+            value = scenario[f"{prefix}.{f.name}"]
+            values[f.name] = tuple(value) if info["kind"] == "hours24" else value
+    return spec(**values, **fixed)

@@ -7,6 +7,7 @@ with no public source (sweep it).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +26,18 @@ from fleet.workload import (
     DEFAULT_INTERACTIVE_SLO_S,
 )
 from grid.chargers import CHARGER_PRESETS
-from grid.profiles import CARBON_PROFILES
 from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
 from sim.core.inputs import NAME_ALLOWED
+from sim.core.params import (
+    DISTANCE_KM,
+    EFFICIENCY,
+    EFFICIENCY_FLOOR,
+    PACK_WH,
+    SHARE,
+    TOKEN_RATE,
+    param_info,
+)
 
 _B, _V, _M, _DC, _R = BatterySpec(), VehicleSpec(), MobilityParams(), DataCenterSpec(), RobotaxiParams()
 _DCB = DataCenterBaseline()
@@ -99,22 +108,31 @@ def _k(path, kind, default, doc, **kw) -> Key:
     return Key(path, kind, default, doc, **kw)
 
 
-SHARE = {"lo": 0.0, "hi": 1.0}
-POS = {"lo": 0.0, "lo_open": True}
-NONNEG = {"lo": 0.0}
-#: an efficiency: no real EV charger or pack is below one half (the least efficient, L1 charging,
-#: measures 80-85 %, facts.md §2), and a tiny one would divide energy into infinity
-EFFICIENCY = {"lo": 0.5, "hi": 1.0}
-_EFF_FLOOR = "at least 0.5: L1 charging, the least efficient, is 80-85 % (facts.md §2)"
+#: a spec field's Python type (as written) -> its key kind
+_KIND_OF_TYPE = {"float": "float", "int": "int", "bool": "bool", "str": "str"}
+
+
+def spec_keys(prefix: str, spec: type) -> tuple[Key, ...]:
+    """The keys ``prefix.FIELD`` of every :func:`sim.core.params.param` field of the dataclass
+    ``spec``, in field order, with the field's default, doc, bounds and choices."""
+    keys = []
+    for f in dataclasses.fields(spec):
+        info = param_info(f)
+        if info is None:
+            continue
+        kind = info["kind"] or _KIND_OF_TYPE[str(f.type)]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if kind == "hours24":
+            default = list(default)
+        keys.append(Key(f"{prefix}.{f.name}", kind, default, info["doc"], lo=info["lo"], hi=info["hi"],
+                        lo_open=info["lo_open"], hi_open=info["hi_open"], choices=info["choices"]))
+    return tuple(keys)
+
+
+_EFF_FLOOR = EFFICIENCY_FLOOR
 #: a time limit or mean service time, s: one millisecond is below any network round trip, and ~0 s
 #: divides by ~0
 LIMIT_S = {"lo": 1e-3}
-#: a token rate per slot, tokens/s: far below any chip's, and service times (tokens / rate) stay finite
-TOKEN_RATE = {"lo": 0.01}
-#: a distance, km: trip durations divide it by a speed and must not round to 0 s
-DISTANCE_KM = {"lo": 0.1}
-#: a battery pack, Wh: every SoC divides by it; 1 kWh is far below any car's (facts.md §2)
-PACK_WH = {"lo": 1000.0}
 
 KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ run
@@ -156,14 +174,7 @@ KEYS: tuple[Key, ...] = (
        **TOKEN_RATE, hi=1e9),
     _k("fleet.chip.idle_w", "float", None, "chip power awake and idle, W (default: preset)", lo=0.0, hi=1e5),
     _k("fleet.chip.active_w", "float", None, "chip power with all slots busy, W (default: preset)", lo=0.0, hi=1e5),
-    _k("fleet.battery.capacity_wh", "float", _B.capacity_wh,
-       "usable capacity, Wh; Model 3 Long Range ~75 kWh (facts.md §2)", **PACK_WH, hi=1e7),
-    _k("fleet.battery.charge_limit_soc", "float", _B.charge_limit_soc,
-       "daily charge limit; NCA/NMC <= 90 % (facts.md §2)", lo=0.0, lo_open=True, hi=1.0),
-    _k("fleet.battery.reserve_soc", "float", _B.reserve_soc,
-       "serving reserve: an unplugged car stops serving above it; ~20 % (facts.md §2)", **SHARE),
-    _k("fleet.battery.discharge_efficiency", "float", _B.discharge_efficiency,
-       "battery-to-load efficiency (1: consumption is a battery-terminal figure); " + _EFF_FLOOR, **EFFICIENCY),
+    *spec_keys("fleet.battery", BatterySpec),
     _k("fleet.charger.preset", "str", "l2_home",
        "home charger: l2_home (Tesla Wall Connector 11.5 kW, ~90 %) or l1 (1.4 kW, 80-85 %), facts.md §2; "
        "any grid.chargers preset", choices=tuple(sorted(CHARGER_PRESETS))),
@@ -187,27 +198,7 @@ KEYS: tuple[Key, ...] = (
        "asleep drain, W; 5.5 km/24 h x 150 Wh/km (facts.md §1)", lo=0.0, hi=1e5),
     _k("fleet.vehicle.public_dc_efficiency", "float", _V.public_dc_efficiency,
        "efficiency of an en-route DC fast top-up; 90-93 % (facts.md §2); " + _EFF_FLOOR, **EFFICIENCY),
-    _k("fleet.itinerary.trips_per_day", "float", _M.trips_per_day,
-       "trips per car-day; AAA American Driving Survey 2022 (facts.md §3)", **POS),
-    _k("fleet.itinerary.weekday_km_per_day", "float", _M.weekday_km_per_day,
-       "km per weekday car-day; NHTS 2022 via CANOE (facts.md §3)", **DISTANCE_KM, hi=1e4),
-    _k("fleet.itinerary.weekend_km_per_day", "float", _M.weekend_km_per_day,
-       "km per weekend car-day; NHTS 2022 via CANOE (facts.md §3)", **DISTANCE_KM, hi=1e4),
-    _k("fleet.itinerary.minutes_per_day", "float", _M.minutes_per_day,
-       "driving minutes per weekday car-day; AAA 2022 (facts.md §3)", lo=1.0, hi=1440.0),
-    _k("fleet.itinerary.trip_start_share_by_hour", "hours24", list(_M.trip_start_share_by_hour),
-       "trip-start shares by local hour, %; NHTS 2022 weekday (facts.md §3)"),
-    _k("fleet.itinerary.idle_day_share", "float", _M.idle_day_share,
-       "share of car-days without a trip; ASSUMPTION", lo=0.0, hi=1.0, hi_open=True),
-    _k("fleet.itinerary.commuter_share", "float", _M.commuter_share,
-       "share of cars whose weekday tour goes to work first; ASSUMPTION", **SHARE),
-    _k("fleet.itinerary.min_dwell_s", "float", _M.min_dwell_s, "minimum parked time between trips, s",
-       lo=0.0, hi=86400.0),
-    _k("fleet.itinerary.trip_km_sigma", "float", _M.trip_km_sigma,
-       "lognormal shape of trip distance; ASSUMPTION", lo=0.0, hi=3.0),
-    _k("fleet.itinerary.max_trip_km", "float", _M.max_trip_km, "longest single trip, km; ASSUMPTION",
-       **DISTANCE_KM, hi=1e4),
-    _k("fleet.itinerary.max_trips_per_day", "int", _M.max_trips_per_day, "most trips in a car-day", lo=2, hi=100),
+    *spec_keys("fleet.itinerary", MobilityParams),
     _k("fleet.robotaxi.vehicles", "int", 0,
        "robotaxis (Cybercab-like) simulated after the personal cars; 0 = none", lo=0, hi=100_000_000),
     _k("fleet.robotaxi.rides_per_hour", "float", _R.rides_per_hour,
@@ -305,35 +296,12 @@ KEYS: tuple[Key, ...] = (
     _k("dispatch.on_max_wait", "str", "drop",
        "a job still queued at its class's max wait is dropped ('drop') or served by the data center "
        "('overflow')", choices=("drop", "overflow")),
-    _k("dispatch.datacenter.servers", "int", _DC.servers, "overflow data-center GPU servers; ASSUMPTION",
-       lo=1, hi=10_000_000),
-    _k("dispatch.datacenter.slots_per_server", "int", _DC.slots_per_server,
-       "concurrent requests per server; batch 8 (facts.md §6, ml-energy leaderboard)", lo=1, hi=4096),
-    _k("dispatch.datacenter.decode_tokens_per_s", "float", _DC.decode_tokens_per_s,
-       "decode rate per slot; 1,070 tok/s at batch 8 on an H100, Llama-3.1-8B (facts.md §6)", **TOKEN_RATE),
-    _k("dispatch.datacenter.prefill_tokens_per_s", "float", _DC.prefill_tokens_per_s,
-       "prefill rate per slot; derived from H100 bf16 FLOP/s at ~40 % use, ASSUMPTION", **TOKEN_RATE),
-    _k("dispatch.datacenter.server_w", "float", _DC.server_w,
-       "server power at full batch, W; 486 W at batch 8 (facts.md §6)", **POS),
-    _k("dispatch.datacenter.pue", "float", _DC.pue, "power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)",
-       lo=1.0, hi=5.0),
+    *spec_keys("dispatch.datacenter", DataCenterSpec),
     # ------------------------------------------------------------------ grid
     _k("grid.carbon", "str", "caiso_2022",
        "carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or an EIA-930 CSV path"),
     _k("grid.tariff", "tariff", "pge_ev2a", "electricity tariff (time of use): pge_ev2a"),
-    _k("grid.datacenter.batch_size", "int", _DCB.batch_size,
-       "batch of the comparison data center's GPUs (Llama-3.1-8B on H100, ML.ENERGY J/token, facts.md §6); "
-       "ASSUMPTION: 64", lo=1, hi=4096),
-    _k("grid.datacenter.pue", "float", _DCB.pue, "its power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)",
-       lo=1.0, hi=5.0),
-    _k("grid.datacenter.usd_per_kwh", "float", _DCB.usd_per_kwh,
-       "its electricity price, $/kWh; California industrial 2022 (Green Innovation Index 2024, from EIA SEDS)",
-       lo=0.0, hi=100.0),
-    _k("grid.datacenter.carbon_profile", "str", _DCB.carbon_profile,
-       "its grid region's hourly carbon profile", choices=tuple(sorted(CARBON_PROFILES))),
-    _k("grid.datacenter.hardware_usd_per_gpu_hour", "float", _DCB.hardware_usd_per_gpu_hour,
-       "GPU rental or amortisation, $/GPU-hour (0 = not counted; cloud $0.43-2.48/h, Strubell et al. 2019)",
-       lo=0.0, hi=1000.0),
+    *spec_keys("grid.datacenter", DataCenterBaseline),
     _k("grid.charging.strategy", "str", "immediate",
        "when plugged cars charge: 'immediate' (from plug-in to the limit), 'off_peak' (the cheapest hours "
        "before departure) or 'carbon_aware' (the cleanest hours before departure); a plan that cannot "

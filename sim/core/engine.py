@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from heapq import heappop, heappush
-from operator import attrgetter
 from typing import Any
 
 import simpy
@@ -32,12 +31,22 @@ _new_call = object.__new__
 class Environment(simpy.Environment):
     """A ``simpy.Environment`` with a fast :meth:`run_until` and a fed stream of timed calls."""
 
-    #: current simulation time (s): simpy's property, read through a C getter (no Python frame)
-    now = property(attrgetter("_now"))
+    #: current simulation time (s): a plain attribute here, so that the hot path reads it without a
+    #: call; simpy's own code reads and writes it as ``_now`` through the property below
+    now: float = 0.0
+
+    @property
+    def _now(self) -> float:
+        return self.now
+
+    @_now.setter
+    def _now(self, t_s: float) -> None:
+        self.now = t_s
 
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
         self._stream: list[float] = []
+        self._stream_n = 0  # len(self._stream)
         self._stream_i = 0
         self._stream_fn: Callable[[int], None] | None = None
         self._calls_before = 0  # calls made from the streams fed before the current one
@@ -71,33 +80,33 @@ class Environment(simpy.Environment):
 
         ``times`` must be sorted and not before the current time; ``fn`` may feed the next list.
         """
-        if times and times[0] < self._now:
-            raise ValueError(f"fed time {times[0]} is before the current time {self._now}")
+        if times and times[0] < self.now:
+            raise ValueError(f"fed time {times[0]} is before the current time {self.now}")
         self._calls_before += self._stream_i
         self._stream = times
+        self._stream_n = len(times)
         self._stream_i = 0
         self._stream_fn = fn
 
     def run_until(self, until_s: float) -> None:
         """Process all events and fed calls before ``until_s`` (s), then set the clock to ``until_s``."""
         until_s = float(until_s)
-        if until_s <= self._now:
+        if until_s <= self.now:
             raise ValueError(f"until ({until_s}) must be greater than the current simulation time")
         queue = self._queue
         try:
             while True:
                 i = self._stream_i
-                times = self._stream
-                if i < len(times):
-                    t = times[i]
+                if i < self._stream_n:
+                    t = self._stream[i]
                     if t < until_s and (not queue or t <= queue[0][0]):
-                        self._now = t
+                        self.now = t
                         self._stream_i = i + 1
                         self._stream_fn(i)
                         continue
                 if not queue or queue[0][0] >= until_s:
                     break
-                self._now, _, _, event = heappop(queue)
+                self.now, _, _, event = heappop(queue)
                 callbacks, event.callbacks = event.callbacks, None
                 for callback in callbacks:
                     callback(event)
@@ -107,4 +116,4 @@ class Environment(simpy.Environment):
                     raise exc
         except StopSimulation:
             return
-        self._now = until_s
+        self.now = until_s

@@ -21,6 +21,7 @@ from sim.results.metrics import (
     percentiles,
 )
 from sim.results.schema import WH_PER_KWH, Results
+from sim.scenario import build_spec
 
 
 # ---------------------------------------------------------------------------------- assembly
@@ -179,7 +180,7 @@ def _comparison(sim, jobs: pd.DataFrame, veh: pd.DataFrame, attribution: dict[st
     fleet = fleet_per_million_tokens(
         attribution["inference_kwh"], g, float(veh["inference_usd"].sum()), g * usd_per_g,
         float(veh["payout_usd"].sum()), tokens)
-    spec = DataCenterBaseline(**{k: sc[f"grid.datacenter.{k}"] for k in DataCenterBaseline.__dataclass_fields__})
+    spec = build_spec(DataCenterBaseline, sc, "grid.datacenter")
     dc = datacenter_baseline((done["finish_s"].to_numpy(), done["output_tokens"].to_numpy()), spec, sim.clock,
                              sim.horizon_s, sc["grid.carbon_price_usd_per_tonne"])
     return compare(fleet, dc)

@@ -2,7 +2,7 @@
 energy categories, job classes and outcomes, and the in-memory :class:`Results`.
 
 ``reports`` reads folders through these names only. They are the folder's format, so they are
-written out here rather than imported from the simulation; tests/test_results.py checks that the
+written out here rather than imported from the simulation; tests/model/test_results.py checks that the
 collector's sources (:mod:`fleet.channels`, :mod:`fleet.jobs`) use the same ones.
 """
 from __future__ import annotations

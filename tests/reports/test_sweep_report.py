@@ -25,7 +25,7 @@ from sim.results import write_results
 from sim.runner import run
 from sim.scenario import default_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 POLICY, VEHICLES = "dispatch.policy", "fleet.vehicles"
 METRICS = ["jobs.slo_attainment", "jobs.latency_s.p95", "co2_kg.total",
            "comparison.fleet.g_co2_per_million_tokens", "fleet.trips_impacted"]

@@ -25,7 +25,7 @@ from sim.studies.stats import mean_ci, t_quantile
 from sim.studies.sweep import load_sweep, run_sweep
 from sim.studies.sweep_file import config_id, derive_seeds, read_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 THIS = Path(__file__).resolve()
 TINY = """[set]
 "run.days" = 0.05

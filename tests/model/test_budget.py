@@ -26,7 +26,7 @@ from sim.budget import (
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.scenario import default_scenario, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GiB = 2**30
 #: what every refusal test pretends the machine has free (the figure the task names)
 AVAILABLE = 20 * GiB

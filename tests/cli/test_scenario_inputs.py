@@ -21,7 +21,7 @@ from sim.core.inputs import NAME_ALLOWED
 from sim.scenario import default_scenario, load_scenario, parse_override
 from sim.schema import KEYS_BY_PATH
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--set", "run.days=0.05", "--set", "fleet.vehicles=20", "--no-report", "--no-progress"]
 
 POLICY_SOURCE = (

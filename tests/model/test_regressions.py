@@ -13,7 +13,7 @@ from sim.cli import main
 from sim.runner import Simulation, run
 from sim.scenario import default_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_weight_scales_fleet_totals_but_not_the_workload():

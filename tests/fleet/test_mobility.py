@@ -5,8 +5,6 @@ deterministic seed; a correct model fails one with probability ~6e-5 per check).
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -322,15 +320,3 @@ def test_shares_accept_list_and_need_not_sum_to_one():
     assert p.trip_start_share_by_hour == (1.0,) * 24
     hash(p)
 
-
-# --- speed (printed, not asserted: targets live in bench/) ------------------------------------
-
-def test_planning_speed_100k_printed(capsys):
-    model = MobilityModel(MobilityParams(), np.random.default_rng(0))
-    commuter = model.draw_commuters(100_000)
-    model.plan_day(0.0, 86400.0, False, commuter)  # warm-up
-    t0 = time.perf_counter()
-    plan = model.plan_day(86400.0, 86400.0, False, commuter)
-    elapsed_s = time.perf_counter() - t0
-    with capsys.disabled():
-        print(f"\nplan_day: 100,000 vehicles, {plan.depart_s.size} trips, {elapsed_s * 1e3:.1f} ms")

@@ -8,7 +8,7 @@ import pytest
 from sim.runner import run
 from sim.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 NEEDS_SHARED = {"azure_replay.toml"}

@@ -19,7 +19,7 @@ from sim import publish
 from sim.cli import main
 from sim.publish import MARKER, FolderLock, read_marker, remove_stale
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--set", "run.days=0.02", "--set", "fleet.vehicles=10", "--no-progress", "--no-report"]
 NOT_OURS = "fleetsim: error: --out {} exists and is not a fleetsim results folder; choose another folder or remove it"
 
@@ -255,6 +255,7 @@ def test_a_kill_between_the_publishing_steps_leaves_a_complete_folder(tmp_path, 
     assert snapshot(out) != old
 
 
+@pytest.mark.slow  # ~21 s alone
 def test_kills_at_random_instants_never_leave_an_incomplete_folder(tmp_path, capsys):
     """Kill runs at random instants (seeded): DIR is always a complete old or new folder, and the
     next run leaves no stray sibling."""

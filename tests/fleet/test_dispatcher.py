@@ -5,10 +5,11 @@ books, drop times), or distribution-free bounds (chi-square with a 1e-6 tail). R
 
 User policies are named ``module:Class``. This module names its own classes with
 ``f"{__name__}:Class"``: pytest (rootdir /work/main, default "prepend" import mode, no
-``tests/__init__.py``) imports this file as the top-level module ``test_dispatcher`` with
-``tests/`` on ``sys.path``, so that string resolves to this very module object (already in
-``sys.modules``) whichever way pytest is started; a hard-coded ``tests.test_dispatcher`` would only
-resolve when the current directory is on ``sys.path`` and would import a second copy.
+``__init__.py`` in ``tests/`` or ``tests/fleet/``) imports this file as the top-level module
+``test_dispatcher`` with ``tests/fleet/`` on ``sys.path``, so that string resolves to this very
+module object (already in ``sys.modules``) whichever way pytest is started; a hard-coded
+``tests.fleet.test_dispatcher`` would only resolve when the current directory is on ``sys.path``
+and would import a second copy.
 """
 from __future__ import annotations
 

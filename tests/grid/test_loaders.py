@@ -12,7 +12,7 @@ from grid.loaders import UNITS, load_eia930, load_eia930_signal, load_time_value
 from grid.signals import CalendarSignal, StepSignal
 from sim.core.errors import DataFileError, FleetsimInputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EIA = ROOT / ".." / "shared" / "data" / "eia930-carbon-2022"
 UTC = timezone.utc
 LA = ZoneInfo("America/Los_Angeles")

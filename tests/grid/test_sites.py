@@ -35,7 +35,7 @@ from sim.runner import Simulation
 from sim.scenario import default_scenario
 
 REL = 1e-9
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAN_JOSE_EPW = ROOT.parent / "shared" / "data" / "weather-epw" / "USA_CA_San.Jose-Mineta.epw"
 
 

@@ -38,7 +38,7 @@ from fleet.workload import (
 from sim.core.clock import Clock
 from sim.core.errors import DataFileError, FleetsimInputError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CONV = DATA / "azure-llm-2023" / "AzureLLMInferenceTrace_conv.csv"
 HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens"
 H = 3600.0

@@ -10,7 +10,7 @@ import pytest
 
 from sim.docgen import BLOCKS, cli_reference, replace_block, scenario_reference, sync
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 QUICK_START = "pip install -e . && fleetsim run"
 TEST_COMMAND = "pip install -e '.[test]' && pytest"

@@ -25,7 +25,7 @@ from grid.weather import read_epw
 from sim.cli import main
 from sim.core.errors import DataFileError, FleetsimInputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--set", "run.days=0.05", "--set", "fleet.vehicles=20"]  # 4,320 s from 2022-06-06 00:00 in LA
 RUN_SPAN_S = 0.05 * 86400
 TAXIS = ["--set", "fleet.robotaxi.vehicles=2"]

@@ -12,7 +12,7 @@ import pytest
 from sim.cli import main
 from sim.scenario import load_scenario, parse_override
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--set", "run.days=0.1", "--set", "fleet.vehicles=60", "--set", "run.sample_interval_s=600"]
 
 

@@ -17,7 +17,7 @@ from grid.profiles import (
 from sim.core.clock import Clock
 from sim.core.errors import DataFileError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "eia930-carbon-2022"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "eia930-carbon-2022"
 
 # reference/facts.md section 4, typed in here independently of grid/profiles.py.
 FACTS_CAISO = [308, 305, 303, 301, 301, 301, 301, 283, 231, 193, 181, 178,

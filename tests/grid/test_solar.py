@@ -16,7 +16,7 @@ from grid.weather import HOURS_PER_YEAR, read_epw, typical_year_signal
 from sim.core.clock import Clock
 from sim.core.errors import DataFileError, FleetsimInputError
 
-EPW_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "weather-epw"
+EPW_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "weather-epw"
 SAN_JOSE = EPW_DIR / "USA_CA_San.Jose-Mineta.epw"
 DALLAS = EPW_DIR / "USA_TX_Dallas-Fort.Worth.epw"
 LA = ZoneInfo("America/Los_Angeles")

@@ -109,7 +109,7 @@ def test_importing_the_kernel_loads_neither_fleet_nor_grid():
 
 
 # ---------------------------------------------------------------- owners keep their private state
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 #: ``module: expression`` reads of a leading-underscore attribute of another object that are allowed:
 #: the standard library's documented ``os._exit``, and a vehicle calling its own class's private
 #: methods on another vehicle of the same site, a signal its own class's helper.

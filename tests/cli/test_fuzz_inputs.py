@@ -1135,6 +1135,7 @@ def check_tune(o: Outcome, out: Path, folder: Path, inputs: list[str]) -> None:
     assert (out / "trials.csv").is_file(), "trials.csv was not written"
 
 
+@pytest.mark.slow  # ~22 s alone
 @pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="Optuna is an optional extra (fleetsim[tune])")
 @_settings(EXAMPLES["tune"])
 @given(case=tune_cases())

@@ -8,7 +8,7 @@ eligible vehicles at the instant of each decision. No expected value is copied f
 Instrumented policies subclass a built-in policy, call ``super().select(job)`` and compare its
 choice with a scan of the dispatcher's free-slot index (``view._index.buckets[k]`` holds the
 eligible vehicles with ``k`` busy slots, or load ``k`` under vehicle queueing). They are named
-in scenarios as ``f"{__name__}:Class"`` (see the docstring of tests/test_dispatcher.py for why).
+in scenarios as ``f"{__name__}:Class"`` (see the docstring of tests/fleet/test_dispatcher.py for why).
 Runs use fixed seeds; the file runs in well under a minute on two cores.
 """
 from __future__ import annotations

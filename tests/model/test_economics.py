@@ -12,7 +12,7 @@ from sim.comparison import joules_per_token
 from sim.runner import Simulation, run
 from sim.scenario import default_scenario, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"fleet.vehicles": 150, "run.days": 1.0, "workload.interactive.rate_per_s": 0.075,
          "workload.batch.rate_per_s": 0.075}
 

@@ -1,0 +1,68 @@
+"""One name per parameter: scenario keys come from the spec dataclasses' fields, and one generic
+builder makes a spec from a scenario."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from fleet.battery import BatterySpec
+from fleet.datacenter import DataCenterSpec
+from fleet.mobility import MobilityParams
+from sim.comparison import DataCenterBaseline
+from sim.core.errors import ScenarioError
+from sim.core.params import param
+from sim.scenario import build_spec, default_scenario
+from sim.schema import KEYS, KEYS_BY_PATH, spec_keys
+
+GENERATED = (("fleet.battery", BatterySpec), ("fleet.itinerary", MobilityParams),
+             ("dispatch.datacenter", DataCenterSpec), ("grid.datacenter", DataCenterBaseline))
+
+
+@pytest.mark.parametrize("prefix, spec", GENERATED, ids=[g[0] for g in GENERATED])
+def test_each_section_is_its_dataclass(prefix, spec):
+    """Every key of the section is a field of the dataclass with the field's default, and back."""
+    keys = [k for k in KEYS if k.path.startswith(prefix + ".")]
+    assert [k.path for k in keys] == [f"{prefix}.{f.name}" for f in dataclasses.fields(spec)]
+    defaults = spec()
+    for k in keys:
+        value = getattr(defaults, k.path.rsplit(".", 1)[1])
+        assert k.default == (list(value) if k.kind == "hours24" else value), k.path
+        assert k.doc and k.allowed()
+
+
+@pytest.mark.parametrize("prefix, spec", GENERATED, ids=[g[0] for g in GENERATED])
+def test_build_spec_takes_every_override(prefix, spec):
+    """A changed key reaches the built spec; the rest keep their defaults."""
+    key = next(k for k in KEYS if k.path.startswith(prefix + ".") and k.kind in ("float", "int"))
+    new = key.default + 1 if key.hi is None or key.default + 1 <= key.hi else key.default - 1
+    if key.kind == "float" and key.hi is not None and key.hi <= 1.0:
+        new = (key.default + (key.lo or 0.0)) / 2.0 if key.default > (key.lo or 0.0) else key.default
+    sc = default_scenario().with_overrides({key.path: new})
+    built = build_spec(spec, sc, prefix)
+    assert getattr(built, key.path.rsplit(".", 1)[1]) == new
+    assert built == dataclasses.replace(spec(), **{key.path.rsplit(".", 1)[1]: new})
+
+
+def test_a_new_field_is_a_new_key_with_its_bounds():
+    """Adding a parameter is adding one field: its key, doc, bounds and choices follow from it."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Pump:
+        flow_l_per_s: float = param(2.5, doc="flow, L/s; ASSUMPTION", lo=0.0, lo_open=True, hi=10.0)
+        mode: str = param("eco", doc="operating mode", choices=("eco", "boost"))
+        plain: int = 3  # not a parameter: no key
+
+    keys = spec_keys("site.pump", Pump)
+    assert [k.path for k in keys] == ["site.pump.flow_l_per_s", "site.pump.mode"]
+    flow, mode = keys
+    assert (flow.kind, flow.default, flow.lo, flow.lo_open, flow.hi) == ("float", 2.5, 0.0, True, 10.0)
+    assert flow.allowed() == "a number > 0 and <= 10"
+    assert mode.allowed() == "one of 'eco', 'boost'"
+
+
+def test_the_error_message_of_a_generated_key_names_it():
+    """Bounds declared on the field are enforced with the usual one-line message."""
+    k = KEYS_BY_PATH["fleet.battery.capacity_wh"]
+    with pytest.raises(ScenarioError, match=r"^fleet\.battery\.capacity_wh = 10\.0: allowed: a number >= 1000"):
+        default_scenario().with_overrides({k.path: 10.0})
