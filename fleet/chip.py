@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.core.params import TOKEN_RATE, param
+
 
 @dataclass(frozen=True)
 class ChipSpec:
     """Static parameters of an inference chip."""
 
     name: str
-    slots: int
-    prefill_tokens_per_s: float
-    decode_tokens_per_s: float
-    idle_w: float
-    active_w: float
+    slots: int = param(doc="concurrent request slots (default: preset)", lo=1, hi=4096)
+    prefill_tokens_per_s: float = param(doc="prefill rate per slot (default: preset)", **TOKEN_RATE, hi=1e9)
+    decode_tokens_per_s: float = param(doc="decode rate per slot (default: preset)", **TOKEN_RATE, hi=1e9)
+    idle_w: float = param(doc="chip power awake and idle, W (default: preset)", lo=0.0, hi=1e5)
+    active_w: float = param(doc="chip power with all slots busy, W (default: preset)", lo=0.0, hi=1e5)
     source: str = ""
 
     def service_s(self, prompt_tokens: float, output_tokens: float) -> float:

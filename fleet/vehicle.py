@@ -47,6 +47,7 @@ from fleet.mobility import HOME, WORK
 from fleet.vehicle_billing import JobBilling
 from fleet.vehicle_sessions import TOL_WH, ChargingSessions
 from grid.chargers import CHARGER_PRESETS
+from sim.core.params import EFFICIENCY, EFFICIENCY_FLOOR, param
 from sim.core.timers import call_later
 
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
@@ -85,18 +86,21 @@ class VehicleSpec:
     ready_soc: float = 0.0
     #: "personal" or "robotaxi"
     profile: str = "personal"
-    # Public DC fast charger used for an en-route top-up when a trip would otherwise empty the
-    # battery: 90-93 % efficient (facts.md §2: nenpower.com; support.evcs.com; veic.org).
-    public_dc_efficiency: float = 0.92
     # Model 3 LR AWD 2024: 259 Wh/mi EPA, wall to wheels (facts.md §2: insideevs.com/news/719013)
     # = 160.9 Wh/km at the wall; x 0.90 charging efficiency (emobpy default) = 144.8 Wh/km at the
     # battery terminals.
-    driving_wh_per_km: float = 144.8
+    driving_wh_per_km: float = param(144.8, doc="driving consumption at the battery, Wh/km; EPA 259 Wh/mi x 0.90 "
+                                     "(facts.md §2)", lo=0.0, lo_open=True, hi=1e4)
     # Awake car, computer and cameras on: 250-350 W measured (facts.md §1: freeteslacharging.com;
     # tesladiyrepair.com; model3.info), emobpy auxiliary load 300 W.
-    awake_overhead_w: float = 300.0
+    awake_overhead_w: float = param(300.0, doc="awake-car overhead without the chip, W; 250-350 W measured "
+                                    "(facts.md §1)", lo=0.0, hi=1e5)
     # Asleep: Model 3 loses ~5.5 km/24 h (facts.md §1) x 150 Wh/km = 825 Wh/day = 34 W (derived).
-    sleep_w: float = 34.0
+    sleep_w: float = param(34.0, doc="asleep drain, W; 5.5 km/24 h x 150 Wh/km (facts.md §1)", lo=0.0, hi=1e5)
+    # Public DC fast charger used for an en-route top-up when a trip would otherwise empty the
+    # battery: 90-93 % efficient (facts.md §2: nenpower.com; support.evcs.com; veic.org).
+    public_dc_efficiency: float = param(0.92, doc="efficiency of an en-route DC fast top-up; 90-93 % (facts.md §2); "
+                                        + EFFICIENCY_FLOOR, **EFFICIENCY)
     #: chip power per busy slot above idle (W), derived from the chip
     slot_active_w: float = field(init=False)
     #: what one busy slot is billed (W): its active power plus its share of the idle chip and

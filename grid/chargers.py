@@ -10,19 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from sim.core.params import EFFICIENCY, EFFICIENCY_FLOOR, param
+
 
 @dataclass(frozen=True)
 class ChargerSpec:
     """A charger as seen by one vehicle: grid-side power, AC->battery efficiency, taper."""
 
     # Tesla Wall Connector, L2: 11.5 kW (facts.md §2: teslamagz.com; evfocused.com).
-    power_w: float = 11_500.0
+    power_w: float = param(11_500.0, doc="home charger grid power, W (default: preset); L1, the slowest, is ~1.4 kW "
+                                     "(facts.md §2)", lo=100.0, hi=1e6)
     # L2 mean ~90 % (facts.md §2: nenpower.com; veic.org); EPA measured 88.4 %.
-    efficiency: float = 0.90
+    efficiency: float = param(0.90, doc="grid-to-battery efficiency (default: preset); " + EFFICIENCY_FLOOR,
+                              **EFFICIENCY)
     # CC/CV knee, an assumption typical of Li-ion charge curves (no source in facts.md).
-    taper_start_soc: float = 0.8
-    taper_end_fraction: float = 0.1
-    taper_steps: int = 4
+    taper_start_soc: float = param(0.8, doc="SoC where the charging taper begins (default: preset; 0.8 for AC, "
+                                   "ASSUMPTION)", lo=0.0, hi=1.0, hi_open=True)
+    taper_end_fraction: float = param(0.1, doc="charger power at SoC 1 as a fraction of full power (default: preset)",
+                                      lo=0.01, hi=1.0)
+    taper_steps: int = param(4, doc="constant-power steps of the taper (default: preset)", lo=1, hi=100)
 
     name: str = "l2_home"
 

@@ -34,7 +34,7 @@ from fleet.workload import (
     TraceWorkload,
     load_azure_trace,
 )
-from grid.chargers import charger_preset
+from grid.chargers import CHARGER_PRESETS
 from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
 from sim.builders import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
@@ -44,7 +44,7 @@ from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.recorder import Recorder
 from sim.core.rng import RandomStreams
 from sim.results import Results, assemble_results
-from sim.scenario import Scenario, build_spec
+from sim.scenario import Scenario, build_from_preset, build_spec
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 
@@ -108,10 +108,7 @@ def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSig
 
 def build_chip(sc: Scenario) -> ChipSpec:
     """The chip preset with any per-key overrides."""
-    base = CHIP_PRESETS[sc["fleet.chip.preset"]]
-    fields = ("slots", "prefill_tokens_per_s", "decode_tokens_per_s", "idle_w", "active_w")
-    over = {f: sc[f"fleet.chip.{f}"] for f in fields if sc[f"fleet.chip.{f}"] is not None}
-    chip = ChipSpec(**{**base.__dict__, **over})
+    chip = build_from_preset(CHIP_PRESETS[sc["fleet.chip.preset"]], sc, "fleet.chip")
     if chip.active_w < chip.idle_w:
         raise ScenarioError(f"fleet.chip.active_w = {chip.active_w!r}: allowed: >= fleet.chip.idle_w ({chip.idle_w!r})")
     return chip
@@ -119,13 +116,9 @@ def build_chip(sc: Scenario) -> ChipSpec:
 
 def build_vehicle_spec(sc: Scenario) -> VehicleSpec:
     """Vehicle, battery and charger parameters from the scenario."""
-    battery = build_spec(BatterySpec, sc, "fleet.battery")
-    fields = ("power_w", "efficiency", "taper_start_soc", "taper_end_fraction", "taper_steps")
-    charger = charger_preset(sc["fleet.charger.preset"],
-                             **{k: sc[f"fleet.charger.{k}"] for k in fields if sc[f"fleet.charger.{k}"] is not None})
-    veh = {k: sc[f"fleet.vehicle.{k}"] for k in ("driving_wh_per_km", "awake_overhead_w", "sleep_w",
-                                                   "public_dc_efficiency")}
-    return VehicleSpec(battery=battery, chip=build_chip(sc), home_charger=charger, **veh)
+    charger = build_from_preset(CHARGER_PRESETS[sc["fleet.charger.preset"]], sc, "fleet.charger")
+    return build_spec(VehicleSpec, sc, "fleet.vehicle", battery=build_spec(BatterySpec, sc, "fleet.battery"),
+                      chip=build_chip(sc), home_charger=charger)
 
 
 def build_workload(sc: Scenario, clock: Clock, rng: np.random.Generator):

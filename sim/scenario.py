@@ -575,3 +575,11 @@ def build_spec(spec: type, scenario: Scenario, prefix: str, **fixed: Any) -> Any
             value = scenario[f"{prefix}.{f.name}"]
             values[f.name] = tuple(value) if info["kind"] == "hours24" else value
     return spec(**values, **fixed)
+
+
+def build_from_preset(preset: Any, scenario: Scenario, prefix: str) -> Any:
+    """The dataclass instance ``preset`` with each parameter field the scenario sets (``prefix.FIELD``
+    not None) replaced: a preset section such as ``fleet.chip``."""
+    changes = {f.name: scenario[f"{prefix}.{f.name}"] for f in dataclasses.fields(preset)
+               if param_info(f) is not None and scenario[f"{prefix}.{f.name}"] is not None}
+    return dataclasses.replace(preset, **changes)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.battery import BatterySpec
-from fleet.chip import CHIP_PRESETS
+from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.datacenter import DataCenterSpec
 from fleet.mobility import MobilityParams
 from fleet.policies.base import POLICY_ALLOWED
@@ -25,17 +25,15 @@ from fleet.workload import (
     DEFAULT_INTERACTIVE_MAX_WAIT_S,
     DEFAULT_INTERACTIVE_SLO_S,
 )
-from grid.chargers import CHARGER_PRESETS
+from grid.chargers import CHARGER_PRESETS, ChargerSpec
 from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
 from sim.core.inputs import NAME_ALLOWED
 from sim.core.params import (
     DISTANCE_KM,
-    EFFICIENCY,
     EFFICIENCY_FLOOR,
     PACK_WH,
     SHARE,
-    TOKEN_RATE,
     param_info,
 )
 
@@ -112,16 +110,23 @@ def _k(path, kind, default, doc, **kw) -> Key:
 _KIND_OF_TYPE = {"float": "float", "int": "int", "bool": "bool", "str": "str"}
 
 
-def spec_keys(prefix: str, spec: type) -> tuple[Key, ...]:
+def spec_keys(prefix: str, spec: type, preset: bool = False) -> tuple[Key, ...]:
     """The keys ``prefix.FIELD`` of every :func:`sim.core.params.param` field of the dataclass
-    ``spec``, in field order, with the field's default, doc, bounds and choices."""
+    ``spec``, in field order, with the field's default, doc, bounds and choices. With ``preset``,
+    each key overrides the field of a preset named by ``prefix.preset`` and defaults to None (the
+    preset's value)."""
     keys = []
     for f in dataclasses.fields(spec):
         info = param_info(f)
         if info is None:
             continue
         kind = info["kind"] or _KIND_OF_TYPE[str(f.type)]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if preset:
+            default = None
+        elif f.default is not dataclasses.MISSING:
+            default = f.default
+        else:
+            default = f.default_factory()
         if kind == "hours24":
             default = list(default)
         keys.append(Key(f"{prefix}.{f.name}", kind, default, info["doc"], lo=info["lo"], hi=info["hi"],
@@ -167,37 +172,15 @@ KEYS: tuple[Key, ...] = (
     _k("fleet.mobility", "bool", True,
        "follow itineraries; false keeps every car parked at home (for validation)"),
     _k("fleet.chip.preset", "str", "hw4", "chip preset", choices=tuple(sorted(CHIP_PRESETS))),
-    _k("fleet.chip.slots", "int", None, "concurrent request slots (default: preset)", lo=1, hi=4096),
-    _k("fleet.chip.prefill_tokens_per_s", "float", None, "prefill rate per slot (default: preset)",
-       **TOKEN_RATE, hi=1e9),
-    _k("fleet.chip.decode_tokens_per_s", "float", None, "decode rate per slot (default: preset)",
-       **TOKEN_RATE, hi=1e9),
-    _k("fleet.chip.idle_w", "float", None, "chip power awake and idle, W (default: preset)", lo=0.0, hi=1e5),
-    _k("fleet.chip.active_w", "float", None, "chip power with all slots busy, W (default: preset)", lo=0.0, hi=1e5),
+    *spec_keys("fleet.chip", ChipSpec, preset=True),
     *spec_keys("fleet.battery", BatterySpec),
     _k("fleet.charger.preset", "str", "l2_home",
        "home charger: l2_home (Tesla Wall Connector 11.5 kW, ~90 %) or l1 (1.4 kW, 80-85 %), facts.md §2; "
        "any grid.chargers preset", choices=tuple(sorted(CHARGER_PRESETS))),
-    _k("fleet.charger.power_w", "float", None,
-       "home charger grid power, W (default: preset); L1, the slowest, is ~1.4 kW (facts.md §2)", lo=100.0, hi=1e6),
-    _k("fleet.charger.efficiency", "float", None, "grid-to-battery efficiency (default: preset); " + _EFF_FLOOR,
-       **EFFICIENCY),
-    _k("fleet.charger.taper_start_soc", "float", None,
-       "SoC where the charging taper begins (default: preset; 0.8 for AC, ASSUMPTION)", lo=0.0, hi=1.0, hi_open=True),
-    _k("fleet.charger.taper_end_fraction", "float", None,
-       "charger power at SoC 1 as a fraction of full power (default: preset)", lo=0.01, hi=1.0),
-    _k("fleet.charger.taper_steps", "int", None, "constant-power steps of the taper (default: preset)",
-       lo=1, hi=100),
+    *spec_keys("fleet.charger", ChargerSpec, preset=True),
     _k("fleet.workplace_charging_share", "float", 0.0,
        "share of commuters who can plug in at work (workplace_l2, 7.2 kW); ASSUMPTION: sweep it", **SHARE),
-    _k("fleet.vehicle.driving_wh_per_km", "float", _V.driving_wh_per_km,
-       "driving consumption at the battery, Wh/km; EPA 259 Wh/mi x 0.90 (facts.md §2)", lo=0.0, lo_open=True, hi=1e4),
-    _k("fleet.vehicle.awake_overhead_w", "float", _V.awake_overhead_w,
-       "awake-car overhead without the chip, W; 250-350 W measured (facts.md §1)", lo=0.0, hi=1e5),
-    _k("fleet.vehicle.sleep_w", "float", _V.sleep_w,
-       "asleep drain, W; 5.5 km/24 h x 150 Wh/km (facts.md §1)", lo=0.0, hi=1e5),
-    _k("fleet.vehicle.public_dc_efficiency", "float", _V.public_dc_efficiency,
-       "efficiency of an en-route DC fast top-up; 90-93 % (facts.md §2); " + _EFF_FLOOR, **EFFICIENCY),
+    *spec_keys("fleet.vehicle", VehicleSpec),
     *spec_keys("fleet.itinerary", MobilityParams),
     _k("fleet.robotaxi.vehicles", "int", 0,
        "robotaxis (Cybercab-like) simulated after the personal cars; 0 = none", lo=0, hi=100_000_000),

@@ -66,3 +66,33 @@ def test_the_error_message_of_a_generated_key_names_it():
     k = KEYS_BY_PATH["fleet.battery.capacity_wh"]
     with pytest.raises(ScenarioError, match=r"^fleet\.battery\.capacity_wh = 10\.0: allowed: a number >= 1000"):
         default_scenario().with_overrides({k.path: 10.0})
+
+
+PRESET_SECTIONS = (("fleet.chip", "hw4"), ("fleet.charger", "l1"))
+
+
+@pytest.mark.parametrize("prefix, preset", PRESET_SECTIONS, ids=[p[0] for p in PRESET_SECTIONS])
+def test_preset_sections_override_one_field_of_their_preset(prefix, preset):
+    """A preset section's keys default to None (the preset's value); a set key replaces one field."""
+    from fleet.chip import CHIP_PRESETS
+    from grid.chargers import CHARGER_PRESETS
+    from sim.scenario import build_from_preset
+
+    presets = CHIP_PRESETS if prefix == "fleet.chip" else CHARGER_PRESETS
+    keys = [k for k in KEYS if k.path.startswith(prefix + ".") and k.path != prefix + ".preset"]
+    assert keys and all(k.default is None for k in keys)
+    base = presets[preset]
+    sc = default_scenario().with_overrides({prefix + ".preset": preset})
+    assert build_from_preset(base, sc, prefix) == base
+    key = next(k for k in keys if k.kind == "float")
+    field_name = key.path.rsplit(".", 1)[1]
+    new = (getattr(base, field_name) + key.hi) / 2.0 if key.hi is not None else getattr(base, field_name) * 1.5
+    built = build_from_preset(base, sc.with_overrides({key.path: new}), prefix)
+    assert built == dataclasses.replace(base, **{field_name: new})
+
+
+def test_vehicle_keys_are_the_vehicle_specs_parameter_fields():
+    from fleet.vehicle import VehicleSpec
+
+    params = [f.name for f in dataclasses.fields(VehicleSpec) if "fleetsim.param" in f.metadata]
+    assert [k.path for k in KEYS if k.path.startswith("fleet.vehicle.")] == [f"fleet.vehicle.{n}" for n in params]
