@@ -29,6 +29,7 @@ import numpy as np
 
 from fleet.mobility import HOME, DayPlan, _is_number, _solve_lognormal_mu
 from sim.core.errors import ScenarioError
+from sim.core.params import DISTANCE_KM, param
 
 _KM_PER_MI = 1.609344
 
@@ -44,30 +45,34 @@ class OccupiedDayPlan(DayPlan):
 class RobotaxiParams:
     """Calibration of robotaxi duty cycles (static configuration)."""
 
-    # Waymo California, CPUC quarterly data, late 2025: ~44 % of vehicle miles empty (facts.md §3).
-    empty_share: float = 0.44
-    # Same source: mean occupancy ~0.75 = passenger miles / vehicle miles (4.75 M / 6.57 M a month),
-    # empty miles included. Not used to draw plans; see passengers_per_occupied_km.
-    mean_occupancy: float = 0.75
-    # ASSUMPTION (facts.md §3: no source for robotaxi service hours): service from 06:00 ...
-    service_start_h: float = 6.0
-    # ... to 24:00 local time.
-    service_end_h: float = 24.0
     # ASSUMPTION, sweep it: ride requests per car per service hour. 1.3/h x 18 h = 23.4 requests a
     # day, the scale of Waymo CA's 23.8 paid trips per vehicle per day (Dec 2024, CPUC data as
     # summarised on r/waymo), though Waymo serves around the clock.
-    rides_per_hour: float = 1.3
+    rides_per_hour: float = param(1.3, doc="ride requests per car per service hour; ASSUMPTION (23.4/day ~ Waymo CA's "
+                                  "23.8 trips/car/day, CPUC 2024)", lo=0.0, hi=100.0)
+    # ASSUMPTION (facts.md §3: no source for robotaxi service hours): service from 06:00 ...
+    service_start_h: float = param(6.0, doc="service starts, local hour; ASSUMPTION", lo=0.0, hi=24.0)
+    # ... to 24:00 local time.
+    service_end_h: float = param(24.0, doc="service ends, local hour; ASSUMPTION", lo=0.0, hi=24.0)
     # Mean occupied km per ride: "about six miles" per Waymo ride (CPUC data, Aug 2023, summarised
     # at jabberwocking.com/raw-data-waymo-taxi-trips-in-california); SherpaShare 2015: US Uber mean
     # 6.4 mi. 6 mi = 9.66 km.
-    mean_ride_km: float = 6.0 * _KM_PER_MI
+    mean_ride_km: float = param(6.0 * _KM_PER_MI, doc="mean occupied km per ride; Waymo CA ~6 mi (CPUC 2023)",
+                                **DISTANCE_KM, hi=500.0)
+    # Waymo California, CPUC quarterly data, late 2025: ~44 % of vehicle miles empty (facts.md §3).
+    empty_share: float = param(0.44, doc="share of km driven empty; Waymo CA ~44 % (CPUC late 2025, facts.md §3)",
+                               lo=0.0, hi=1.0, hi_open=True)
+    # Average urban speed, km/h: 20 mph. Lyft 2022 average ride speeds (Axios, 2023-01-04): NYC 15,
+    # Boston 20, Detroit 33 mph; the value within that range is an ASSUMPTION.
+    speed_kmh: float = param(20.0 * _KM_PER_MI, doc="urban average speed, km/h; 20 mph (Lyft 2022, Axios)", lo=1.0,
+                             hi=200.0)
+    # Same source as empty_share: mean occupancy ~0.75 = passenger miles / vehicle miles (4.75 M /
+    # 6.57 M a month), empty miles included. Not used to draw plans; see passengers_per_occupied_km.
+    mean_occupancy: float = 0.75
     # ASSUMPTION: lognormal shape of occupied km per ride (mean/median = 1.38).
     ride_km_sigma: float = 0.8
     # ASSUMPTION: cap of occupied km per ride.
     max_ride_km: float = 100.0
-    # Average urban speed, km/h: 20 mph. Lyft 2022 average ride speeds (Axios, 2023-01-04): NYC 15,
-    # Boston 20, Detroit 33 mph; the value within that range is an ASSUMPTION.
-    speed_kmh: float = 20.0 * _KM_PER_MI
     # ASSUMPTION (modelling choice): minimum time at the depot between two rides, s.
     min_dwell_s: float = 120.0
 

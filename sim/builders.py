@@ -20,7 +20,7 @@ from grid.tariff_file import load_tariff
 from sim.core.clock import Clock
 from sim.core.errors import DataFileError, FleetsimInputError, ScenarioError
 from sim.core.inputs import check_data_file, quote
-from sim.scenario import Scenario
+from sim.scenario import Scenario, build_spec
 
 DEPOT = "depot"
 
@@ -68,8 +68,8 @@ def carbon_signal(value: str, clock: Clock, horizon_s: float) -> StepSignal:
 
 
 def robotaxi_params(sc: Scenario) -> RobotaxiParams:
-    keys = ("rides_per_hour", "service_start_h", "service_end_h", "mean_ride_km", "empty_share", "speed_kmh")
-    return RobotaxiParams(**{k: sc[f"fleet.robotaxi.{k}"] for k in keys})
+    """The robotaxi duty-cycle calibration from the scenario's ``fleet.robotaxi`` keys."""
+    return build_spec(RobotaxiParams, sc, "fleet.robotaxi")
 
 
 def robotaxi_spec(sc: Scenario, personal: VehicleSpec) -> VehicleSpec:

@@ -30,7 +30,6 @@ from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
 from sim.core.inputs import NAME_ALLOWED
 from sim.core.params import (
-    DISTANCE_KM,
     EFFICIENCY_FLOOR,
     PACK_WH,
     SHARE,
@@ -184,19 +183,7 @@ KEYS: tuple[Key, ...] = (
     *spec_keys("fleet.itinerary", MobilityParams),
     _k("fleet.robotaxi.vehicles", "int", 0,
        "robotaxis (Cybercab-like) simulated after the personal cars; 0 = none", lo=0, hi=100_000_000),
-    _k("fleet.robotaxi.rides_per_hour", "float", _R.rides_per_hour,
-       "ride requests per car per service hour; ASSUMPTION (23.4/day ~ Waymo CA's 23.8 trips/car/day, CPUC 2024)",
-       lo=0.0, hi=100.0),
-    _k("fleet.robotaxi.service_start_h", "float", _R.service_start_h, "service starts, local hour; ASSUMPTION",
-       lo=0.0, hi=24.0),
-    _k("fleet.robotaxi.service_end_h", "float", _R.service_end_h, "service ends, local hour; ASSUMPTION",
-       lo=0.0, hi=24.0),
-    _k("fleet.robotaxi.mean_ride_km", "float", _R.mean_ride_km,
-       "mean occupied km per ride; Waymo CA ~6 mi (CPUC 2023)", **DISTANCE_KM, hi=500.0),
-    _k("fleet.robotaxi.empty_share", "float", _R.empty_share,
-       "share of km driven empty; Waymo CA ~44 % (CPUC late 2025, facts.md §3)", lo=0.0, hi=1.0, hi_open=True),
-    _k("fleet.robotaxi.speed_kmh", "float", _R.speed_kmh, "urban average speed, km/h; 20 mph (Lyft 2022, Axios)",
-       lo=1.0, hi=200.0),
+    *spec_keys("fleet.robotaxi", RobotaxiParams),
     _k("fleet.robotaxi.capacity_wh", "float", 48_000.0,
        "robotaxi pack, Wh; Cybercab < 50 kWh (facts.md §2)", **PACK_WH, hi=1e6),
     _k("fleet.robotaxi.driving_wh_per_km", "float", 102.5,

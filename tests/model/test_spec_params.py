@@ -91,8 +91,15 @@ def test_preset_sections_override_one_field_of_their_preset(prefix, preset):
     assert built == dataclasses.replace(base, **{field_name: new})
 
 
-def test_vehicle_keys_are_the_vehicle_specs_parameter_fields():
+@pytest.mark.parametrize("prefix", ["fleet.vehicle", "fleet.robotaxi"])
+def test_parameter_fields_of_mixed_specs_are_keys_in_field_order(prefix):
+    """VehicleSpec and RobotaxiParams also hold fields that are not keys (sub-specs, constants):
+    exactly their parameter fields are keys, in field order."""
+    from fleet.robotaxi import RobotaxiParams
     from fleet.vehicle import VehicleSpec
 
-    params = [f.name for f in dataclasses.fields(VehicleSpec) if "fleetsim.param" in f.metadata]
-    assert [k.path for k in KEYS if k.path.startswith("fleet.vehicle.")] == [f"fleet.vehicle.{n}" for n in params]
+    spec = VehicleSpec if prefix == "fleet.vehicle" else RobotaxiParams
+    params = [f"{prefix}.{f.name}" for f in dataclasses.fields(spec) if "fleetsim.param" in f.metadata]
+    paths = [k.path for k in KEYS]
+    assert params and all(p in paths for p in params)
+    assert [p for p in paths if p in params] == params
