@@ -117,8 +117,9 @@ class Bench:
         called directly, so without this the dead events would pile up on the heap, keep their
         jobs alive and make the collector's young-generation passes grow with the run.
         """
-        queue = self.sim.env._queue
-        live = [e for e in queue if not (isinstance(e[3]._value, Job) and e[3]._value.run_event is not e[3])]
+        queue = self.sim.env._queue  # a benchmark may reach into the engine; the package may not
+        live = [e for e in queue
+                if not (isinstance(getattr(e[3], "value", None), Job) and e[3].value.run_event is not e[3])]
         heapify(live)
         queue[:] = live
 

@@ -55,7 +55,7 @@ NHTS2022_WEEKDAY_START_PCT: tuple[float, ...] = (
 )
 
 
-def _is_number(x: object) -> bool:
+def is_number(x: object) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
@@ -99,15 +99,15 @@ class MobilityParams:
         for field in ("trips_per_day", "weekday_km_per_day", "weekend_km_per_day",
                       "minutes_per_day", "max_trip_km"):
             v = getattr(self, field)
-            if not _is_number(v) or not math.isfinite(v) or v <= 0:
+            if not is_number(v) or not math.isfinite(v) or v <= 0:
                 raise bad(field, v, "must be a finite number > 0")
         for field in ("min_dwell_s", "trip_km_sigma"):
             v = getattr(self, field)
-            if not _is_number(v) or not math.isfinite(v) or v < 0:
+            if not is_number(v) or not math.isfinite(v) or v < 0:
                 raise bad(field, v, "must be a finite number >= 0")
-        if not _is_number(self.commuter_share) or not 0.0 <= self.commuter_share <= 1.0:
+        if not is_number(self.commuter_share) or not 0.0 <= self.commuter_share <= 1.0:
             raise bad("commuter_share", self.commuter_share, "must be a share in [0, 1]")
-        if not _is_number(self.idle_day_share) or not 0.0 <= self.idle_day_share < 1.0:
+        if not is_number(self.idle_day_share) or not 0.0 <= self.idle_day_share < 1.0:
             raise bad("idle_day_share", self.idle_day_share, "must be a share in [0, 1)")
         m = self.max_trips_per_day
         if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or m < 2:
@@ -116,7 +116,7 @@ class MobilityParams:
         if (
             not isinstance(shares, (tuple, list))
             or len(shares) != 24
-            or not all(_is_number(s) and math.isfinite(s) and s >= 0 for s in shares)
+            or not all(is_number(s) and math.isfinite(s) and s >= 0 for s in shares)
             or not 0 < sum(shares) < math.inf
         ):
             raise bad("trip_start_share_by_hour", shares,
@@ -222,7 +222,7 @@ def _truncated_lognormal_mean(mu: float, sigma: float, cap: float) -> float:
     return math.exp(mu + sigma * sigma / 2.0) * _normal_cdf(b - sigma) / _normal_cdf(b)
 
 
-def _solve_lognormal_mu(mean: float, sigma: float, cap: float) -> float:
+def solve_lognormal_mu(mean: float, sigma: float, cap: float) -> float:
     """Location ``mu`` of a lognormal(mu, sigma) truncated at ``cap`` with the given mean."""
     if sigma == 0.0:
         return math.log(mean)
@@ -255,7 +255,7 @@ class MobilityModel:
         self._extra_cdf[-1] = 1.0
         self._max_extra = p.max_trips_per_day - 2
         self._mu_km = {
-            weekend: _solve_lognormal_mu(
+            weekend: solve_lognormal_mu(
                 km_per_day / p.trips_per_day, p.trip_km_sigma, p.max_trip_km
             )
             for weekend, km_per_day in ((False, p.weekday_km_per_day), (True, p.weekend_km_per_day))

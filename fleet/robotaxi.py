@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fleet.mobility import HOME, DayPlan, _is_number, _solve_lognormal_mu
+from fleet.mobility import HOME, DayPlan, is_number, solve_lognormal_mu
 from sim.core.errors import ScenarioError
 from sim.core.params import DISTANCE_KM, param
 
@@ -82,23 +82,23 @@ class RobotaxiParams:
 
         for field in ("mean_ride_km", "max_ride_km", "speed_kmh"):
             v = getattr(self, field)
-            if not _is_number(v) or not math.isfinite(v) or v <= 0:
+            if not is_number(v) or not math.isfinite(v) or v <= 0:
                 raise bad(field, v, "must be a finite number > 0")
         for field in ("rides_per_hour", "ride_km_sigma", "min_dwell_s"):
             v = getattr(self, field)
-            if not _is_number(v) or not math.isfinite(v) or v < 0:
+            if not is_number(v) or not math.isfinite(v) or v < 0:
                 raise bad(field, v, "must be a finite number >= 0")
-        if not _is_number(self.empty_share) or not 0.0 <= self.empty_share < 1.0:
+        if not is_number(self.empty_share) or not 0.0 <= self.empty_share < 1.0:
             raise bad("empty_share", self.empty_share, "must be a share in [0, 1)")
         for field in ("service_start_h", "service_end_h"):
             v = getattr(self, field)
-            if not _is_number(v) or not 0.0 <= v <= 24.0:
+            if not is_number(v) or not 0.0 <= v <= 24.0:
                 raise bad(field, v, "must be a local hour in [0, 24]")
         if self.service_end_h <= self.service_start_h:
             raise bad("service_end_h", self.service_end_h,
                       f"must be later than service_start_h = {self.service_start_h!r} (same local day)")
         occ = self.mean_occupancy
-        if not _is_number(occ) or not math.isfinite(occ) or occ < 1.0 - self.empty_share:
+        if not is_number(occ) or not math.isfinite(occ) or occ < 1.0 - self.empty_share:
             raise bad("mean_occupancy", occ,
                       f"must be a finite number >= 1 - empty_share = {1.0 - self.empty_share:g} "
                       f"(passengers per vehicle km; every occupied km carries at least one)")
@@ -128,7 +128,7 @@ class RobotaxiModel:
     def __init__(self, params: RobotaxiParams, rng: np.random.Generator) -> None:
         self.params = params
         self.rng = rng
-        self._mu_km = _solve_lognormal_mu(params.mean_ride_km, params.ride_km_sigma, params.max_ride_km)
+        self._mu_km = solve_lognormal_mu(params.mean_ride_km, params.ride_km_sigma, params.max_ride_km)
 
     def _ride_km(self, n: int) -> np.ndarray:
         """``n`` i.i.d. truncated-lognormal occupied km per ride (rejection sampling)."""

@@ -8,7 +8,7 @@ cost and CO2 integrals are exact. A step boundary is an event of the vehicle.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sim.core.params import EFFICIENCY, EFFICIENCY_FLOOR, param
 
@@ -86,8 +86,3 @@ CHARGER_PRESETS: dict[str, ChargerSpec] = {
     # efficiency as L2 (ASSUMPTION).
     "inductive": ChargerSpec(power_w=25_000.0, efficiency=0.90, name="inductive"),
 }
-
-
-def charger_preset(name: str, **changes) -> ChargerSpec:
-    """A preset by name, with fields replaced by ``changes`` (e.g. ``power_w``)."""
-    return replace(CHARGER_PRESETS[name], **changes)

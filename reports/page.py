@@ -47,7 +47,7 @@ CAPTIONS = {
                  "are more). Drawn only when the run has per-site samples (sites.csv).",
 }
 
-_CSS = """
+PAGE_CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2em auto;
        max-width: 1250px; color: #222; line-height: 1.4; padding: 0 1em; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
@@ -245,7 +245,7 @@ def write_page(folder: str | Path, results: Results, figure_paths: Iterable[Path
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{PAGE_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="meta">{html.escape(meta)}</p>',
         "<h2>Headline metrics</h2>",

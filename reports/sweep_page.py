@@ -15,8 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.page import _CSS as PAGE_CSS
-from reports.page import fmt_num
+from reports.page import PAGE_CSS, fmt_num
 from reports.sweep_figures import (
     SweepChoice,
     SweepTables,
@@ -29,7 +28,7 @@ from reports.sweep_figures import (
 )
 
 REPORT = "report.html"
-_CSS = PAGE_CSS + """
+SWEEP_CSS = PAGE_CSS + """
 div.wide { overflow-x: auto; } th { vertical-align: bottom; } th small { color: #777; font-weight: normal; }
 td.err { font-family: ui-monospace, monospace; font-size: 0.88em; color: #8B0000; }
 """
@@ -190,7 +189,7 @@ def write_sweep_page(folder: str | Path, tables: SweepTables, choice: SweepChoic
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{SWEEP_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
         f'<p class="meta">{e(meta)}</p>',
         "<h2>Aggregate over seeds (mean ± 95 % confidence interval half-width)</h2>",

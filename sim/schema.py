@@ -30,14 +30,10 @@ from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
 from sim.core.inputs import NAME_ALLOWED
 from sim.core.params import (
-    EFFICIENCY_FLOOR,
     PACK_WH,
     SHARE,
     param_info,
 )
-
-_B, _V, _M, _DC, _R = BatterySpec(), VehicleSpec(), MobilityParams(), DataCenterSpec(), RobotaxiParams()
-_DCB = DataCenterBaseline()
 
 #: the years a run may span (its start and its end): wide enough for any study, narrow enough that
 #: every instant of a run, its time zone's offsets and its calendar stay representable
@@ -133,7 +129,6 @@ def spec_keys(prefix: str, spec: type, preset: bool = False) -> tuple[Key, ...]:
     return tuple(keys)
 
 
-_EFF_FLOOR = EFFICIENCY_FLOOR
 #: a time limit or mean service time, s: one millisecond is below any network round trip, and ~0 s
 #: divides by ~0
 LIMIT_S = {"lo": 1e-3}

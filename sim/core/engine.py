@@ -71,8 +71,8 @@ class Environment(simpy.Environment):
         return ev
 
     def events_scheduled(self) -> int:
-        """Events put on the queue so far, plus one (this count takes an event id itself), plus
-        the calls made from fed streams."""
+        """Events put on the queue so far plus the calls made from fed streams (reading the count
+        uses up one event id, so a later reading is one higher)."""
         return next(self._eid) + self.stream_calls
 
     def feed(self, times: list[float], fn: Callable[[int], None] | None) -> None:

@@ -3,7 +3,7 @@
 A field made with :func:`param` carries its scenario documentation: the text (with its source, or
 ASSUMPTION where no public source exists), the unit, the bounds and, for strings, the allowed
 choices. The model's schema builds its keys from these fields (``sim.schema.spec_keys``) and one
-generic builder makes the spec from a scenario (``sim.builders.build_spec``), so adding a
+generic builder makes the spec from a scenario (``sim.scenario.build_spec``), so adding a
 parameter means adding one field.
 """
 from __future__ import annotations

@@ -51,15 +51,6 @@ class Recorder:
         self.acc[i] += delta * (t_s - self.t_open)
         self.level[i] += delta
 
-    def move(self, src: int, dst: int, amount: float, t_s: float) -> None:
-        """Move ``amount`` from level ``src`` to level ``dst`` at time ``t_s`` (a count changing state)."""
-        d = amount * (t_s - self.t_open)
-        acc, level = self.acc, self.level
-        acc[src] -= d
-        level[src] -= amount
-        acc[dst] += d
-        level[dst] += amount
-
     def add_moving(self, i: int, delta: float, src: int, dst: int, amount: float, t_s: float) -> None:
         """Change level ``i`` by ``delta`` and, if ``src != dst``, move ``amount`` from level ``src``
         to level ``dst``, at time ``t_s``: a car's busy slots and its state count in one call."""

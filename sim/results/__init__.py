@@ -6,7 +6,8 @@
 - :mod:`sim.results.folder`: writing a folder atomically and reading it back.
 
 Folder contents: ``summary.json``, ``scenario.toml``, ``timeseries.csv``, ``jobs.csv``,
-``vehicles.csv``, ``fleetsim.json``, and (drawn by ``reports``) ``figures/*.png`` and ``report.html``.
+``vehicles.csv``, ``sites.csv`` (robotaxi runs), ``fleetsim.json``, and (drawn by ``reports``)
+``figures/*.png`` and ``report.html``.
 """
 from sim.results.collect import assemble_results
 from sim.results.folder import NonFiniteSummary, check_finite, load_results, write_results

@@ -12,7 +12,7 @@ its tables; :func:`load_sweep` reads them back.
     root_seed = 12345                     # numpy SeedSequence root (integer >= 0; default 0)
     combine = "product"                   # or "zip": value i of every axis (axes of equal length)
     metrics = ["jobs.slo_attainment", "co2_kg.total"]  # summary.json values; default: every number
-    figures = false                       # draw each point's figures and report page
+    figures = false                       # draw each point's figures and report page (point_report)
     [set]                                 # fixed overrides of every point
     "run.days" = 1
     [axes]                                # the values of each axis, in order (first axis slowest)
@@ -135,6 +135,9 @@ def run_sweep(sweep_path: str | Path, out_dir: str | Path | None = None, workers
         raise ScenarioError(f"--workers = {workers!r}: allowed: an integer >= 1")
     spec = read_sweep(sweep_path, limits=limits, out_dir=out_dir,  # refuses what cannot fit (sim.budget)
                       workers=workers if scheduler in (None, "local") else 0)
+    if spec.figures and point_report is None:
+        raise ScenarioError(f"{sweep_path}: figures = true: pass point_report=reports.build_report to "
+                            "run_sweep to draw them (fleetsim sweep does)")
     out = check_out_path(Path(out_dir) if out_dir is not None else Path("results") / f"sweep_{spec.name}",
                          protect=[Path(sweep_path)])
     if scheduler in (None, "local"):

@@ -69,7 +69,8 @@ finishes first: the same file gives byte-identical outputs serial or parallel. C
 tune folder): ``best.json`` (the feasible trial with the lowest objective, or the least violating
 one if none is feasible: number, params, objective, metric means, feasible), ``trials.csv`` (one
 row per trial: number, state, ``param.<key>``, ``mean.<metric>``, objective, feasible, violation,
-error), ``history.png`` (objective per trial, best feasible so far), ``pareto.png`` (the two
+error), and with ``draw=reports.tune_figures.draw_tune_figures`` (as ``fleetsim tune`` passes)
+``history.png`` (objective per trial, best feasible so far) and ``pareto.png`` (the two
 ``pareto`` metrics, default the first two metrics named; feasible and infeasible trials and the
 non-dominated front of the feasible ones, a metric with a negative objective weight counting as
 higher-is-better; omitted when the file names a single metric) and ``tune.json`` (metadata).

@@ -355,6 +355,9 @@ def test_dask_local_cluster_gives_the_same_tables(tmp_path):
 def test_figures_are_drawn_only_when_asked_and_unknown_metrics_stop_the_sweep(tmp_path):
     from reports import build_report
 
+    with pytest.raises(ScenarioError, match="figures = true: pass point_report=reports.build_report"):
+        run_sweep(sweep_file(tmp_path, "figures = true\n", name="nodraw"), tmp_path / "nodraw", progress=False)
+    assert not (tmp_path / "nodraw").exists()
     t = run_sweep(sweep_file(tmp_path, "figures = true\n"), tmp_path / "fig", progress=False,
                   point_report=build_report)
     folder = tmp_path / "fig" / "points" / t.points["point"][0]
