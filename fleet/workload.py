@@ -6,7 +6,7 @@ arrivals: every arrival lands in exactly one window, so consecutive calls over a
 are equivalent to one call (for the synthetic process: equal in distribution, by the independent
 increments of a Poisson process; for trace replay: identical).
 
-Token counts are integers >= 1. Job class codes are :data:`INTERACTIVE` and :data:`BATCH`
+Token counts are integers >= 1. Job class codes are :data:`INTERACTIVE_CLASS` and :data:`BATCH_CLASS`
 (the indices of ``fleet.jobs.CLASS_NAMES``).
 """
 from __future__ import annotations
@@ -21,12 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
+from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS
 from sim.core.clock import HOUR_S, Clock
 from sim.core.errors import DataFileError, ScenarioError
 from sim.core.inputs import check_data_file, quote
-
-INTERACTIVE = 0
-BATCH = 1
+from sim.core.params import LIMIT_S, param
 
 # Largest token count of one request (10 million, as the schema's workload keys): job records
 # store counts in 32 bits.
@@ -101,7 +100,7 @@ class ArrivalBatch:
     arrival_s: np.ndarray  # float64, simulation seconds
     prompt_tokens: np.ndarray  # int64 >= 1
     output_tokens: np.ndarray  # int64 >= 1
-    job_class: np.ndarray  # int8, INTERACTIVE or BATCH
+    job_class: np.ndarray  # int8, INTERACTIVE_CLASS or BATCH_CLASS
     service_s: np.ndarray | None  # float64 fixed service requirement (s), or None: from chip rates
 
     def __post_init__(self) -> None:
@@ -289,10 +288,11 @@ class InteractiveParams:
 class BatchParams:
     """Batch work units: homogeneous Poisson arrivals, fixed token counts, a deadline."""
 
-    rate_per_s: float  # work units per second
-    prompt_tokens: int = DEFAULT_BATCH_PROMPT_TOKENS
-    output_tokens: int = DEFAULT_BATCH_OUTPUT_TOKENS
-    deadline_s: float = DEFAULT_BATCH_DEADLINE_S  # completion deadline after arrival
+    rate_per_s: float = param(0.5, doc="batch work-unit arrival rate, units/s", lo=0.0, hi=1e7)
+    prompt_tokens: int = param(DEFAULT_BATCH_PROMPT_TOKENS, doc="prompt tokens per work unit", lo=1, hi=1e7)
+    output_tokens: int = param(DEFAULT_BATCH_OUTPUT_TOKENS, doc="output tokens per work unit", lo=1, hi=1e7)
+    deadline_s: float = param(DEFAULT_BATCH_DEADLINE_S, doc="batch deadline after arrival, s; ASSUMPTION",
+                              **LIMIT_S)
 
     def __post_init__(self) -> None:
         _check_rate(self.rate_per_s)
@@ -357,11 +357,11 @@ class SyntheticWorkload:
         self.exponential_service_mean_s = exponential_service_mean_s
         self.class_limits: dict[int, ClassLimits] = {}
         if interactive is not None:
-            self.class_limits[INTERACTIVE] = ClassLimits(interactive.slo_s, interactive.max_wait_s)
+            self.class_limits[INTERACTIVE_CLASS] = ClassLimits(interactive.slo_s, interactive.max_wait_s)
             w = np.array(interactive.diurnal)
             self._hour_rate_per_s = interactive.rate_per_s * w / w.mean()
         if batch is not None:
-            self.class_limits[BATCH] = ClassLimits(batch.deadline_s, batch.deadline_s)
+            self.class_limits[BATCH_CLASS] = ClassLimits(batch.deadline_s, batch.deadline_s)
 
     def arrivals(self, t0_s: float, t1_s: float) -> ArrivalBatch:
         """Arrivals in ``[t0_s, t1_s)`` (simulation seconds), sorted by time."""
@@ -382,7 +382,7 @@ class SyntheticWorkload:
                     times,
                     self.prompt_dist.sample(self.rng, n),
                     self.output_dist.sample(self.rng, n),
-                    np.full(n, INTERACTIVE, np.int8),
+                    np.full(n, INTERACTIVE_CLASS, np.int8),
                     None,
                 )
             )
@@ -398,7 +398,7 @@ class SyntheticWorkload:
                     times,
                     np.full(n, b.prompt_tokens, np.int64),
                     np.full(n, b.output_tokens, np.int64),
-                    np.full(n, BATCH, np.int8),
+                    np.full(n, BATCH_CLASS, np.int8),
                     None,
                 )
             )
@@ -586,7 +586,7 @@ def _check_trace_scale(trace: TraceData, start_offset_s: float, time_scale: floa
 class TraceWorkload:
     """Replays a trace: request ``i`` arrives at ``start_offset_s + offset_s[i] * time_scale``.
 
-    All jobs are INTERACTIVE with the trace's token counts and no fixed service requirement.
+    All jobs are INTERACTIVE_CLASS with the trace's token counts and no fixed service requirement.
     ``time_scale`` < 1 compresses the trace (higher rate), > 1 stretches it. With ``loop=True``
     copy ``k`` (k = 0, 1, ...) of the trace is shifted by ``k * period_s * time_scale``, where
     ``period_s`` = last offset + mean inter-arrival gap, so copies follow back to back with a
@@ -622,7 +622,7 @@ class TraceWorkload:
         self.start_offset_s = float(start_offset_s)
         self.time_scale = float(time_scale)
         self.loop = bool(loop)
-        self.class_limits: dict[int, ClassLimits] = {INTERACTIVE: ClassLimits(slo_s, max_wait_s)}
+        self.class_limits: dict[int, ClassLimits] = {INTERACTIVE_CLASS: ClassLimits(slo_s, max_wait_s)}
         last = float(trace.offset_s[-1])
         if loop:
             if len(trace) < 2 or last <= 0:
@@ -694,6 +694,6 @@ class TraceWorkload:
             times,
             self.trace.prompt_tokens[idx],
             self.trace.output_tokens[idx],
-            np.full(len(idx), INTERACTIVE, np.int8),
+            np.full(len(idx), INTERACTIVE_CLASS, np.int8),
             None,
         )

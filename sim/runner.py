@@ -148,12 +148,7 @@ def build_workload(sc: Scenario, clock: Clock, rng: np.random.Generator):
         )
     batch = None
     if sc["workload.batch.rate_per_s"] > 0:
-        batch = BatchParams(
-            rate_per_s=sc["workload.batch.rate_per_s"],
-            prompt_tokens=sc["workload.batch.prompt_tokens"],
-            output_tokens=sc["workload.batch.output_tokens"],
-            deadline_s=sc["workload.batch.deadline_s"],
-        )
+        batch = build_spec(BatchParams, sc, "workload.batch")
     wl = SyntheticWorkload(interactive, batch, clock, rng, exponential_service_mean_s=exp_mean)
     return wl, None
 

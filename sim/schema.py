@@ -19,17 +19,16 @@ from fleet.policies.base import POLICY_ALLOWED
 from fleet.robotaxi import RobotaxiParams
 from fleet.vehicle import VehicleSpec
 from fleet.workload import (
-    DEFAULT_BATCH_DEADLINE_S,
-    DEFAULT_BATCH_OUTPUT_TOKENS,
-    DEFAULT_BATCH_PROMPT_TOKENS,
     DEFAULT_INTERACTIVE_MAX_WAIT_S,
     DEFAULT_INTERACTIVE_SLO_S,
+    BatchParams,
 )
 from grid.chargers import CHARGER_PRESETS, ChargerSpec
 from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
 from sim.core.inputs import NAME_ALLOWED
 from sim.core.params import (
+    LIMIT_S,
     PACK_WH,
     SHARE,
     param_info,
@@ -129,9 +128,6 @@ def spec_keys(prefix: str, spec: type, preset: bool = False) -> tuple[Key, ...]:
     return tuple(keys)
 
 
-#: a time limit or mean service time, s: one millisecond is below any network round trip, and ~0 s
-#: divides by ~0
-LIMIT_S = {"lo": 1e-3}
 
 KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ run
@@ -234,11 +230,7 @@ KEYS: tuple[Key, ...] = (
        lo=0.0, hi=60.0),
     _k("workload.interactive.max_wait_s", "float", DEFAULT_INTERACTIVE_MAX_WAIT_S,
        "interactive jobs still queued this long after arrival are dropped or overflow, s; ASSUMPTION", **LIMIT_S),
-    _k("workload.batch.rate_per_s", "float", 0.5, "batch work-unit arrival rate, units/s", lo=0.0, hi=1e7),
-    _k("workload.batch.prompt_tokens", "int", DEFAULT_BATCH_PROMPT_TOKENS, "prompt tokens per work unit", lo=1, hi=1e7),
-    _k("workload.batch.output_tokens", "int", DEFAULT_BATCH_OUTPUT_TOKENS, "output tokens per work unit", lo=1, hi=1e7),
-    _k("workload.batch.deadline_s", "float", DEFAULT_BATCH_DEADLINE_S,
-       "batch deadline after arrival, s; ASSUMPTION", **LIMIT_S),
+    *spec_keys("workload.batch", BatchParams),
     _k("workload.batch.max_wait_s", "float", None,
        "batch units still queued this long after arrival are dropped or overflow, s (default: the deadline)",
        **LIMIT_S),

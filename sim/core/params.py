@@ -22,6 +22,9 @@ NONNEG = {"lo": 0.0}
 #: measures 80-85 %, facts.md §2), and a tiny one would divide energy into infinity
 EFFICIENCY = {"lo": 0.5, "hi": 1.0}
 EFFICIENCY_FLOOR = "at least 0.5: L1 charging, the least efficient, is 80-85 % (facts.md §2)"
+#: a time limit or mean service time, s: one millisecond is below any network round trip, and ~0 s
+#: divides by ~0
+LIMIT_S = {"lo": 1e-3}
 #: a token rate per slot, tokens/s: far below any chip's, and service times (tokens / rate) stay finite
 TOKEN_RATE = {"lo": 0.01}
 #: a distance, km: trip durations divide it by a speed and must not round to 0 s

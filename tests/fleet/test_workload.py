@@ -22,10 +22,10 @@ from fleet.workload import (
     AZURE_CONV_2023_PROMPT_DIST,
     AZURE_CONV_2023_PROMPT_MEAN,
     AZURE_CONV_2023_PROMPT_QUANTILES,
-    BATCH,
+    BATCH_CLASS,
     DIURNAL_DEFAULT,
     DIURNAL_FLAT,
-    INTERACTIVE,
+    INTERACTIVE_CLASS,
     ArrivalBatch,
     BatchParams,
     InteractiveParams,
@@ -93,7 +93,7 @@ def test_real_conv_trace_loads_and_replays_exactly(conv_df):
     assert int(batch.output_tokens.sum()) == 4_088_665
     assert batch.arrival_s[0] == 100.0
     assert batch.arrival_s[-1] == pytest.approx(100.0 + span)
-    assert np.all(batch.job_class == INTERACTIVE) and batch.service_s is None
+    assert np.all(batch.job_class == INTERACTIVE_CLASS) and batch.service_s is None
     assert np.all(np.diff(batch.arrival_s) >= 0)
 
 
@@ -333,7 +333,7 @@ def test_flat_profile_is_a_homogeneous_poisson_process():
     assert _ks_exponential(gaps, rate) < 1.949 / math.sqrt(len(gaps))
     # Sanity of the KS helper: gaps from a wrong rate are rejected.
     assert _ks_exponential(gaps, 1.1 * rate) > 1.949 / math.sqrt(len(gaps))
-    assert np.all(b.job_class == INTERACTIVE) and b.service_s is None
+    assert np.all(b.job_class == INTERACTIVE_CLASS) and b.service_s is None
     assert b.prompt_tokens.dtype == np.int64 and b.job_class.dtype == np.int8
 
 
@@ -400,11 +400,11 @@ def test_batch_arrivals_are_homogeneous_with_fixed_tokens():
     b = wl.arrivals(0.0, span)
     lam = rate * span  # 12,000
     assert abs(len(b) - lam) < 4 * math.sqrt(lam)
-    assert np.all(b.job_class == BATCH)
+    assert np.all(b.job_class == BATCH_CLASS)
     assert set(b.prompt_tokens.tolist()) == {4000} and set(b.output_tokens.tolist()) == {20000}
     gaps = np.diff(np.concatenate([[0.0], b.arrival_s]))
     assert _ks_exponential(gaps, rate) < 1.949 / math.sqrt(len(gaps))
-    assert wl.class_limits[BATCH].slo_s == 6 * H
+    assert wl.class_limits[BATCH_CLASS].slo_s == 6 * H
 
 
 def test_adjacent_windows_match_one_call_in_distribution():
