@@ -9,6 +9,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+
 from reports.style import SIZE_WIDE, empty_panel, new_figure, save
 from sim.studies.tune_output import COMPLETE, DPI, HISTORY, PARETO, TrialRecord, pareto_front
 from sim.studies.tune_spec import TuneSpec
@@ -27,9 +30,16 @@ FEASIBLE_COLOR, INFEASIBLE_COLOR, BEST_COLOR = "#1F4E9C", "#A0A0A0", "#C0392B"
 
 
 def draw_history(path: Path, records: Sequence[TrialRecord], best: TrialRecord | None, dpi: int = DPI) -> Path:
-    """Objective of every completed trial (feasible filled, infeasible grey) and the best feasible so far."""
+    """history.png: :func:`plot_history` on a figure of its own."""
     fig = new_figure(SIZE_WIDE, dpi)
-    ax = fig.add_subplot()
+    plot_history(fig.add_subplot(), records, best)
+    save(fig, path, dpi)
+    return path
+
+
+def plot_history(ax: Axes, records: Sequence[TrialRecord], best: TrialRecord | None) -> None:
+    """Objective of every completed trial (feasible filled, infeasible grey) and the best feasible so
+    far, on ``ax``; trials are numbered, so the trial axis has whole-number ticks only."""
     done = [r for r in records if r.state == COMPLETE and math.isfinite(r.objective)]
     feas = [r for r in done if r.feasible]
     infeas = [r for r in done if not r.feasible]
@@ -50,6 +60,7 @@ def draw_history(path: Path, records: Sequence[TrialRecord], best: TrialRecord |
     if not done:
         empty_panel(ax, "no trial completed")
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("objective (lower is better)")
     title = "optimization history" + (f": best trial {best.number}, objective {best.objective:.4g}"
                                       if best is not None else "")
@@ -57,8 +68,6 @@ def draw_history(path: Path, records: Sequence[TrialRecord], best: TrialRecord |
     ax.grid(alpha=0.3)
     if done:
         ax.legend(loc="upper right", frameon=False)
-    save(fig, path, dpi)
-    return path
 
 
 def draw_pareto(path: Path, records: Sequence[TrialRecord], best: TrialRecord | None, pair: tuple[str, str],
