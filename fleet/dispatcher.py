@@ -121,7 +121,7 @@ class Dispatcher:
         """Start ``job`` on ``v``, or (vehicle queueing) queue it there when ``v`` is full."""
         if getattr(v, "bucket", -1) < 0:  # not eligible, or not a vehicle at all
             self._reject(v)
-        if self.local and v.busy >= v.spec.chip.slots:
+        if self.local and v.busy >= v.cap:
             q = v.local
             if q is None:
                 q = v.local = JobQueue(self.queue_order, owner=v)
@@ -200,6 +200,9 @@ class Dispatcher:
     def _start(self, job: Job, v) -> None:
         env = self.env
         now = env.now
+        if v.server is not None:  # batched serving: the chip's server times the job
+            self._start_batched(job, v, now)
+            return
         if job.service_left_s is not None:
             service = job.service_left_s
             job.prefill_s = 0.0
@@ -220,17 +223,39 @@ class Dispatcher:
             self._reindex(v)
         else:  # _reindex, inlined: the vehicle lost a free slot
             busy = v.busy
-            self.index.update(v, busy if busy < v.spec.chip.slots else -1)
+            self.index.update(v, busy if busy < v.cap else -1)
             if self._updates:
                 self.policy.on_vehicle_changed(v)
+
+    def _start_batched(self, job: Job, v, now: float) -> None:
+        """:meth:`_start` on a chip with batched serving (:mod:`fleet.batching`)."""
+        job.prefill_s = 0.0
+        job.state = RUNNING
+        job.vehicle = v
+        job.start_s = job.bill_s = now
+        job.end_s = -1.0  # the server knows when
+        if job.first_start_s < 0.0:
+            job.first_start_s = now
+        self.started += 1
+        job.run_event = None
+        v.server.admit(job, now)
+        v.change_slots(job, now, 1)
+        self._reindex(v)
 
     def _on_complete(self, ev) -> None:
         job = ev.value
         if job.run_event is not ev:
             return  # preempted earlier
-        now = self.env.now
+        job.first_token_s = job.start_s + job.prefill_s
+        self.complete(job, self.env.now)
+
+    def complete(self, job: Job, now: float) -> None:
+        """``job`` finished on its vehicle at ``now``."""
         v = job.vehicle
         job.state = COMPLETED
+        steps = job.output_tokens - job.output_done - 1  # decode steps of this run after the first token
+        if steps > 0:
+            job.tpot_s = (now - job.first_token_s) / steps
         job.finish_s = now
         job.run_event = None
         self.completed += 1
@@ -253,7 +278,8 @@ class Dispatcher:
             self.vehicle_changed(v)
             return
         # vehicle_changed, inlined for central queueing: an online vehicle gained a free slot
-        self.index.update(v, v.busy)
+        busy = v.busy
+        self.index.update(v, busy if busy < v.cap else -1)
         if self._updates:
             self.policy.on_vehicle_changed(v)
         counts = self.queue.counts
@@ -272,6 +298,9 @@ class Dispatcher:
             waiting = v.local.take_all()
             for job in reversed(waiting):  # to the central head, keeping their order
                 self._move_to_front(job, queue)
+        if v.server is not None:
+            self._preempt_batched(v, now, cause)
+            return
         # Requeue at the head, latest arrival first, so the earliest ends up first in line.
         for job in sorted(v.jobs, key=_arrival, reverse=True):
             elapsed = now - job.start_s
@@ -301,14 +330,40 @@ class Dispatcher:
                 self.wasted_tokens += lost
             self.wasted_wh += marginal_w * wasted_s / 3600.0
             job.run_event = None
-            job.preemptions += 1
-            self.preemptions += 1
-            self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
-            v.preempted += 1
-            v.bill_job(job, now)
-            v.change_slots(job, now, -1)
-            job.vehicle = None  # no car holds it now (a later drop must not name this one)
-            self._enqueue(job, queue, front=True)
+            self._requeue(job, v, now, cause)
+
+    def _requeue(self, job: Job, v, now: float, cause: str) -> None:
+        """Count ``job``'s preemption, bill its run on ``v`` and put it at the head of the central queue."""
+        job.preemptions += 1
+        self.preemptions += 1
+        self.preemptions_by_cause[cause] = self.preemptions_by_cause.get(cause, 0) + 1
+        v.preempted += 1
+        v.bill_job(job, now)
+        v.change_slots(job, now, -1)
+        job.vehicle = None  # no car holds it now (a later drop must not name this one)
+        self._enqueue(job, self.queue, front=True)
+
+    def _preempt_batched(self, v, now: float, cause: str) -> None:
+        """:meth:`preempt_all` on a chip with batched serving: the server reports what each job did.
+
+        A batch job keeps its output tokens and loses its prompt's prefill; an interactive job loses
+        both. The chip's active energy billed to the run, in the share of the tokens lost, is waste.
+        """
+        v.server.evict_all(now)
+        for job in sorted(v.jobs, key=_arrival, reverse=True):
+            decoded = job.batch_tokens
+            prefilled = job.batch_prefilled
+            if job.job_class == BATCH_CLASS:
+                job.output_done += decoded
+                lost = prefilled
+            else:
+                lost = prefilled + decoded
+            job.wasted_tokens += lost
+            self.wasted_tokens += lost
+            active_before = v.billed_active_wh(job, now)
+            self._requeue(job, v, now, cause)
+            if lost:
+                self.wasted_wh += active_before * lost / (prefilled + decoded)
 
     def _move_to_front(self, job: Job, queue: JobQueue) -> None:
         """Move a job from a vehicle's own queue to the head of the central queue."""
@@ -323,7 +378,7 @@ class Dispatcher:
                 q = v.local
                 key = v.busy + (len(q) if q is not None else 0)
             else:
-                key = v.busy if v.busy < v.spec.chip.slots else -1
+                key = v.busy if v.busy < v.cap else -1
         else:
             key = -1
         self.index.update(v, key)
@@ -349,6 +404,8 @@ class Dispatcher:
             for job in v.jobs:
                 v.bill_job(job, now)
                 self.log.append(job)
+            if v.server is not None:
+                v.server.settle(now)
         if self.datacenter is not None:
             self.datacenter.close(now)
         self.queued_at_end = self.queued[0] + self.queued[1]

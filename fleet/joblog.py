@@ -1,6 +1,6 @@
 """Column store of job records, filled one row per job as it leaves the system.
 
-Each row is packed by one precompiled ``struct.Struct`` (90 bytes: 8-byte ids, times and amounts,
+Each row is packed by one precompiled ``struct.Struct`` (106 bytes: 8-byte ids, times and amounts,
 4-byte token counts, vehicle id and preemption count, 1-byte class and outcome) straight into a
 preallocated chunk of 8,192 rows: no Python objects are kept alive, no bytes object is built per
 row, and a full log holds at most one partly filled chunk beyond its rows (a growing
@@ -16,7 +16,7 @@ import numpy as np
 from fleet.jobs import Job
 
 # (name, struct code, numpy type): packed with standard sizes and no padding ("=" in struct, a
-# packed structured dtype in numpy), 90 bytes a row. Token counts and vehicle ids fit 32 bits (a
+# packed structured dtype in numpy), 106 bytes a row. Token counts and vehicle ids fit 32 bits (a
 # job of 2**31 tokens or a fleet of 2**31 cars is refused upstream by the schema's bounds).
 FIELDS = (
     ("job_id", "q", "<i8"),
@@ -34,6 +34,8 @@ FIELDS = (
     ("energy_wh", "d", "<f8"),
     ("cost_usd", "d", "<f8"),
     ("co2_g", "d", "<f8"),
+    ("first_token_s", "d", "<f8"),
+    ("tpot_s", "d", "<f8"),
 )
 COLUMNS = tuple((name, np.dtype(dt).type) for name, _, dt in FIELDS)
 _FORMAT = "<" + "".join(code for _, code, _ in FIELDS)
@@ -68,7 +70,7 @@ class JobLog:
             self._buf, off,
             job.job_id, job.job_class, job.state, job.arrival_s, job.first_start_s, job.finish_s,
             job.prompt_tokens, job.output_tokens, v.vid if v is not None else -1, job.preemptions,
-            job.wasted_tokens, job.slo_s, job.energy_wh, job.cost_usd, job.co2_g,
+            job.wasted_tokens, job.slo_s, job.energy_wh, job.cost_usd, job.co2_g, job.first_token_s, job.tpot_s,
         )
         self._off = off + ROW_BYTES
 

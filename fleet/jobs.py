@@ -45,6 +45,16 @@ class Job:
         "cost_usd",
         "co2_g",
         "bill_s",
+        "first_token_s",
+        "tpot_s",
+        # batched serving (fleet.batching): finish and length in the chip's virtual decode steps,
+        # output tokens and prompt tokens done in the run a preemption ended, and the vehicle's
+        # per-job bill accumulators when the job was last billed
+        "batch_v",
+        "batch_steps",
+        "batch_tokens",
+        "batch_prefilled",
+        "bill_mark",
     )
 
     def __init__(
@@ -85,3 +95,7 @@ class Job:
         self.cost_usd = 0.0
         self.co2_g = 0.0
         self.bill_s = -1.0  # start of the run not yet billed to it
+        self.first_token_s = -1.0  # when its first output token came (the run that completed it)
+        self.tpot_s = -1.0  # time per output token after the first, in the run that completed it
+        # batch_v, batch_steps, batch_tokens, batch_prefilled and bill_mark are set by batched
+        # serving before they are read

@@ -222,6 +222,19 @@ class Vehicle(ChargingSessions, JobBilling):
         "m_slot_s",
         "m_price",
         "m_carbon",
+        # Batched serving (fleet.batching; None: slots mode): the chip's server, the batch the
+        # dispatcher may fill (busy + 1 while the chip takes another job; the slots in slots mode),
+        # and the per-job bill accumulated since the start: a job's share of the car's inference
+        # power (all of it, and its chip's active part) as Wh, $ and g, up to b_t (s)
+        "server",
+        "cap",
+        "b_t",
+        "b_wh",
+        "b_act_wh",
+        "b_usd",
+        "b_g",
+        "b_act_usd",
+        "b_act_g",
     )
 
     #: meter the busy slots of a car at its charge limit per job run (False: at every slot change,
@@ -303,6 +316,10 @@ class Vehicle(ChargingSessions, JobBilling):
         self.m_level = -1
         self.cover_busy = 0
         self.m_slot_s = self.m_price = self.m_carbon = 0.0
+        self.server = None
+        self.cap = spec.chip.slots
+        self.b_t = 0.0
+        self.b_wh = self.b_act_wh = self.b_usd = self.b_g = self.b_act_usd = self.b_act_g = 0.0
 
     # ------------------------------------------------------------------ read-only helpers
     @property
@@ -326,7 +343,7 @@ class Vehicle(ChargingSessions, JobBilling):
     def free_slots(self) -> int:
         """Free chip slots if online, else 0."""
         if self.state == AVAILABLE or self.state == SERVING:
-            return self.spec.chip.slots - self.busy
+            return self.cap - self.busy
         return 0
 
     # ------------------------------------------------------------------ the process
@@ -525,6 +542,9 @@ class Vehicle(ChargingSessions, JobBilling):
         car and its grid meter when billed (:meth:`bill_job`), and the recorder holds the busy
         slots in one folded level for the car's chip and charger (:meth:`_metered_level`).
         """
+        if self.server is not None:
+            self._change_batched(job, now, delta)
+            return
         if delta > 0:
             self.jobs.append(job)
         else:
@@ -598,10 +618,30 @@ class Vehicle(ChargingSessions, JobBilling):
             self.p_batt = p_batt
             self._plan_threshold(now)
 
+    def _change_batched(self, job, now: float, delta: int) -> None:
+        """:meth:`change_slots` with batched serving: ``job`` joined (``delta`` = 1) or left (-1) the
+        chip's batch, or (0) the chip's power changed, at ``now``; the server has already changed."""
+        self._settle(now)  # with the powers in force until now
+        if delta > 0:
+            self.jobs.append(job)
+            job.bill_mark = (self.b_wh, self.b_act_wh, self.b_usd, self.b_g, self.b_act_usd, self.b_act_g)
+        elif delta < 0:
+            self.jobs.remove(job)
+        busy = self.busy = self.busy + delta
+        self.cap = busy + 1 if self.server.has_room() else busy
+        self.state = SERVING if busy else AVAILABLE
+        self._apply(now)
+
+    def chip_power_changed(self, now: float) -> None:
+        """The chip's server changed its power at ``now`` with the same jobs (a prefill ended)."""
+        self._change_batched(None, now, 0)
+
     # ------------------------------------------------------------------ energy
     def _settle(self, now: float) -> None:
         """Integrate the constant powers of the segment ``[t_s, now]``."""
         self._bill_base(now)
+        if self.server is not None:
+            self._advance_batch_bill(now)
         dt = now - self.t_s
         if dt > 0.0:
             h = dt / 3600.0
@@ -637,7 +677,8 @@ class Vehicle(ChargingSessions, JobBilling):
             p_sleep = 0.0
             p_overhead = spec.awake_overhead_w
             p_idle = chip.idle_w
-            p_active = spec.slot_active_w * self.busy
+            server = self.server
+            p_active = spec.slot_active_w * self.busy if server is None else server.active_w
             load = p_overhead + p_idle + p_active
         charging = False
         p_dloss = 0.0
@@ -676,7 +717,8 @@ class Vehicle(ChargingSessions, JobBilling):
         grid_w_now = p_grid
         held_level = self.m_level  # while >= 0, this level holds the car's busy slots
         m_level = -1
-        if self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING):
+        if (self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING)
+                and self.server is None):
             m_level = self._metered_level(eff)
         if m_level != held_level:  # bill the running jobs' runs so far under the old mode
             for job in self.jobs:

@@ -30,6 +30,16 @@ class BillingHost(Protocol):
     infer_usd: float
     infer_g: float
     m_level: int
+    server: Any  # fleet.batching.BatchServer, or None (slots mode)
+    busy: int
+    p_active: float  # W
+    b_t: float
+    b_wh: float
+    b_act_wh: float
+    b_usd: float
+    b_g: float
+    b_act_usd: float
+    b_act_g: float
     m_slot_s: float
     m_price: float
     m_carbon: float
@@ -48,6 +58,9 @@ class JobBilling:
         integrals); an unplugged car's comes from its battery, at the battery's average-cost
         content (constant while unplugged), through the discharge efficiency.
         """
+        if self.server is not None:
+            self._bill_batched(job, now)
+            return
         t0 = job.bill_s
         job.bill_s = now
         dt = now - t0
@@ -78,6 +91,50 @@ class JobBilling:
         share = spec.slot_active_share  # the rest is the base, billed by _bill_base
         self.infer_usd += usd * share
         self.infer_g += g * share
+
+    def _bill_batched(self, job, now: float) -> None:
+        """:meth:`bill_job` with batched serving: the job's share of the per-job accumulators since
+        it was last billed (:meth:`_advance_batch_bill`)."""
+        self._advance_batch_bill(now)
+        job.bill_s = now
+        wh, act_wh, usd, g, act_usd, act_g = job.bill_mark
+        job.energy_wh += self.b_wh - wh
+        job.cost_usd += self.b_usd - usd
+        job.co2_g += self.b_g - g
+        self.infer_usd += self.b_act_usd - act_usd
+        self.infer_g += self.b_act_g - act_g
+        job.bill_mark = (self.b_wh, self.b_act_wh, self.b_usd, self.b_g, self.b_act_usd, self.b_act_g)
+
+    def billed_active_wh(self, job, now: float) -> float:
+        """The chip's active energy (Wh) in ``job``'s share from its last bill to ``now`` (batched serving)."""
+        self._advance_batch_bill(now)
+        return self.b_act_wh - job.bill_mark[1]
+
+    def _advance_batch_bill(self, now: float) -> None:
+        """Accumulate one job's share of the car's inference power (the chip's active power, its idle
+        power and the awake car, shared equally by the jobs on the chip) from ``b_t`` to ``now``,
+        supplied as :meth:`bill_job` describes."""
+        t0 = self.b_t
+        self.b_t = now
+        n = self.busy
+        if now <= t0 or not n:
+            return
+        act_w = self.p_active / n
+        all_w = (self.p_active + self.p_idle + self.p_overhead) / n
+        h = (now - t0) / 3600.0
+        if self.plugged:
+            dp, dc = self.table.between(t0, now)
+            k = 1.0 / self.charger.efficiency / 3.6e6
+            usd, g = dp * k, dc * k  # per W
+        else:
+            per_w = h / self.spec.battery.discharge_efficiency
+            usd, g = per_w * self.batt_usd_per_wh, per_w * self.batt_g_per_wh
+        self.b_wh += all_w * h
+        self.b_act_wh += act_w * h
+        self.b_usd += all_w * usd
+        self.b_g += all_w * g
+        self.b_act_usd += act_w * usd
+        self.b_act_g += act_w * g
 
     def _bill_base(self, now: float) -> None:
         """Bill the idle chip and awake car (constant since ``base_t``) up to ``now``."""

@@ -5,6 +5,7 @@ dispatcher and the sampler are wired here and nowhere else.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 import time
@@ -14,16 +15,19 @@ import numpy as np
 
 from fleet import channels as ch
 from fleet.battery import BatterySpec
-from fleet.chip import CHIP_PRESETS, ChipSpec
+from fleet.batching import BatchServer
+from fleet.chip import BATCHED, CHIP_PRESETS, ChipSpec
 from fleet.datacenter import DataCenterPool, DataCenterSpec
 from fleet.dispatcher import Dispatcher
 from fleet.fleetview import FleetView, FreeSlotIndex
 from fleet.joblog import JobLog
 from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
+from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import DayPlan, MobilityModel, MobilityParams
 from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
 from fleet.robotaxi import RobotaxiModel
+from fleet.serving import fit_error, slot_chip
 from fleet.vehicle import Vehicle, VehicleSpec
 from fleet.workload import (
     DIURNAL_DEFAULT,
@@ -106,12 +110,35 @@ def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSig
     return price, carbon_signal(sc["grid.carbon"], clock, horizon_s)
 
 
+def build_model(sc: Scenario) -> ModelSpec:
+    """The served model's preset with any per-key overrides."""
+    return build_from_preset(MODEL_PRESETS[sc["fleet.model.preset"]], sc, "fleet.model")
+
+
 def build_chip(sc: Scenario) -> ChipSpec:
-    """The chip preset with any per-key overrides."""
+    """The chip preset with any per-key overrides, checked against the model it serves.
+
+    Slots mode: slot figures the preset lacks come from the roofline (:func:`fleet.serving.slot_chip`).
+    Batched mode: the batch limit is ``max_batch`` and the slot rates (policies' estimates) always
+    come from the roofline.
+    """
     chip = build_from_preset(CHIP_PRESETS[sc["fleet.chip.preset"]], sc, "fleet.chip")
     if chip.active_w < chip.idle_w:
         raise ScenarioError(f"fleet.chip.active_w = {chip.active_w!r}: allowed: >= fleet.chip.idle_w ({chip.idle_w!r})")
-    return chip
+    model = build_model(sc)
+    err = fit_error(chip, model)
+    if err is not None:
+        raise ScenarioError(f"fleet.model.preset = {sc['fleet.model.preset']!r} does not fit fleet.chip.preset = "
+                            f"{sc['fleet.chip.preset']!r}: {err}; allowed: a smaller model, a shorter "
+                            "fleet.model.context_tokens or more memory")
+    if sc["fleet.chip.serving"] == BATCHED:
+        if sc["workload.service"] == "exponential":
+            raise ScenarioError("workload.service = 'exponential': allowed: 'tokens' with fleet.chip.serving = "
+                                "'batched' (the batch sets each job's service)")
+        derived = slot_chip(dataclasses.replace(chip, slots=None, prefill_tokens_per_s=None,
+                                                decode_tokens_per_s=None), model)
+        return dataclasses.replace(derived, slots=chip.max_batch)
+    return slot_chip(chip, model)
 
 
 def build_vehicle_spec(sc: Scenario) -> VehicleSpec:
@@ -280,6 +307,12 @@ class Simulation:
             if i >= n:
                 v.site = self.site
             self.vehicles.append(v)
+        if sc["fleet.chip.serving"] == BATCHED:
+            model = build_model(sc)
+            for v in self.vehicles:
+                if v.opted_in:
+                    v.server = BatchServer(self.env, v.spec.chip, model, model.context_tokens,
+                                           self.dispatcher.complete, v.chip_power_changed)
 
     # ------------------------------------------------------------------ arrivals
     def _load_chunk(self, t0: float) -> None:

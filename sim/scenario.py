@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 
 from fleet.chip import CHIP_PRESETS
+from fleet.llm import MODEL_PRESETS
 from fleet.policies.base import split_policy
 from grid.profiles import CARBON_PROFILES
 from sim.core.errors import FleetsimInputError, ScenarioError
@@ -59,11 +60,12 @@ class Scenario:
         """The resolved scenario as TOML (every default filled in), enough to rerun it."""
         header = "# fleetsim scenario, fully resolved (every default filled in)\n"
         values = self.to_dict()
-        chip = values["fleet"]["chip"]
-        preset = CHIP_PRESETS[chip["preset"]]
-        for name, value in chip.items():
-            if value is None:
-                chip[name] = getattr(preset, name)
+        for section, presets in (("chip", CHIP_PRESETS), ("model", MODEL_PRESETS)):
+            table = values["fleet"][section]
+            preset = presets[table["preset"]]
+            for name, value in table.items():
+                if value is None:
+                    table[name] = getattr(preset, name)
         return header + tomli_w.dumps(_drop_none(values))
 
     def start_datetime(self) -> datetime:

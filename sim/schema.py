@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.battery import BatterySpec
-from fleet.chip import CHIP_PRESETS, ChipSpec
+from fleet.chip import BATCHED, CHIP_PRESETS, SLOTS, ChipSpec
 from fleet.datacenter import DataCenterSpec
+from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import MobilityParams
 from fleet.policies.base import POLICY_ALLOWED
 from fleet.robotaxi import RobotaxiParams
@@ -114,7 +115,7 @@ def spec_keys(prefix: str, spec: type, preset: bool = False) -> tuple[Key, ...]:
         info = param_info(f)
         if info is None:
             continue
-        kind = info["kind"] or _KIND_OF_TYPE[str(f.type)]
+        kind = info["kind"] or _KIND_OF_TYPE[str(f.type).removesuffix(" | None")]
         if preset:
             default = None
         elif f.default is not dataclasses.MISSING:
@@ -161,8 +162,15 @@ KEYS: tuple[Key, ...] = (
        "payout per million tokens served, US $; ASSUMPTION: sweep it", lo=0.0, hi=1e6),
     _k("fleet.mobility", "bool", True,
        "follow itineraries; false keeps every car parked at home (for validation)"),
-    _k("fleet.chip.preset", "str", "hw4", "chip preset", choices=tuple(sorted(CHIP_PRESETS))),
+    _k("fleet.chip.preset", "str", "hw4", "chip preset: hw3, hw4, ai5_claimed (Tesla's stated multiples of hw4), "
+       "jetson_agx_orin_64gb, h100_sxm or future_1kw (sources in fleet/chip.py)", choices=tuple(sorted(CHIP_PRESETS))),
+    _k("fleet.chip.serving", "str", SLOTS,
+       "'batched': continuous batching whose step times and power follow the roofline of the chip and model; "
+       "'slots': fixed slots with fixed per-slot rates (the queueing-theory reference)", choices=(BATCHED, SLOTS)),
     *spec_keys("fleet.chip", ChipSpec, preset=True),
+    _k("fleet.model.preset", "str", "llama-3.1-8b-q4", "the model the chips serve (sources in fleet/llm.py)",
+       choices=tuple(MODEL_PRESETS)),
+    *spec_keys("fleet.model", ModelSpec, preset=True),
     *spec_keys("fleet.battery", BatterySpec),
     _k("fleet.charger.preset", "str", "l2_home",
        "home charger: l2_home (Tesla Wall Connector 11.5 kW, ~90 %) or l1 (1.4 kW, 80-85 %), facts.md §2; "

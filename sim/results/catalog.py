@@ -127,6 +127,19 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           f"vehicles: {_STATS_TEXT}"),
     Entry(f"jobs.by_class.<class>.overflow_latency_s.{_STATS}", "s", "latency (arrival to finish) of the class's "
           f"jobs served to the end by the data center: {_STATS_TEXT}"),
+    Entry(f"jobs.by_class.<class>.ttft_s.{_STATS}", "s", "time to first token of the class's jobs completed on "
+          f"vehicles: {_STATS_TEXT}"),
+    Entry(f"jobs.by_class.<class>.tpot_s.{_STATS}", "s", "time per output token of the class's jobs completed on "
+          f"vehicles: {_STATS_TEXT}"),
+    Entry("serving.mode", "", "`fleet.chip.serving`: `batched` or `slots`"),
+    Entry("serving.mean_batch", "sequences", "jobs on a chip, averaged over the time it held any (batched "
+          "serving; null in slots mode)"),
+    Entry("serving.output_tokens_per_s_per_chip", "tokens/s", "output tokens per second of a chip while it held "
+          "jobs (batched serving; null in slots mode)"),
+    Entry("serving.chip_j_per_output_token", "J/token", "chip energy (idle and active) while it held jobs, per "
+          "output token (batched serving; null in slots mode)"),
+    Entry("serving.median_inter_token_s", "s", "median over output tokens of the decode step that made them "
+          "(prefill pauses excluded, as a median inter-token latency excludes them; batched serving)"),
     Entry("jobs.by_class.<class>.slo_attainment", "share (0..1)", "SLO attainment of the class (as "
           "`jobs.slo_attainment`); null when none left"),
     Entry("jobs.dispatch_decisions", "count", "times the dispatch policy chose a vehicle (as `dispatch.decisions`)"),
@@ -339,6 +352,10 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("co2_g", "g CO2", "CO2 of that energy"),
         Entry("served_by", "", "`datacenter` if it overflowed, `vehicle` if `vehicle_id` names a vehicle, else empty"),
         Entry("wait_s", "s", "first start - arrival; empty if never started"),
+        Entry("ttft_s", "s", "time to first token: arrival to the first output token of the run that completed "
+              "it (queue, prefill wait and prefill); empty unless completed on a vehicle"),
+        Entry("tpot_s", "s", "time per output token after the first, in the run that completed it; empty unless "
+              "completed on a vehicle with more than one token to decode"),
         Entry("latency_s", "s", "finish - arrival, for jobs completed on a vehicle or served to the end by the "
               "data center; else empty"),
         Entry("slo_met", "", "true when it finished within `slo_s`"),

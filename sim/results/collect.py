@@ -80,6 +80,9 @@ def _jobs(sim) -> pd.DataFrame:
         "cost_usd": cols["cost_usd"],
         "co2_g": cols["co2_g"],
     })
+    on_car = cols["outcome"] == COMPLETED
+    df["ttft_s"] = np.where(on_car & (cols["first_token_s"] >= 0), cols["first_token_s"] - cols["arrival_s"], np.nan)
+    df["tpot_s"] = np.where(on_car & (cols["tpot_s"] >= 0), cols["tpot_s"], np.nan)
     df["served_by"] = np.where(cols["outcome"] == OVERFLOW, "datacenter",
                                np.where(cols["vehicle_id"] >= 0, "vehicle", ""))
     df["wait_s"] = df["start_s"] - df["arrival_s"]
@@ -88,6 +91,32 @@ def _jobs(sim) -> pd.DataFrame:
     df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"], np.nan)
     df["slo_met"] = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
     return df
+
+
+def _serving(sim) -> dict[str, Any]:
+    """Batched serving's figures over every chip (null in slots mode)."""
+    servers = [v.server for v in sim.vehicles if v.server is not None]
+    out: dict[str, Any] = {"mode": sim.scenario["fleet.chip.serving"], "mean_batch": None,
+                           "output_tokens_per_s_per_chip": None, "chip_j_per_output_token": None,
+                           "median_inter_token_s": None}
+    busy_s = sum(s.busy_s for s in servers)
+    tokens = sum(s.tokens_out for s in servers)
+    if busy_s > 0:
+        out["mean_batch"] = sum(s.batch_s for s in servers) / busy_s
+        out["output_tokens_per_s_per_chip"] = tokens / busy_s
+    if tokens:
+        out["chip_j_per_output_token"] = sum(s.chip_ws for s in servers) / tokens
+    steps, weights = [], []  # each batch size's mean decode step (s), weighted by the tokens it made
+    for s in servers:
+        for n, (secs, toks, _) in s.visits.items():
+            if toks > 0:
+                steps.append(secs * n / toks)
+                weights.append(toks)
+    if steps:
+        order = np.argsort(steps)
+        cum = np.cumsum(np.asarray(weights)[order])
+        out["median_inter_token_s"] = float(np.asarray(steps)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    return out
 
 
 def _vehicles(sim) -> pd.DataFrame:
@@ -305,6 +334,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
                           "offline_no_connection", "offline_low_battery")
             },
         },
+        "serving": _serving(sim),
         "jobs": {
             "arrived": d.arrived,
             "completed": d.completed,

@@ -32,6 +32,8 @@ def class_metrics(jobs: pd.DataFrame) -> dict[str, Any]:
             "overflowed": int(len(overflow)),
             "latency_s": percentiles(done["latency_s"].to_numpy()),
             "wait_s": percentiles(done["wait_s"].to_numpy()),
+            "ttft_s": percentiles(done["ttft_s"].dropna().to_numpy()),
+            "tpot_s": percentiles(done["tpot_s"].dropna().to_numpy()),
             "overflow_latency_s": percentiles(overflow["latency_s"].dropna().to_numpy()),
             "slo_attainment": float(j["slo_met"].sum() / left.sum()) if left.sum() else None,
         }

@@ -68,18 +68,20 @@ def test_the_error_message_of_a_generated_key_names_it():
         default_scenario().with_overrides({k.path: 10.0})
 
 
-PRESET_SECTIONS = (("fleet.chip", "hw4"), ("fleet.charger", "l1"))
+PRESET_SECTIONS = (("fleet.chip", "hw4"), ("fleet.charger", "l1"), ("fleet.model", "llama-3.2-3b-q4"))
 
 
 @pytest.mark.parametrize("prefix, preset", PRESET_SECTIONS, ids=[p[0] for p in PRESET_SECTIONS])
 def test_preset_sections_override_one_field_of_their_preset(prefix, preset):
     """A preset section's keys default to None (the preset's value); a set key replaces one field."""
     from fleet.chip import CHIP_PRESETS
+    from fleet.llm import MODEL_PRESETS
     from grid.chargers import CHARGER_PRESETS
     from sim.scenario import build_from_preset
 
-    presets = CHIP_PRESETS if prefix == "fleet.chip" else CHARGER_PRESETS
-    keys = [k for k in KEYS if k.path.startswith(prefix + ".") and k.path != prefix + ".preset"]
+    presets = {"fleet.chip": CHIP_PRESETS, "fleet.charger": CHARGER_PRESETS, "fleet.model": MODEL_PRESETS}[prefix]
+    selectors = (prefix + ".preset", prefix + ".serving")  # which preset, and (chips) how it serves
+    keys = [k for k in KEYS if k.path.startswith(prefix + ".") and k.path not in selectors]
     assert keys and all(k.default is None for k in keys)
     base = presets[preset]
     sc = default_scenario().with_overrides({prefix + ".preset": preset})
