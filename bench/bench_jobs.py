@@ -8,9 +8,13 @@ Repeats the run and reports the best and the median, since a shared virtual mach
 varies by tens of per cent from one second to the next.
 
     python bench/bench_jobs.py [--seconds 600] [--vehicles 1000] [--load 0.8] [--repeat 5] [--battery]
+                               [--serving batched]
 
 ``--battery``: the cars have no home charger and serve from their batteries (from 90 % charge)
 instead of from the grid at their charge limit: the other energy path of a slot change.
+
+``--serving batched``: the chips batch (fleet.batching) the default model; the load is a share of
+the chip's saturated throughput at its largest batch (:func:`fleet.roofline.saturated`).
 """
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ import time
 import simpy
 from common import machine
 
+from fleet import roofline
 from fleet.chip import CHIP_PRESETS
+from fleet.llm import MODEL_PRESETS
 from fleet.workload import AZURE_CONV_2023_OUTPUT_DIST, AZURE_CONV_2023_PROMPT_DIST
 from sim.runner import Simulation
 from sim.scenario import Scenario, default_scenario
@@ -49,19 +55,31 @@ def bare_simpy_jobs_per_s(n_jobs: int, rate_per_s: float, service_s: float) -> f
     return n_jobs / (time.perf_counter() - t0)
 
 
-def scenario(seconds: float, vehicles: int = 1000, load: float = 0.8, battery: bool = False) -> Scenario:
-    """The benchmark's scenario: ``vehicles`` always-available cars at ``load`` per slot for ``seconds``
-    (plugged in at their charge limit, or with ``battery`` unplugged and serving from the battery)."""
+def jobs_per_s_per_car(serving: str) -> float:
+    """A car's capacity in Azure-conversation jobs per second: its slots over the mean service time,
+    or (batched) its chip's saturated throughput at the largest batch over the mean output."""
     chip = CHIP_PRESETS["hw4"]
-    mean_service_s = chip.service_s(AZURE_CONV_2023_PROMPT_DIST.mean_tokens, AZURE_CONV_2023_OUTPUT_DIST.mean_tokens)
+    prompt, out = AZURE_CONV_2023_PROMPT_DIST.mean_tokens, AZURE_CONV_2023_OUTPUT_DIST.mean_tokens
+    if serving == "slots":
+        return chip.slots / chip.service_s(prompt, out)
+    model = MODEL_PRESETS[default_scenario()["fleet.model.preset"]]
+    return roofline.saturated(chip, model, chip.max_batch, prompt, out, out)["tokens_per_s"] / out
+
+
+def scenario(seconds: float, vehicles: int = 1000, load: float = 0.8, battery: bool = False,
+             serving: str = "slots") -> Scenario:
+    """The benchmark's scenario: ``vehicles`` always-available cars at ``load`` of their capacity for
+    ``seconds`` (plugged in at their charge limit, or with ``battery`` unplugged and serving from the
+    battery), with ``serving`` chips."""
     return default_scenario().with_overrides({
+        "fleet.chip.serving": serving,
         "run.days": seconds / 86400.0,
         "fleet.vehicles": vehicles,
         "fleet.mobility": False,
         "fleet.opt_in_share": 1.0,
         "fleet.initial_soc_min": 0.9,
         "fleet.initial_soc_max": 0.9,
-        "workload.interactive.rate_per_s": load * vehicles * chip.slots / mean_service_s,
+        "workload.interactive.rate_per_s": load * vehicles * jobs_per_s_per_car(serving),
         "workload.interactive.diurnal": "flat",
         "workload.interactive.max_wait_s": 1e9,
         "workload.batch.rate_per_s": 0.0,
@@ -76,10 +94,11 @@ def main() -> None:
     ap.add_argument("--vehicles", type=int, default=1000)
     ap.add_argument("--load", type=float, default=0.8, help="offered load per slot")
     ap.add_argument("--battery", action="store_true", help="cars unplugged, serving from their batteries")
+    ap.add_argument("--serving", choices=("slots", "batched"), default="slots", help="fleet.chip.serving")
     args = ap.parse_args()
-    sc = scenario(args.seconds, args.vehicles, args.load, args.battery)
+    sc = scenario(args.seconds, args.vehicles, args.load, args.battery, args.serving)
     rate = sc["workload.interactive.rate_per_s"]
-    mean_service_s = args.load * args.vehicles * CHIP_PRESETS["hw4"].slots / rate
+    mean_service_s = args.load * args.vehicles / rate  # per job at one car
     print(machine())
     rates, asm, ratios = [], [], []
     for _ in range(args.repeat):

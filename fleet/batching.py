@@ -44,7 +44,8 @@ class BatchServer:
     __slots__ = ("env", "chip", "model", "on_done", "on_power", "context_tokens", "kv_capacity",
                  "kv_reserved", "jobs_held", "prefills", "prefill_end", "prefill_start", "prefill_w",
                  "decoding", "heap", "kv_read", "v", "v_t", "rate", "decode_w", "active_w", "pending",
-                 "_callbacks", "_seq", "busy_s", "batch_s", "chip_ws", "tokens_out", "visits")
+                 "pending_t", "_callbacks", "_seq", "busy_s", "batch_s", "chip_ws", "tokens_out", "visits",
+                 "_mem0", "_mem_per_kv", "_comp_per_seq")
 
     def __init__(self, env, chip: ChipSpec, model: ModelSpec, context_tokens: int,
                  on_done: Callable, on_power: Callable) -> None:
@@ -70,7 +71,13 @@ class BatchServer:
         self.decode_w = 0.0  # chip power while decoding the current batch (W)
         self.active_w = 0.0
         self.pending = None
+        self.pending_t = math.inf
         self._callbacks = [self._on_event]
+        # a decode step's memory time is _mem0 + _mem_per_kv * KV tokens, its compute time
+        # _comp_per_seq * sequences (s): fleet.roofline's terms, precomputed
+        self._mem0 = roofline.memory_s(chip, model, 0.0)
+        self._mem_per_kv = roofline.memory_s(chip, model, 1.0) - self._mem0
+        self._comp_per_seq = roofline.compute_s(chip, model, 1.0)
         self._seq = 0
         # statistics: seconds with jobs held, job-seconds, chip energy while holding jobs (W*s),
         # output tokens, and per batch size [seconds, output tokens, chip W*s] while decoding
@@ -132,6 +139,7 @@ class BatchServer:
         self.prefill_end = math.inf
         self._refresh()
         self.pending = None
+        self.pending_t = math.inf
         return out
 
     def settle(self, now: float) -> None:
@@ -167,10 +175,16 @@ class BatchServer:
         self.prefill_w = w
 
     def _refresh(self) -> None:
-        """Re-derive the decode rate and the chip's power from the batch."""
+        """Re-derive the decode rate and the chip's power from the batch (:func:`fleet.roofline.decode_step`,
+        inlined)."""
         if self.decoding:
-            t, w = roofline.decode_step(self.chip, self.model, self.decoding, self.kv_read)
-            self.decode_w = w
+            chip = self.chip
+            mem = self._mem0 + self._mem_per_kv * self.kv_read
+            comp = self._comp_per_seq * self.decoding
+            p = chip.overlap
+            big = mem if mem > comp else comp
+            t = big * ((mem / big) ** p + (comp / big) ** p) ** (1.0 / p)
+            self.decode_w = chip.idle_w + (chip.active_w - chip.idle_w) * (comp / t) ** chip.power_exponent
             step_rate = 1.0 / t
         else:
             self.decode_w = self.chip.idle_w
@@ -183,6 +197,7 @@ class BatchServer:
             self.active_w = self.decode_w - self.chip.idle_w if self.decoding else 0.0
 
     def _schedule(self, now: float) -> None:
+        """Make the pending event the next prefill end or decode finish (kept if it already is)."""
         if self.prefills:
             t = self.prefill_end
         elif self.heap:
@@ -191,12 +206,17 @@ class BatchServer:
                 t = now
         else:
             self.pending = None
+            self.pending_t = math.inf
             return
+        if self.pending is not None and t == self.pending_t:
+            return
+        self.pending_t = t
         self.pending = self.env.call_at(t, self._callbacks)
 
     def _on_event(self, ev) -> None:
         if ev is not self.pending:
             return  # superseded by a later change
+        self.pending = None
         now = self.env.now
         self._advance(now)
         power_changed = False

@@ -36,6 +36,18 @@ OVERLAP = 1.177
 POWER_EXPONENT = 0.1374
 
 
+#: The measured points behind the calibration and its check: max batch -> (output tokens/s, average
+#: GPU W, J per output token, median inter-token latency s), Llama-3.1-8B-Instruct bf16 on one H100
+#: SXM, vLLM, lm-arena-chat (ml-energy/leaderboard@0cd52da, public/data/models/
+#: meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json; facts.md §6b)
+H100_LLAMA_3_1_8B_BF16 = {
+    8: (1070.0, 486.0, 0.4548, 7.32e-3), 16: (1954.0, 513.0, 0.2627, 7.91e-3), 32: (3391.0, 560.0, 0.1651, 8.91e-3),
+    64: (5147.0, 610.0, 0.1186, 11.50e-3), 96: (6260.0, 644.0, 0.1029, 14.08e-3), 128: (7037.0, 669.0, 0.0951, 16.48e-3),
+    192: (8223.0, 688.0, 0.0837, 20.91e-3), 256: (9010.0, 691.0, 0.0766, 26.13e-3), 384: (9248.0, 687.0, 0.0742, 37.70e-3),
+    512: (9806.0, 688.0, 0.0702, 47.41e-3), 768: (9603.0, 685.0, 0.0713, 62.93e-3),
+}
+
+
 @dataclass(frozen=True)
 class ChipSpec:
     """Static parameters of an inference chip (see the module docstring)."""

@@ -542,14 +542,21 @@ class Vehicle(ChargingSessions, JobBilling):
         car and its grid meter when billed (:meth:`bill_job`), and the recorder holds the busy
         slots in one folded level for the car's chip and charger (:meth:`_metered_level`).
         """
-        if self.server is not None:
-            self._change_batched(job, now, delta)
-            return
-        if delta > 0:
-            self.jobs.append(job)
+        server = self.server
+        if server is not None:  # batched: the chip's power comes from its server; never job-metered
+            self._advance_batch_bill(now)
+            if delta > 0:
+                self.jobs.append(job)
+                job.bill_mark = (self.b_wh, self.b_act_wh, self.b_usd, self.b_g, self.b_act_usd, self.b_act_g)
+            elif delta < 0:
+                self.jobs.remove(job)
+            i = -1
         else:
-            self.jobs.remove(job)
-        i = self.m_level
+            if delta > 0:
+                self.jobs.append(job)
+            else:
+                self.jobs.remove(job)
+            i = self.m_level
         if i >= 0:  # busy slots, chip power, grid draw and charger losses in one folded level
             busy = self.busy + delta
             self.busy = busy
@@ -579,7 +586,11 @@ class Vehicle(ChargingSessions, JobBilling):
         self.busy = busy
         state = SERVING if busy else AVAILABLE
         spec = self.spec
-        p_active = spec.slot_active_w * busy
+        if server is None:
+            p_active = spec.slot_active_w * busy
+        else:
+            p_active = server.active_w
+            self.cap = busy + 1 if server.has_room() else busy
         load = self.p_overhead + self.p_idle + p_active
         plugged = self.plugged
         if plugged:
@@ -618,23 +629,9 @@ class Vehicle(ChargingSessions, JobBilling):
             self.p_batt = p_batt
             self._plan_threshold(now)
 
-    def _change_batched(self, job, now: float, delta: int) -> None:
-        """:meth:`change_slots` with batched serving: ``job`` joined (``delta`` = 1) or left (-1) the
-        chip's batch, or (0) the chip's power changed, at ``now``; the server has already changed."""
-        self._settle(now)  # with the powers in force until now
-        if delta > 0:
-            self.jobs.append(job)
-            job.bill_mark = (self.b_wh, self.b_act_wh, self.b_usd, self.b_g, self.b_act_usd, self.b_act_g)
-        elif delta < 0:
-            self.jobs.remove(job)
-        busy = self.busy = self.busy + delta
-        self.cap = busy + 1 if self.server.has_room() else busy
-        self.state = SERVING if busy else AVAILABLE
-        self._apply(now)
-
     def chip_power_changed(self, now: float) -> None:
         """The chip's server changed its power at ``now`` with the same jobs (a prefill ended)."""
-        self._change_batched(None, now, 0)
+        self.change_slots(None, now, 0)
 
     # ------------------------------------------------------------------ energy
     def _settle(self, now: float) -> None:

@@ -21,6 +21,7 @@ from sim.results.schema import (
     JOB_CLASSES,
     JOBS,
     OUTCOMES,
+    SERVING,
     SITES,
     SUMMARY,
     TIMESERIES,
@@ -410,6 +411,16 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("plugged", "vehicles", "mean number of cars plugged in at its stalls"),
         Entry("waiting", "vehicles", "mean number of cars waiting for a stall"),
     ),
+    SERVING: (
+        Entry("kind", "", "`model`: the chip's saturated curve for the run's mean request; `visited`: a batch "
+              "size the run decoded at; `measured`: a published measurement (H100 with Llama-3.1-8B bf16 only)"),
+        Entry("batch", "sequences", "batch size"),
+        Entry("output_tokens_per_s", "tokens/s", "output tokens per second of one chip (visited: while decoding "
+              "at that batch)"),
+        Entry("j_per_output_token", "J/token", "chip energy per output token (visited: while decoding at that "
+              "batch)"),
+        Entry("seconds", "s", "chip-seconds spent decoding at that batch (visited only; else empty)"),
+    ),
 }
 
 _TOKEN = re.compile(r"<(\w+)>|\{([^{}]+)\}")
@@ -441,6 +452,7 @@ _TABLE_INTROS = {
     JOBS: "One row per job.",
     VEHICLES: "One row per simulated vehicle; its figures are its own, not scaled by its weight.",
     SITES: "Robotaxi runs only: one row per sample interval at the depot.",
+    SERVING: "Batched serving only (`fleet.chip.serving = \"batched\"`): one row per operating point.",
 }
 
 

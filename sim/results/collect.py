@@ -2,12 +2,15 @@
 reads the simulation's internals (its recorder rows, dispatcher, vehicles, job log and sites)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fleet import channels as ch
+from fleet import roofline
+from fleet.chip import H100_LLAMA_3_1_8B_BF16
 from fleet.jobs import CLASS_NAMES, COMPLETED, OUTCOME_NAMES, OVERFLOW
 from sim import __version__
 from sim.results.metrics import (
@@ -117,6 +120,41 @@ def _serving(sim) -> dict[str, Any]:
         cum = np.cumsum(np.asarray(weights)[order])
         out["median_inter_token_s"] = float(np.asarray(steps)[order][np.searchsorted(cum, cum[-1] / 2.0)])
     return out
+
+
+def _serving_points(sim, jobs: pd.DataFrame) -> pd.DataFrame | None:
+    """Batched serving's operating points (None in slots mode): the chip's saturated curve for the
+    run's mean request (``kind = model``), each batch size the run decoded at (``visited``, with its
+    seconds), and for an H100 serving Llama-3.1-8B bf16 the published measurements (``measured``)."""
+    sc = sim.scenario
+    servers = [v.server for v in sim.vehicles if v.server is not None]
+    if not servers:
+        return None
+    chip, model = servers[0].chip, servers[0].model
+    done = jobs[jobs["outcome"] == "completed"]
+    prompt = float(done["prompt_tokens"].mean()) if len(done) else 1000.0
+    out = done["output_tokens"].to_numpy(dtype=float) if len(done) else np.array([250.0])
+    held = float((out ** 2).sum() / out.sum())
+    rows = []
+    sizes = sorted({2 ** k for k in range(int(math.log2(chip.max_batch)) + 1)} | {chip.max_batch})
+    for b in sizes:
+        s = roofline.saturated(chip, model, b, prompt, float(out.mean()), held)
+        rows.append(("model", b, s["tokens_per_s"], s["j_per_token"], math.nan))
+    visits: dict[int, list[float]] = {}
+    for srv in servers:
+        for n, (secs, toks, ws) in srv.visits.items():
+            acc = visits.setdefault(n, [0.0, 0.0, 0.0])
+            acc[0] += secs
+            acc[1] += toks
+            acc[2] += ws
+    for n in sorted(visits):
+        secs, toks, ws = visits[n]
+        if toks > 0:
+            rows.append(("visited", n, toks / secs, ws / toks, secs))
+    if sc["fleet.chip.preset"] == "h100_sxm" and sc["fleet.model.preset"] == "llama-3.1-8b-bf16":
+        for b, (tps, _, jpt, _) in sorted(H100_LLAMA_3_1_8B_BF16.items()):
+            rows.append(("measured", b, tps, jpt, math.nan))
+    return pd.DataFrame(rows, columns=["kind", "batch", "output_tokens_per_s", "j_per_output_token", "seconds"])
 
 
 def _vehicles(sim) -> pd.DataFrame:
@@ -381,4 +419,4 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     summary["availability"] = _availability(sim, totals)
     summary["robotaxi"] = _robotaxi(sim, veh)
     summary["comparison"] = _comparison(sim, jobs, veh, attribution)
-    return Results(summary, ts, jobs, veh, sc, _sites(sim))
+    return Results(summary, ts, jobs, veh, sc, _sites(sim), _serving_points(sim, jobs))

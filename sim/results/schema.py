@@ -32,6 +32,9 @@ VEHICLES = "vehicles.csv"
 SITES = "sites.csv"
 
 
+SERVING = "serving.csv"  # batched serving: the chip's curve, the points the run visited, measurements
+
+
 WH_PER_KWH = 1000.0
 FIGURES = "figures"  # folder of the PNG figures
 REPORT = "report.html"
@@ -56,6 +59,7 @@ class Results:
     vehicles: pd.DataFrame
     scenario: Scenario
     sites: pd.DataFrame | None = None  # the depot's sampled draw, plugged and waiting cars (robotaxi runs)
+    serving: pd.DataFrame | None = None  # batched serving's operating points (SERVING)
 
     def metric(self, dotted: str) -> Any:
         """A summary value by dotted path, e.g. ``jobs.latency_s.p95``."""

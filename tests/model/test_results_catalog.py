@@ -15,7 +15,7 @@ from fleet.dispatcher import PREEMPTION_CAUSES
 from sim.docgen import BLOCKS, results_reference, sync
 from sim.results import catalog as cat
 from sim.results import write_results
-from sim.results.schema import JOBS, SITES, SUMMARY, TIMESERIES, VEHICLES
+from sim.results.schema import JOBS, SERVING, SITES, SUMMARY, TIMESERIES, VEHICLES
 from sim.runner import run
 from sim.scenario import default_scenario, load_scenario
 
@@ -47,6 +47,8 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     scenarios = {
         "default": base.with_overrides(SMALL),
         "overflow": base.with_overrides({**SMALL, "dispatch.on_max_wait": "overflow"}),
+        "batched": base.with_overrides({**SMALL, "fleet.chip.serving": "batched", "fleet.chip.preset": "h100_sxm",
+                                        "fleet.model.preset": "llama-3.1-8b-bf16"}),
         "robotaxi": load_scenario(str(ROOT / "examples" / "robotaxi_depot.toml"),
                                   ["run.days=0.1", "fleet.vehicles=30", "fleet.robotaxi.vehicles=10",
                                    "fleet.robotaxi.depot.stalls=3"]),
@@ -83,7 +85,7 @@ def test_every_summary_leaf_is_documented_and_every_key_is_written(folders):
     assert sorted(documented - written - NOT_TRIGGERED) == [], "documented keys that no run writes"
 
 
-@pytest.mark.parametrize("table", [TIMESERIES, JOBS, VEHICLES, SITES])
+@pytest.mark.parametrize("table", [TIMESERIES, JOBS, VEHICLES, SITES, SERVING])
 def test_every_column_is_documented_and_every_documented_column_is_written(folders, table):
     documented = cat.expand_columns(table)
     assert len(set(documented)) == len(documented), "a column is documented twice"
@@ -99,7 +101,7 @@ def test_every_column_is_documented_and_every_documented_column_is_written(folde
 def test_catalogue_lists_match_the_simulation():
     assert cat.PREEMPTION_CAUSES == PREEMPTION_CAUSES
     assert set(cat.VEHICLE_STATES) <= set(ch.LEVELS)
-    assert set(cat.COLUMNS) == {TIMESERIES, JOBS, VEHICLES, SITES}
+    assert set(cat.COLUMNS) == {TIMESERIES, JOBS, VEHICLES, SITES, SERVING}
 
 
 def test_every_entry_has_a_unit_from_the_known_set_and_a_meaning():
