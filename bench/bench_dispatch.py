@@ -54,7 +54,7 @@ class Bench:
         sc = default_scenario().with_overrides({
             "run.days": 0.01,
             "fleet.vehicles": n,
-            "fleet.mobility": False,
+            "fleet.mobility": False, "fleet.network.enabled": False,
             "fleet.opt_in_share": 1.0,
             "fleet.home_charger_share": 1.0,
             "fleet.initial_soc_min": 0.9,

@@ -75,7 +75,7 @@ def scenario(seconds: float, vehicles: int = 1000, load: float = 0.8, battery: b
         "fleet.chip.serving": serving,
         "run.days": seconds / 86400.0,
         "fleet.vehicles": vehicles,
-        "fleet.mobility": False,
+        "fleet.mobility": False, "fleet.network.enabled": False,
         "fleet.opt_in_share": 1.0,
         "fleet.initial_soc_min": 0.9,
         "fleet.initial_soc_max": 0.9,

@@ -75,4 +75,4 @@ COUNTERS = ("trips_started",)
 
 # Per-interval job counts are differences of the dispatcher's running totals at each sample.
 JOB_COUNTERS = ("jobs_arrived", "jobs_started", "jobs_completed", "jobs_dropped", "jobs_overflowed",
-                "jobs_preempted", "preempted_departure", "preempted_reserve")
+                "jobs_preempted", "preempted_departure", "preempted_reserve", "preempted_outage")

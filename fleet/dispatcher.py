@@ -26,6 +26,8 @@ from fleet.channels import AVAILABLE
 from fleet.fleetview import FreeSlotIndex
 from fleet.joblog import JobLog
 from fleet.jobs import BATCH_CLASS, COMPLETED, DROPPED, OVERFLOW, QUEUED, RUNNING, Job
+from fleet.mobility import HOME
+from fleet.network import lognormal
 from fleet.policies import DispatchPolicy
 from fleet.queues import FIFO, JobQueue
 from sim.core.errors import FleetsimInputError
@@ -35,7 +37,7 @@ CENTRAL, VEHICLE = "central", "vehicle"
 QUEUEINGS = (CENTRAL, VEHICLE)
 DROP, OVERFLOW_TO_DC = "drop", "overflow"
 ON_MAX_WAIT = (DROP, OVERFLOW_TO_DC)
-PREEMPTION_CAUSES = ("departure", "reserve")
+PREEMPTION_CAUSES = ("departure", "reserve", "outage")
 
 
 class PolicyError(FleetsimInputError):
@@ -50,6 +52,7 @@ class Dispatcher:
         "queued", "arrived", "started", "completed", "dropped", "overflowed", "preemptions",
         "preemptions_by_cause", "decisions", "_draining", "tokens_served", "tokens_generated",
         "wasted_tokens", "wasted_wh", "queued_at_end", "running_at_end", "_on_complete_callbacks",
+        "links", "network_rng",
     )
 
     def __init__(self, env, rec, index: FreeSlotIndex, log: JobLog, queue_order: str = FIFO,
@@ -84,6 +87,9 @@ class Dispatcher:
         self.running_at_end = 0
         # the callbacks of every job's completion event: one shared list (the loop only reads it)
         self._on_complete_callbacks = [self._on_complete]
+        # the cars' links (home, away; fleet.network) and the draws of their round trips; None: no network
+        self.links = None
+        self.network_rng = None
 
     @property
     def running(self) -> int:
@@ -94,7 +100,7 @@ class Dispatcher:
         """Running totals in the order of ``channels.JOB_COUNTERS``."""
         cause = self.preemptions_by_cause
         return (self.arrived, self.started, self.completed, self.dropped, self.overflowed, self.preemptions,
-                cause["departure"], cause["reserve"])
+                cause["departure"], cause["reserve"], cause["outage"])
 
     def set_policy(self, policy: DispatchPolicy) -> None:
         """Install the policy (built by the runner with a :class:`FleetView`)."""
@@ -256,6 +262,12 @@ class Dispatcher:
         steps = job.output_tokens - job.output_done - 1  # decode steps of this run after the first token
         if steps > 0:
             job.tpot_s = (now - job.first_token_s) / steps
+        links = self.links
+        if links is not None:  # the car's link adds its round trip, the prompt down and the answer up
+            link = links[0 if v.place == HOME else 1]
+            rtt = lognormal(self.network_rng, link.rtt_s, link.rtt_sigma)
+            job.network_s = link.delay_s(rtt, job.prompt_tokens, job.output_tokens)
+            job.first_token_s += link.delay_s(rtt, job.prompt_tokens, 0)
         job.finish_s = now
         job.run_event = None
         self.completed += 1

@@ -47,6 +47,7 @@ class Job:
         "bill_s",
         "first_token_s",
         "tpot_s",
+        "network_s",
         # batched serving (fleet.batching): finish and length in the chip's virtual decode steps,
         # output tokens and prompt tokens done in the run a preemption ended, and the vehicle's
         # per-job bill accumulators when the job was last billed
@@ -97,5 +98,6 @@ class Job:
         self.bill_s = -1.0  # start of the run not yet billed to it
         self.first_token_s = -1.0  # when its first output token came (the run that completed it)
         self.tpot_s = -1.0  # time per output token after the first, in the run that completed it
+        self.network_s = 0.0  # what the car's link added to its latency (s)
         # batch_v, batch_steps, batch_tokens, batch_prefilled and bill_mark are set by batched
         # serving before they are read

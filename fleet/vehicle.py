@@ -17,6 +17,7 @@ discharge efficiency below 1 the difference is a discharge loss.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from simpy.events import Timeout
@@ -228,6 +229,8 @@ class Vehicle(ChargingSessions, JobBilling):
         # power (all of it, and its chip's active part) as Wh, $ and g, up to b_t (s)
         "server",
         "cap",
+        # the pending start or end of a link outage (None: none planned)
+        "outage_event",
         "b_t",
         "b_wh",
         "b_act_wh",
@@ -318,6 +321,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.m_slot_s = self.m_price = self.m_carbon = 0.0
         self.server = None
         self.cap = spec.chip.slots
+        self.outage_event = None
         self.b_t = 0.0
         self.b_wh = self.b_act_wh = self.b_usd = self.b_g = self.b_act_usd = self.b_act_g = 0.0
 
@@ -438,6 +442,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.full = False
         self.low = False
         self.connected = False
+        self.outage_event = None
         self.next_departure_s = _INF
         self.trip_w = trip_wh * 3600.0 / duration_s
         self.trips += 1
@@ -505,6 +510,9 @@ class Vehicle(ChargingSessions, JobBilling):
         if self.plugged:
             self._plug(now, charger)
         self.connected = self.opted_in and (place == HOME or ctx.rng.random() < ctx.away_connectivity)
+        self.outage_event = None
+        if self.connected and ctx.links is not None:
+            self._plan_outage(now)
         if self.plugged and not self.full and self._strategy_signal() is not None:
             self._plan_charging(now)
         # Keep enough for the rest of today's tour, the reserve, and sleep until back home.
@@ -889,6 +897,43 @@ class Vehicle(ChargingSessions, JobBilling):
                 self._plan_threshold(now)
         else:
             self._plan_threshold(now)
+
+    # ------------------------------------------------------------------ link outages
+    def link(self):
+        """The link the car uses where it is parked now (fleet.network.LinkSpec): home or away."""
+        return self.ctx.links[0 if self.place == HOME else 1]
+
+    def _plan_outage(self, now: float) -> None:
+        """Plan the link's next outage, if it comes before the car leaves."""
+        link = self.link()
+        if link.outages_per_day <= 0.0:
+            return
+        t = now + self.ctx.network_rng.expovariate(link.outages_per_day / 86400.0)
+        if t < self.next_departure_s:
+            self.outage_event = call_later(self.ctx.env, t - now, self._on_outage, True)
+
+    def _on_outage(self, ev) -> None:
+        """The link goes down (``ev.value`` True: preempt the jobs, go offline) or comes back."""
+        if ev is not self.outage_event:
+            return  # the car left since
+        ctx = self.ctx
+        now = ctx.env.now
+        self._settle(now)
+        self.outage_event = None
+        if ev.value:
+            if self.jobs:
+                ctx.dispatcher.preempt_all(self, now, "outage")
+            self.connected = False
+            link = self.link()
+            end = now + link.outage_median_s * math.exp(ctx.network_rng.gauss(0.0, 1.0))
+            if end < self.next_departure_s:
+                self.outage_event = call_later(ctx.env, end - now, self._on_outage, False)
+        else:
+            self.connected = True
+            self._plan_outage(now)
+        self.state = AVAILABLE if self._can_serve() else PARKED
+        self._apply(now)
+        ctx.dispatcher.vehicle_changed(self)
 
     def _stop_serving(self, now: float) -> None:
         """The battery reached what the car must keep: preempt its jobs and go to sleep."""

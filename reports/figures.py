@@ -4,8 +4,9 @@ Each ``make_<name>(results, dpi)`` returns a matplotlib :class:`~matplotlib.figu
 (object-oriented API, Agg canvas, no pyplot global state) so its data can be inspected;
 ``draw_<name>(results, path, dpi)`` builds it, saves it as PNG and returns the path.
 Time-series values are interval means drawn at the interval midpoint, in local time.
-The energy figures live in :mod:`reports.energy_figures`, the depot-site figure in
-:mod:`reports.depot`; :data:`FIGURES` lists every figure drawn from the results alone.
+The energy figures live in :mod:`reports.energy_figures`, the batched-serving figure in
+:mod:`reports.serving_figure`, the depot-site figure in :mod:`reports.depot`; :data:`FIGURES`
+lists every figure drawn from the results alone.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator, PercentFormatter
 
-from reports import depot, energy_figures, style
+from reports import depot, energy_figures, serving_figure, style
 from sim.results import Results
 
 ECDF_MAX_POINTS = 4000  # quantiles drawn per class; enough for a smooth curve at any dpi
@@ -254,7 +255,7 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
 
 
 # ------------------------------------------------------------------------------ dispatch
-PREEMPTION_COLORS = {"departure": "#C0392B", "reserve": "#8E44AD"}
+PREEMPTION_COLORS = {"departure": "#C0392B", "reserve": "#8E44AD", "outage": "#D68910"}
 
 
 def mean_wait_by_interval(results: Results, cls: str) -> np.ndarray:
@@ -329,6 +330,7 @@ FIGURES: dict[str, Callable[[Results, int], Figure | None]] = {
     "power.png": make_power,
     "latency.png": make_latency,
     "dispatch.png": make_dispatch,
+    "serving.png": serving_figure.make_serving,
     "grid.png": energy_figures.make_grid,
     "energy_flows.png": energy_figures.make_energy_flows,
     "comparison.png": energy_figures.make_comparison,

@@ -26,8 +26,16 @@ CAPTIONS = {
     "latency.png": "Distribution (ECDF) of latency from arrival to last token for completed jobs, "
                    "per class, with each class's SLO; attainment counts dropped jobs as misses.",
     "dispatch.png": "Mean queue length and mean wait of the jobs that started in each interval, per "
-                    "class; preemptions per interval by cause (the owner departed, or the battery "
-                    "reached what the car must keep).",
+                    "class; preemptions per interval by cause (the owner departed, the battery "
+                    "reached what the car must keep, or the car's link went down).",
+    "serving.png": "Batched serving: one chip's output tokens per second and energy per output token "
+                   "against the batch size (sequences decoded together). The line is the chip's decode "
+                   "step for the run's mean request; the markers are the batch sizes the run decoded at, "
+                   "over its decode steps (prefill pauses excluded), coloured by their share of the "
+                   "decoding time; for an H100 serving Llama-3.1-8B bf16, open diamonds are the ML.ENERGY "
+                   "measurements (x = the server's maximum batch), end to end with prefills and their own "
+                   "requests, so they need not lie on the run's curve. Drawn only for batched runs "
+                   "(fleet.chip.serving = \"batched\").",
     "grid.png": "Fleet load against the grid's carbon and price: net energy stored in the batteries, "
                 "charging losses, inference (chip serving and idle, awake-car overhead) and the other "
                 "loads (driving, sleep drain, discharge losses), stacked, with grid draw as a line; where "

@@ -1,20 +1,26 @@
 """The data-center baseline for the fleet's workload, and the comparison per million tokens.
 
-The baseline serves every output token the fleet generated on H100 GPUs running Llama-3.1-8B
-(vLLM, bf16) at a fixed batch size. Energy per token comes from the ML.ENERGY leaderboard
-(reference/facts.md §6: GPU energy only), scaled by the facility's PUE; each token's energy is
-carbon-counted at the hour it was served with the data center's own region's hourly profile.
-Analysis only: pure functions of a finished run's totals.
+The baseline serves every output token the fleet generated on GPUs of the ``h100_sxm`` preset
+running a :mod:`fleet.llm` preset (default Llama-3.1-8B bf16) kept full at a fixed batch (fewer if
+the KV cache does not hold that many): the steady state of the cars' own serving model
+(:func:`fleet.roofline.saturated`) for the run's mean request. Its GPU energy per output token is
+scaled by the facility's PUE; each token's energy is carbon-counted at the hour it was served with
+the data center's own region's hourly profile. The ML.ENERGY measurements the roofline is
+calibrated to (reference/facts.md §6) are a test's cross-check, not an input. Analysis only: pure
+functions of a finished run's totals.
 """
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from fleet import roofline
+from fleet.chip import CHIP_PRESETS
+from fleet.llm import MODEL_PRESETS
+from fleet.serving import fit_error
 from grid.profiles import CARBON_PROFILES
 from grid.training_carbon import STRUBELL_PUE
 from sim.core.clock import Clock
@@ -24,70 +30,23 @@ _J_PER_KWH = 3.6e6
 _G_PER_TONNE = 1e6
 _PER_MILLION = 1e6
 
-# Llama-3.1-8B-Instruct bf16 on 1x H100, vLLM, GPU energy per output token (J) by batch size.
-# ml-energy/leaderboard@0cd52da public/data/models/meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json
-# (`energy_per_token_joules`), reference/facts.md §6. The largest batch is "~511"; 511 is used.
-_BATCHES: tuple[float, ...] = (8.0, 64.0, 511.0)
-_J_PER_TOKEN: tuple[float, ...] = (0.455, 0.119, 0.070)
-# Average GPU power (W) measured at batch 8 and 511 (same file, `avg_power_watts`).
-_POWER_W: tuple[float, float] = (486.0, 688.0)
-# Output throughput (tok/s) measured at batch 8 and 511 (same file, `output_throughput_tokens_per_sec`).
-_TOKENS_PER_S_8, _TOKENS_PER_S_511 = 1070.0, 9806.0
-
-
-def _clamped(batch_size: float) -> float:
-    if not (math.isfinite(batch_size) and batch_size >= 1):
-        raise ValueError(f"batch_size = {batch_size!r}: allowed: finite and >= 1")
-    return min(max(float(batch_size), _BATCHES[0]), _BATCHES[-1])
-
-
-def _log_log(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
-    """Piecewise power law through ``(xs[i], ys[i])``; exact at the points; ``xs[0] <= x <= xs[-1]``."""
-    if x >= xs[-1]:
-        return ys[-1]
-    i = bisect_right(xs, x) - 1
-    slope = math.log(ys[i + 1] / ys[i]) / math.log(xs[i + 1] / xs[i])
-    return ys[i] * (x / xs[i]) ** slope
-
-
-def joules_per_token(batch_size: float) -> float:
-    """GPU energy per generated token (J) of Llama-3.1-8B on one H100 at ``batch_size`` sequences.
-
-    The published points (8: 0.455, 64: 0.119, 511: 0.070 J/token) are returned exactly; between
-    them the value is interpolated linearly in log(J) vs log(batch). Outside 8..511 it is clamped
-    to the nearest end (below 8 this underestimates the energy of a nearly idle GPU).
-    """
-    return _log_log(_clamped(batch_size), _BATCHES, _J_PER_TOKEN)
-
-
-def gpu_power_w(batch_size: float) -> float:
-    """GPU power (W) at ``batch_size``: 486 W at 8 and 688 W at 511 (measured), linear in log(batch)
-    between them (derived), clamped outside."""
-    b = _clamped(batch_size)
-    frac = math.log(b / _BATCHES[0]) / math.log(_BATCHES[-1] / _BATCHES[0])
-    return _POWER_W[0] + (_POWER_W[1] - _POWER_W[0]) * frac
-
-
-def tokens_per_s(batch_size: float) -> float:
-    """Output throughput (tok/s) of one H100 at ``batch_size``.
-
-    Measured 1,070 tok/s at batch 8 and 9,806 at 511. At 64 it is derived:
-    ``gpu_power_w(64) / joules_per_token(64)`` (~587 W / 0.119 J = ~4,933 tok/s). Log-log
-    interpolation between these three points, clamped outside 8..511.
-    """
-    mid = gpu_power_w(_BATCHES[1]) / _J_PER_TOKEN[1]
-    return _log_log(_clamped(batch_size), _BATCHES, (_TOKENS_PER_S_8, mid, _TOKENS_PER_S_511))
+#: the comparison data center's GPU, a fleet.chip preset: H100 SXM, the hardware of the ML.ENERGY
+#: measurements the roofline is calibrated to (facts.md §6b)
+BASELINE_CHIP = "h100_sxm"
 
 
 @dataclass(frozen=True)
 class DataCenterBaseline:
     """Static configuration of the data center that serves the same tokens as the fleet."""
 
-    # 64: the middle ML.ENERGY point. ~4,900 tok/s shared by 64 streams is ~77 tok/s each,
-    # fast enough for interactive chat; batch ~511 gives ~19 tok/s per stream, batch 8 wastes the
-    # GPU (0.455 J/token). ASSUMPTION: the operator runs a throughput-oriented but interactive batch.
-    batch_size: int = param(64, doc="batch of the comparison data center's GPUs (Llama-3.1-8B on H100, ML.ENERGY "
-                            "J/token, facts.md §6); ASSUMPTION: 64", lo=1, hi=4096)
+    # 64: the middle ML.ENERGY point; ~80 tok/s per stream at the ML.ENERGY request, fast enough for
+    # interactive chat, where ~512 gives ~20 and 8 wastes the GPU. ASSUMPTION: the operator runs a
+    # throughput-oriented but interactive batch.
+    batch_size: int = param(64, doc="batch of the comparison data center's GPUs (fewer if the KV cache of the "
+                            "run's mean request does not fit); ASSUMPTION: 64", lo=1, hi=4096)
+    # Llama-3.1-8B bf16: the model of the ML.ENERGY measurements behind the calibration (facts.md §6).
+    model: str = param("llama-3.1-8b-bf16", doc="the model its GPUs (H100 SXM) serve, a fleet.llm preset; "
+                       "Llama-3.1-8B bf16 (ML.ENERGY, facts.md §6)", choices=tuple(sorted(MODEL_PRESETS)))
     # 1.58: 2018 global average PUE, Uptime Institute, as used by Strubell et al. 2019 (facts.md §5).
     pue: float = param(STRUBELL_PUE, doc="its power usage effectiveness; 1.58 (Uptime 2018, facts.md §5)", lo=1.0,
                        hi=5.0)
@@ -117,6 +76,33 @@ class DataCenterBaseline:
             raise ValueError(
                 f"carbon_profile = {self.carbon_profile!r}: allowed: {', '.join(sorted(CARBON_PROFILES))}"
             )
+        if self.model not in MODEL_PRESETS:
+            raise ValueError(f"model = {self.model!r}: allowed: {', '.join(sorted(MODEL_PRESETS))}")
+        err = fit_error(CHIP_PRESETS[BASELINE_CHIP], MODEL_PRESETS[self.model])
+        if err is not None:
+            raise ValueError(f"model = {self.model!r} does not fit {BASELINE_CHIP}: {err}")
+
+
+def operating_point(spec: DataCenterBaseline, prompt_tokens: float, output_tokens: float,
+                    output_tokens_held: float) -> dict[str, float]:
+    """One baseline GPU kept full for requests of ``prompt_tokens`` and ``output_tokens`` (means;
+    ``output_tokens_held``: the length-biased mean output of the sequences in a batch,
+    ``E[n**2] / E[n]``).
+
+    The batch is ``spec.batch_size``, or as many sequences as the KV cache holds if fewer (each
+    holds its prompt plus half its output, as in :class:`fleet.batching.BatchServer`), at least 1.
+    Returns ``batch`` (sequences) and :func:`fleet.roofline.saturated`'s ``tokens_per_s``,
+    ``power_w`` (GPU only), ``j_per_token`` (GPU J per output token), ``tpot_s`` and ``prefill_s``.
+    """
+    for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens),
+                    ("output_tokens_held", output_tokens_held)):
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} = {v!r}: allowed: finite and > 0")
+    chip, model = CHIP_PRESETS[BASELINE_CHIP], MODEL_PRESETS[spec.model]
+    per_seq = prompt_tokens + output_tokens_held / 2.0
+    batch = max(1, min(spec.batch_size, int(roofline.kv_capacity_tokens(chip, model) // per_seq)))
+    return {"batch": batch, **roofline.saturated(chip, model, batch, prompt_tokens, output_tokens,
+                                                  output_tokens_held)}
 
 
 def _per_million(value: float, tokens: float) -> float | None:
@@ -145,15 +131,22 @@ def datacenter_baseline(
     clock: Clock,
     horizon_s: float,
     carbon_price_usd_per_tonne: float,
+    prompt_tokens: float | None,
+    output_tokens: float | None,
+    output_tokens_held: float | None = None,
 ) -> dict[str, Any]:
     """Energy (kWh), CO2 (g) and cost ($) of serving the given output tokens in the data center.
 
     ``tokens_by_time`` is ``(times_s, output_tokens)``: simulation seconds in ``[0, horizon_s]``
-    at which tokens were served, and how many. Energy = tokens x J/token x PUE / 3.6e6; each
-    token's energy is multiplied by the region's carbon intensity (g/kWh) at its local hour.
-    Cost = energy x ``usd_per_kwh`` + CO2 (t) x ``carbon_price_usd_per_tonne`` + GPU-hours x
-    ``hardware_usd_per_gpu_hour``, with GPU-hours = tokens / ``tokens_per_s`` / 3600 (GPUs
-    fully busy at the batch size: a lower bound). Per-million figures are None for no tokens.
+    at which tokens were served, and how many. ``prompt_tokens`` and ``output_tokens`` are the
+    mean request of the jobs behind them, ``output_tokens_held`` its length-biased mean output
+    (default: ``output_tokens``, every request alike); the GPU's operating point is
+    :func:`operating_point` for that request (None for both: no request, so no tokens either, and
+    the GPU figures are None). Energy = tokens x GPU J/token x PUE / 3.6e6; each token's energy is
+    multiplied by the region's carbon intensity (g/kWh) at its local hour. Cost = energy x
+    ``usd_per_kwh`` + CO2 (t) x ``carbon_price_usd_per_tonne`` + GPU-hours x
+    ``hardware_usd_per_gpu_hour``, with GPU-hours = tokens / GPU tokens/s / 3600 (GPUs kept full:
+    a lower bound). Per-million figures are None for no tokens.
     """
     times_s = np.asarray(tokens_by_time[0], dtype=float).ravel()
     tokens_a = np.asarray(tokens_by_time[1], dtype=float).ravel()
@@ -165,15 +158,24 @@ def datacenter_baseline(
         raise ValueError(f"horizon_s = {horizon_s!r}: allowed: finite and > 0")
     if not (math.isfinite(carbon_price_usd_per_tonne) and carbon_price_usd_per_tonne >= 0):
         raise ValueError(f"carbon_price_usd_per_tonne = {carbon_price_usd_per_tonne!r}: allowed: finite and >= 0")
-
-    j_per_token = joules_per_token(spec.batch_size)
-    kwh_per_token = j_per_token * spec.pue / _J_PER_KWH
+    tokens = float(tokens_a.sum())
+    if prompt_tokens is None or output_tokens is None:
+        if tokens > 0:
+            raise ValueError(f"{tokens:g} tokens served but no mean request given: pass prompt_tokens and "
+                             "output_tokens")
+        point = dict.fromkeys(("batch", "tokens_per_s", "power_w", "j_per_token", "tpot_s"))
+        held = None
+        kwh_per_token = 0.0
+        gpu_hours = 0.0
+    else:
+        held = output_tokens if output_tokens_held is None else output_tokens_held
+        point = operating_point(spec, prompt_tokens, output_tokens, held)
+        kwh_per_token = point["j_per_token"] * spec.pue / _J_PER_KWH
+        gpu_hours = tokens / point["tokens_per_s"] / 3600.0
     carbon = CARBON_PROFILES[spec.carbon_profile].signal(clock, 0.0, float(horizon_s))
     g_per_kwh = carbon.values_at(times_s)  # raises ValueError naming the span if outside
-    tokens = float(tokens_a.sum())
     energy_kwh = tokens * kwh_per_token
     co2_g = float((tokens_a * g_per_kwh).sum()) * kwh_per_token
-    gpu_hours = tokens / tokens_per_s(spec.batch_size) / 3600.0
     breakdown = {
         "electricity": energy_kwh * spec.usd_per_kwh,
         "carbon": co2_g / _G_PER_TONNE * carbon_price_usd_per_tonne,
@@ -182,9 +184,17 @@ def datacenter_baseline(
     out = _figures(tokens, energy_kwh, co2_g, breakdown)
     out.update(
         gpu_hours=gpu_hours,
+        chip=BASELINE_CHIP,
+        model=spec.model,
         batch_size=spec.batch_size,
-        j_per_token=j_per_token,
-        tokens_per_s=tokens_per_s(spec.batch_size),
+        batch=point["batch"],
+        mean_prompt_tokens=prompt_tokens,
+        mean_output_tokens=output_tokens,
+        output_tokens_held=held,
+        j_per_token=point["j_per_token"],
+        power_w=point["power_w"],
+        tokens_per_s=point["tokens_per_s"],
+        tpot_s=point["tpot_s"],
         pue=spec.pue,
         carbon_profile=spec.carbon_profile,
         usd_per_kwh=spec.usd_per_kwh,

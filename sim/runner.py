@@ -26,6 +26,7 @@ from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import DayPlan, MobilityModel, MobilityParams
 from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
+from fleet.network import LINK_PRESETS, LinkSpec
 from fleet.robotaxi import RobotaxiModel
 from fleet.serving import fit_error, slot_chip
 from fleet.vehicle import Vehicle, VehicleSpec
@@ -75,6 +76,9 @@ class FleetContext:
     #: charge limit, and the grid W of one busy slot per such level (see ``Vehicle._metered_level``)
     metered_levels: dict = field(default_factory=dict)
     metered_grid_w: dict = field(default_factory=dict)
+    #: the cars' links at home and away (fleet.network), and the draws of their outages; None: no network
+    links: tuple | None = None
+    network_rng: random.Random | None = None
 
 
 class _NoTrips:
@@ -108,6 +112,12 @@ def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSig
     """Price ($/kWh) and carbon (gCO2/kWh) signals over ``[0, horizon_s]``."""
     price = resolve_tariff("grid.tariff", sc["grid.tariff"]).price_signal(clock, 0.0, horizon_s)
     return price, carbon_signal(sc["grid.carbon"], clock, horizon_s)
+
+
+def build_links(sc: Scenario) -> tuple[LinkSpec, LinkSpec]:
+    """The cars' links at home and away from home, presets with any per-key overrides."""
+    return tuple(build_from_preset(LINK_PRESETS[sc[f"fleet.network.{where}.preset"]], sc, f"fleet.network.{where}")
+                 for where in ("home", "away"))
 
 
 def build_model(sc: Scenario) -> ModelSpec:
@@ -227,6 +237,9 @@ class Simulation:
             raise ScenarioError(f"dispatch.policy: building '{sc['dispatch.policy']}' with dispatch.params "
                                 f"{sc['dispatch.params']!r} failed ({type(exc).__name__}: {exc})") from None
         self.dispatcher.set_policy(policy)
+        if sc["fleet.network.enabled"]:
+            self.dispatcher.links = build_links(sc)
+            self.dispatcher.network_rng = random.Random(int(streams.get("network_rtt").integers(2**63)))
         try:
             self.workload, self._exp_mean_for_trace = build_workload(sc, self.clock, streams.get("workload"))
         except FleetsimInputError:
@@ -290,6 +303,9 @@ class Simulation:
                                                      self.spec.home_charger.efficiency),
             charging_signal=charging_signal(sc["grid.charging.strategy"], self.price, self.carbon),
             horizon_s=self.horizon_s,
+            links=self.dispatcher.links,
+            network_rng=(random.Random(int(streams.get("network_outages").integers(2**63)))
+                         if self.dispatcher.links is not None else None),
         )
         table = self.table
         weight = sc["fleet.weight"]

@@ -29,6 +29,7 @@ import tomli_w
 
 from fleet.chip import CHIP_PRESETS
 from fleet.llm import MODEL_PRESETS
+from fleet.network import LINK_PRESETS
 from fleet.policies.base import split_policy
 from grid.profiles import CARBON_PROFILES
 from sim.core.errors import FleetsimInputError, ScenarioError
@@ -60,8 +61,9 @@ class Scenario:
         """The resolved scenario as TOML (every default filled in), enough to rerun it."""
         header = "# fleetsim scenario, fully resolved (every default filled in)\n"
         values = self.to_dict()
-        for section, presets in (("chip", CHIP_PRESETS), ("model", MODEL_PRESETS)):
-            table = values["fleet"][section]
+        fleet = values["fleet"]
+        for table, presets in ((fleet["chip"], CHIP_PRESETS), (fleet["model"], MODEL_PRESETS),
+                               (fleet["network"]["home"], LINK_PRESETS), (fleet["network"]["away"], LINK_PRESETS)):
             preset = presets[table["preset"]]
             for name, value in table.items():
                 if value is None:

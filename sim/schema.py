@@ -16,6 +16,7 @@ from fleet.chip import BATCHED, CHIP_PRESETS, SLOTS, ChipSpec
 from fleet.datacenter import DataCenterSpec
 from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import MobilityParams
+from fleet.network import LINK_PRESETS, LinkSpec
 from fleet.policies.base import POLICY_ALLOWED
 from fleet.robotaxi import RobotaxiParams
 from fleet.vehicle import VehicleSpec
@@ -168,6 +169,14 @@ KEYS: tuple[Key, ...] = (
        "'batched': continuous batching whose step times and power follow the roofline of the chip and model; "
        "'slots': fixed slots with fixed per-slot rates (the queueing-theory reference)", choices=(BATCHED, SLOTS)),
     *spec_keys("fleet.chip", ChipSpec, preset=True),
+    _k("fleet.network.enabled", "bool", True,
+       "model the car's link: round trips and transfer times add to TTFT and latency, outages preempt jobs"),
+    _k("fleet.network.home.preset", "str", "home_wifi", "link of a car parked at home or its depot "
+       "(sources in fleet/network.py)", choices=tuple(sorted(LINK_PRESETS))),
+    *spec_keys("fleet.network.home", LinkSpec, preset=True),
+    _k("fleet.network.away.preset", "str", "cellular", "link of a car parked away from home (sources in "
+       "fleet/network.py)", choices=tuple(sorted(LINK_PRESETS))),
+    *spec_keys("fleet.network.away", LinkSpec, preset=True),
     _k("fleet.model.preset", "str", "llama-3.1-8b-q4", "the model the chips serve (sources in fleet/llm.py)",
        choices=tuple(MODEL_PRESETS)),
     *spec_keys("fleet.model", ModelSpec, preset=True),

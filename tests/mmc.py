@@ -11,7 +11,7 @@ def mmc_overrides(vehicles: int, lam: float, days: float, seed: int, policy: str
     """
     over = {
         "fleet.vehicles": vehicles,
-        "fleet.mobility": False,
+        "fleet.mobility": False, "fleet.network.enabled": False,
         "fleet.opt_in_share": 1.0,
         "fleet.chip.slots": slots,
         "workload.service": "exponential",

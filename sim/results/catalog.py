@@ -38,7 +38,7 @@ class Entry(NamedTuple):
 
 
 #: causes of a preemption (``jobs.preempted_by_cause``), as the dispatcher names them
-PREEMPTION_CAUSES = ("departure", "reserve")
+PREEMPTION_CAUSES = ("departure", "reserve", "outage")
 #: vehicle states counted in timeseries.csv and ``fleet.mean_state_share``, with their meaning
 VEHICLE_STATES: dict[str, str] = {
     "driving": "driving",
@@ -49,7 +49,8 @@ VEHICLE_STATES: dict[str, str] = {
                 "states above)",
     "plugged": "plugged in (orthogonal to the states above)",
     "offline_opted_out": "parked offline because the owner did not opt in (a part of `parked`)",
-    "offline_no_connection": "parked offline for want of a connection away from home (a part of `parked`)",
+    "offline_no_connection": "parked offline for want of a connection: none away from home, or a link outage "
+                             "(a part of `parked`)",
     "offline_low_battery": "parked offline with the battery at what the car must keep: the reserve or the next "
                            "trips' energy (a part of `parked`)",
 }
@@ -108,8 +109,8 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
     Entry("jobs.running_at_end", "count", "jobs still running on a vehicle at the end"),
     Entry("jobs.preempted", "count", "preemptions: runs on a vehicle cut short (a job may be preempted more than "
           "once)"),
-    Entry("jobs.preempted_by_cause.<cause>", "count", "preemptions by cause: `departure` (the car left) or "
-          "`reserve` (its battery reached what the car must keep)"),
+    Entry("jobs.preempted_by_cause.<cause>", "count", "preemptions by cause: `departure` (the car left), "
+          "`reserve` (its battery reached what the car must keep) or `outage` (its link went down)"),
     Entry("jobs.wasted_tokens", "tokens", "tokens lost to preemption"),
     Entry("jobs.wasted_kwh", "kWh", f"chip energy above idle spent on work lost to preemption, {_SIMULATED}"),
     Entry(f"jobs.latency_s.{_STATS}", "s", f"latency (arrival to finish) of the jobs completed on vehicles: "
@@ -154,20 +155,34 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
     # overflow data center
     Entry("overflow", "", "null when jobs at their maximum wait are dropped; else the overflow data center's "
           "figures below"),
-    Entry("overflow.servers", "count", "GPU servers of the overflow pool, `dispatch.datacenter.servers`"),
-    Entry("overflow.slots", "count", "its concurrent slots: servers x slots per server"),
+    Entry("overflow.servers", "count", "GPUs of the overflow pool, each batching its jobs, "
+          "`dispatch.datacenter.servers`"),
+    Entry("overflow.chip", "", "their chip preset, `dispatch.datacenter.chip`"),
+    Entry("overflow.model", "", "the model they serve, `dispatch.datacenter.model`"),
+    Entry("overflow.max_batch", "sequences", "largest batch per GPU, `dispatch.datacenter.max_batch`"),
+    Entry("overflow.pue", "ratio", "the pool's power usage effectiveness, `dispatch.datacenter.pue`"),
+    Entry("overflow.gpus_used", "count", "GPUs that served at least one job (each job goes to the GPU with room "
+          "holding the fewest jobs)"),
     Entry("overflow.jobs_received", "count", "jobs it took over"),
     Entry("overflow.jobs_completed", "count", "jobs it served to the end"),
     Entry("overflow.tokens_received", "tokens", "prompt and output tokens of the jobs it took over, less the "
           "output tokens batch jobs had already decoded on vehicles"),
     Entry("overflow.tokens_served", "tokens", "the same for the jobs it served to the end"),
-    Entry("overflow.busy_slot_hours", "h", "slot-hours its slots were busy"),
-    Entry("overflow.energy_kwh", "kWh", "its energy: each busy slot draws server power / slots per server, times "
-          "the PUE"),
+    Entry("overflow.busy_gpu_hours", "h", "GPU-hours its GPUs held at least one job"),
+    Entry("overflow.mean_batch", "sequences", "jobs held per GPU while it held any (job-seconds over busy "
+          "GPU-seconds); null if no GPU held a job"),
+    Entry("overflow.chip_j_per_output_token", "J/token", "its GPUs' chip energy (PUE excluded) per output token "
+          "they produced; null without tokens"),
+    Entry("overflow.energy_kwh", "kWh", "its energy: the chip power of each GPU holding jobs (between idle and "
+          "maximum, from the batch it serves) times the PUE; billed in equal shares to the jobs on the GPU"),
     Entry("overflow.cost_usd", "$", "that energy at the price of `grid.tariff`"),
     Entry("overflow.co2_kg", "kg CO2", "CO2 of that energy at the carbon intensity of `grid.carbon`"),
     Entry(f"overflow.latency_s.{_STATS}", "s", f"latency (arrival to finish) of the jobs it served to the end: "
           f"{_STATS_TEXT}"),
+    Entry(f"overflow.ttft_s.{_STATS}", "s", f"time to first token (arrival to the first token of its run there) "
+          f"of the same jobs: {_STATS_TEXT}"),
+    Entry(f"overflow.tpot_s.{_STATS}", "s", f"time per output token after the first, in its run there, of the "
+          f"same jobs (those with more than one token left): {_STATS_TEXT}"),
     # owners
     Entry("fairness.payout_scheme", "", "how owners are paid, `fleet.payout.scheme`"),
     Entry("fairness.owners_opted_in", "count", "simulated owners who opted in"),
@@ -287,10 +302,24 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "$/million tokens", "the data center's cost breakdown per million generated tokens; null without tokens"),
     Entry("comparison.datacenter.gpu_hours", "h", "GPU-hours: tokens / throughput, GPUs fully busy (a lower "
           "bound)"),
+    Entry("comparison.datacenter.chip", "", "its GPU, a `fleet.chip` preset: `h100_sxm`"),
+    Entry("comparison.datacenter.model", "", "the model its GPUs serve, `grid.datacenter.model`"),
     Entry("comparison.datacenter.batch_size", "sequences", "its batch size, `grid.datacenter.batch_size`"),
-    Entry("comparison.datacenter.j_per_token", "J/token", "GPU energy per output token at that batch (ML.ENERGY, "
-          "interpolated)"),
-    Entry("comparison.datacenter.tokens_per_s", "tokens/s", "output throughput of one GPU at that batch"),
+    Entry("comparison.datacenter.batch", "sequences", "the batch its GPUs run: the batch size, or as many of the "
+          "mean request as the KV cache holds if fewer; null without completed jobs"),
+    Entry("comparison.datacenter.{mean_prompt_tokens,mean_output_tokens}", "tokens", "the mean request it serves: "
+          "prompt and output tokens of the jobs completed on vehicles; null without them"),
+    Entry("comparison.datacenter.output_tokens_held", "tokens", "the length-biased mean output of the sequences "
+          "in a batch (sum of squared outputs / sum of outputs); null without completed jobs"),
+    Entry("comparison.datacenter.j_per_token", "J/token", "GPU energy per output token of a GPU kept full at that "
+          "batch for that request (`fleet.roofline.saturated`, the cars' serving model); null without completed "
+          "jobs"),
+    Entry("comparison.datacenter.power_w", "W", "GPU power at that operating point (PUE excluded); null without "
+          "completed jobs"),
+    Entry("comparison.datacenter.tokens_per_s", "tokens/s", "output throughput of one GPU at that operating point; "
+          "null without completed jobs"),
+    Entry("comparison.datacenter.tpot_s", "s", "its time per output token (one decode step of the batch); null "
+          "without completed jobs"),
     Entry("comparison.datacenter.pue", "ratio", "its power usage effectiveness, `grid.datacenter.pue`"),
     Entry("comparison.datacenter.carbon_profile", "", "its region's hourly carbon profile, "
           "`grid.datacenter.carbon_profile`"),
@@ -329,6 +358,7 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("jobs_overflowed", "count", f"jobs sent to the data center {_COUNTS_PER_INTERVAL}"),
         Entry("jobs_preempted", "count", f"preemptions {_COUNTS_PER_INTERVAL}"),
         Entry("preempted_departure", "count", f"preemptions by a departure {_COUNTS_PER_INTERVAL}"),
+        Entry("preempted_outage", "count", f"preemptions by a link outage {_COUNTS_PER_INTERVAL}"),
         Entry("preempted_reserve", "count", f"preemptions by the battery reaching what the car must keep "
               f"{_COUNTS_PER_INTERVAL}"),
         Entry("trips_started", "count", "trips started in the interval, represented fleet"),
@@ -354,11 +384,14 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("served_by", "", "`datacenter` if it overflowed, `vehicle` if `vehicle_id` names a vehicle, else empty"),
         Entry("wait_s", "s", "first start - arrival; empty if never started"),
         Entry("ttft_s", "s", "time to first token: arrival to the first output token of the run that completed "
-              "it (queue, prefill wait and prefill); empty unless completed on a vehicle"),
+              "it reaching the user (queue, prefill wait, prefill, the car link's round trip and the prompt's "
+              "download); empty unless completed on a vehicle"),
+        Entry("network_s", "s", "what the car's link added to its latency: a round trip, the prompt down and the "
+              "answer up (fleet.network; 0 if not completed on a vehicle)"),
         Entry("tpot_s", "s", "time per output token after the first, in the run that completed it; empty unless "
               "completed on a vehicle with more than one token to decode"),
-        Entry("latency_s", "s", "finish - arrival, for jobs completed on a vehicle or served to the end by the "
-              "data center; else empty"),
+        Entry("latency_s", "s", "finish - arrival + network_s, for jobs completed on a vehicle or served to the "
+              "end by the data center; else empty"),
         Entry("slo_met", "", "true when it finished within `slo_s`"),
         Entry("energy_total_wh", "Wh", "`energy_wh` plus its share of standby energy (shared by energy); sums to "
               "the inference energy"),
@@ -412,13 +445,14 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("waiting", "vehicles", "mean number of cars waiting for a stall"),
     ),
     SERVING: (
-        Entry("kind", "", "`model`: the chip's saturated curve for the run's mean request; `visited`: a batch "
-              "size the run decoded at; `measured`: a published measurement (H100 with Llama-3.1-8B bf16 only)"),
+        Entry("kind", "", "`model`: the chip's decode steps at that batch for the run's mean request; `visited`: "
+              "a batch size the run decoded at; `measured`: a published end-to-end measurement, prefills included "
+              "(H100 with Llama-3.1-8B bf16 only)"),
         Entry("batch", "sequences", "batch size"),
-        Entry("output_tokens_per_s", "tokens/s", "output tokens per second of one chip (visited: while decoding "
+        Entry("output_tokens_per_s", "tokens/s", "output tokens per second of one chip (model and visited: while "
+              "decoding at that batch)"),
+        Entry("j_per_output_token", "J/token", "chip energy per output token (model and visited: while decoding "
               "at that batch)"),
-        Entry("j_per_output_token", "J/token", "chip energy per output token (visited: while decoding at that "
-              "batch)"),
         Entry("seconds", "s", "chip-seconds spent decoding at that batch (visited only; else empty)"),
     ),
 }

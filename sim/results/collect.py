@@ -91,7 +91,8 @@ def _jobs(sim) -> pd.DataFrame:
     df["wait_s"] = df["start_s"] - df["arrival_s"]
     # finished: completed on a vehicle, or served to the end by the overflow data center
     done = (cols["outcome"] == COMPLETED) | ((cols["outcome"] == OVERFLOW) & (cols["finish_s"] >= 0))
-    df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"], np.nan)
+    df["network_s"] = cols["network_s"]
+    df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"] + cols["network_s"], np.nan)
     df["slo_met"] = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
     return df
 
@@ -123,9 +124,11 @@ def _serving(sim) -> dict[str, Any]:
 
 
 def _serving_points(sim, jobs: pd.DataFrame) -> pd.DataFrame | None:
-    """Batched serving's operating points (None in slots mode): the chip's saturated curve for the
-    run's mean request (``kind = model``), each batch size the run decoded at (``visited``, with its
-    seconds), and for an H100 serving Llama-3.1-8B bf16 the published measurements (``measured``)."""
+    """Batched serving's operating points (None in slots mode): the chip's decode steps at each batch
+    size for the run's mean request (``kind = model``: tokens/s and J/token while decoding, as the
+    ``visited`` rows count them), each batch size the run decoded at (``visited``, with its seconds),
+    and for an H100 serving Llama-3.1-8B bf16 the published end-to-end measurements (``measured``,
+    prefills included, their own requests)."""
     sc = sim.scenario
     servers = [v.server for v in sim.vehicles if v.server is not None]
     if not servers:
@@ -138,8 +141,8 @@ def _serving_points(sim, jobs: pd.DataFrame) -> pd.DataFrame | None:
     rows = []
     sizes = sorted({2 ** k for k in range(int(math.log2(chip.max_batch)) + 1)} | {chip.max_batch})
     for b in sizes:
-        s = roofline.saturated(chip, model, b, prompt, float(out.mean()), held)
-        rows.append(("model", b, s["tokens_per_s"], s["j_per_token"], math.nan))
+        t, w = roofline.decode_step(chip, model, b, b * (prompt + held / 2.0))
+        rows.append(("model", b, b / t, t * w / b, math.nan))
     visits: dict[int, list[float]] = {}
     for srv in servers:
         for n, (secs, toks, ws) in srv.visits.items():
@@ -248,8 +251,14 @@ def _comparison(sim, jobs: pd.DataFrame, veh: pd.DataFrame, attribution: dict[st
         attribution["inference_kwh"], g, float(veh["inference_usd"].sum()), g * usd_per_g,
         float(veh["payout_usd"].sum()), tokens)
     spec = build_spec(DataCenterBaseline, sc, "grid.datacenter")
+    # the data center's GPUs serve the run's mean completed request (none: no tokens to serve)
+    out = done["output_tokens"].to_numpy(dtype=float)
+    served = bool(out.sum() > 0)
+    prompt = float(done["prompt_tokens"].mean()) if served else None
+    mean_out = float(out.mean()) if served else None
+    held = float((out ** 2).sum() / out.sum()) if served else None  # length-biased: E[n**2] / E[n]
     dc = datacenter_baseline((done["finish_s"].to_numpy(), done["output_tokens"].to_numpy()), spec, sim.clock,
-                             sim.horizon_s, sc["grid.carbon_price_usd_per_tonne"])
+                             sim.horizon_s, sc["grid.carbon_price_usd_per_tonne"], prompt, mean_out, held)
     return compare(fleet, dc)
 
 
@@ -303,9 +312,12 @@ def _overflow(sim, jobs: pd.DataFrame) -> dict[str, Any] | None:
     """The data-center pool's figures, or None when jobs past their wait are dropped."""
     if sim.datacenter is None:
         return None
-    out = sim.datacenter.summary()
+    pool = sim.datacenter
+    out = pool.summary()
     served = jobs[(jobs["outcome"] == "overflow")]
     out["latency_s"] = percentiles(served["latency_s"].dropna().to_numpy())
+    out["ttft_s"] = percentiles(np.asarray(pool.ttft_s, dtype=float))
+    out["tpot_s"] = percentiles(np.asarray(pool.tpot_s, dtype=float))
     return out
 
 

@@ -425,8 +425,6 @@ def test_policy_file_raising_on_import_is_one_line(capsys, tmp_path, monkeypatch
     ("workload.interactive.max_wait_s", "1e-300"),
     ("workload.batch.deadline_s", "1e-300"),
     ("workload.batch.max_wait_s", "1e-300"),
-    ("dispatch.datacenter.decode_tokens_per_s", "1e-300"),
-    ("dispatch.datacenter.prefill_tokens_per_s", "1e-300"),
 ])
 def test_nonsense_numbers_are_refused(key, value):
     with pytest.raises(ScenarioError) as exc:

@@ -83,6 +83,7 @@ def two_trip_planner() -> OneDayPlanner:
 
 ONE_CAR = {
     "run.days": 1.5,  # to 12:00 the next day
+    "fleet.network.enabled": False,  # no link outages: the hand computation assumes the car stays online
     "fleet.vehicles": 1,
     "fleet.opt_in_share": 1.0,
     "fleet.away_connectivity": 1.0,

@@ -73,7 +73,7 @@ def hand_run(trips, jobs: list[Job], days: float = 0.01):
     """
     sc = default_scenario().with_overrides({
         "fleet.vehicles": len(trips),
-        "fleet.mobility": False,
+        "fleet.mobility": False, "fleet.network.enabled": False,
         "fleet.opt_in_share": 1.0,
         "fleet.chip.slots": 1,
         "workload.interactive.rate_per_s": 0.0,
@@ -118,7 +118,7 @@ def test_preemption_checkpoints_batch_and_restarts_interactive(cls, dep, wasted,
     )
     j = r.jobs.set_index("job_id")
     assert r.metric("jobs.preempted") == 1
-    assert r.metric("jobs.preempted_by_cause") == {"departure": 1, "reserve": 0}
+    assert r.metric("jobs.preempted_by_cause") == {"departure": 1, "reserve": 0, "outage": 0}
     assert j.loc[1, "outcome"] == "completed" and j.loc[1, "finish_s"] == pytest.approx(18.5)
     row = j.loc[0]
     assert row["outcome"] == "completed"
@@ -252,7 +252,7 @@ def test_job_books_recomputed_from_jobs_csv(name, book_runs):
         # 10 single-slot servers, lambda = 3 c mu: two thirds of the jobs must be dropped
         mmc_overrides(10, 30.0, 0.02, 41, "least_loaded", max_wait_s=0.5),
         # token-rate service on 5 hw4 cars (4 slots) with interactive and batch overload
-        {"fleet.vehicles": 5, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "run.days": 0.1,
+        {"fleet.vehicles": 5, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0, "run.days": 0.1,
          "run.seed": 42, "workload.interactive.rate_per_s": 5.0, "workload.interactive.max_wait_s": 3.0,
          "workload.batch.rate_per_s": 0.2, "workload.batch.deadline_s": 120.0, "report.figures": False},
     ],
@@ -289,7 +289,7 @@ def test_preemption_counts_agree(mobility_run):
     s = r.summary["jobs"]
     assert s["preempted"] > 100
     assert sum(s["preempted_by_cause"].values()) == s["preempted"]
-    assert set(s["preempted_by_cause"]) <= {"departure", "reserve"}
+    assert set(s["preempted_by_cause"]) <= {"departure", "reserve", "outage"}
     assert r.vehicles["preemptions"].sum() == s["preempted"]
     assert j["preemptions"].sum() == s["preempted"]
 
@@ -402,7 +402,7 @@ def test_round_robin_cycles_through_all_vehicles_at_low_load():
     """
     c, days = 10, 0.05
     r = run(default_scenario().with_overrides({
-        "fleet.vehicles": c, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "fleet.vehicles": c, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
         "workload.interactive.rate_per_s": 0.0,
         # batch units of 1 prompt + 1 output token: 1/1000 + 1/40 = 0.026 s each, at 0.5/s;
         # a car is busy at its next turn only if 9 arrivals fall within 0.026 s: never

@@ -65,7 +65,7 @@ def _saturated_h100(tmp_path, max_batch: int, span_s: float):
     jobs = int(MEASURED[max_batch][0] * span_s / 300.0) + 2 * max_batch  # more than it can finish
     _arena_trace(trace, jobs)
     sc = default_scenario().with_overrides({
-        "run.days": span_s / 86400.0, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+        "run.days": span_s / 86400.0, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0,
         "fleet.chip.preset": "h100_sxm", "fleet.model.preset": "llama-3.1-8b-bf16", "fleet.chip.serving": "batched",
         "fleet.chip.max_batch": max_batch, "fleet.vehicle.awake_overhead_w": 0.0, "workload.trace": str(trace),
         "fleet.model.context_tokens": 4_352, "workload.interactive.max_wait_s": 1e7, "workload.interactive.slo_s": 1e7, "report.figures": False})

@@ -18,6 +18,7 @@ from sim.scenario import default_scenario
 
 BASE = {
     "run.days": 1.0,
+    "fleet.network.enabled": False,  # no link outages: the hand computation assumes the car stays online
     "fleet.vehicles": 1,
     "fleet.opt_in_share": 1.0,
     "fleet.away_connectivity": 1.0,
@@ -134,7 +135,7 @@ def test_serving_on_battery_stops_exactly_at_the_guard():
     assert v.e_sleep == pytest.approx(sleep_w * (82800.0 - t_cross) / 3600.0, abs=1e-6)
     assert e_depart - trip_wh >= 0.2 * cap  # the trip home keeps the reserve
     s = res.summary
-    assert s["jobs"]["preempted_by_cause"] == {"departure": 0, "reserve": 4}
+    assert s["jobs"]["preempted_by_cause"] == {"departure": 0, "reserve": 4, "outage": 0}
     assert s["fleet"]["trips_impacted"] == 0
     jobs = res.jobs
     assert (jobs["preemptions"] == 1).all() and (jobs["outcome"] == "queued").all()
@@ -179,7 +180,7 @@ def test_battery_content_carries_the_carbon_and_cost_of_its_charging_hours():
     """Average-cost battery accounting: with no load while parked, every grid Wh goes to the battery
     (or its charging losses), so content x energy at the end = the start's content + what the
     meter paid, exactly."""
-    over = {"run.days": 1.0, "fleet.vehicles": 3, "fleet.mobility": False, "fleet.opt_in_share": 0.0,
+    over = {"run.days": 1.0, "fleet.vehicles": 3, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 0.0,
             "fleet.vehicle.sleep_w": 0.0, "fleet.initial_soc_min": 0.3, "fleet.initial_soc_max": 0.6,
             "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0}
     sim = Simulation(default_scenario().with_overrides(over))
