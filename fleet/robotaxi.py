@@ -29,7 +29,7 @@ import numpy as np
 
 from fleet.mobility import HOME, DayPlan, is_number, solve_lognormal_mu
 from sim.core.errors import ScenarioError
-from sim.core.params import DISTANCE_KM, param
+from sim.core.params import DISTANCE_KM, PACK_WH, param
 
 _KM_PER_MI = 1.609344
 
@@ -39,6 +39,21 @@ class OccupiedDayPlan(DayPlan):
     """A :class:`~fleet.mobility.DayPlan` with the km of each trip driven with a passenger."""
 
     occupied_km: np.ndarray  # float64, km, one per trip (<= distance_km)
+
+
+@dataclass(frozen=True)
+class RobotaxiFleet:
+    """How many robotaxis run, and their cars: pack, consumption and the SoC thresholds of depot life."""
+
+    vehicles: int = param(0, doc="robotaxis (Cybercab-like) simulated after the personal cars; 0 = none", lo=0,
+                          hi=100_000_000)
+    capacity_wh: float = param(48_000.0, doc="robotaxi pack, Wh; Cybercab < 50 kWh (facts.md §2)", **PACK_WH, hi=1e6)
+    driving_wh_per_km: float = param(102.5, doc="robotaxi consumption at the battery, Wh/km; ~165 Wh/mi derived from "
+                                      "< 50 kWh and ~300 mi (facts.md §2)", lo=0.0, lo_open=True, hi=1e4)
+    plug_below_soc: float = param(0.4, doc="a robotaxi back at its depot plugs in only below this SoC, and unplugged "
+                                  "it serves inference only above it; ASSUMPTION", lo=0.0, hi=1.0)
+    ready_soc: float = param(0.6, doc="a robotaxi charging or in line for a stall declines rides below this SoC "
+                             "(counted); ASSUMPTION", lo=0.0, hi=1.0)
 
 
 @dataclass(frozen=True)

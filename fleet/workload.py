@@ -259,28 +259,53 @@ def _check_positive(name: str, value: float) -> None:
         raise ValueError(f"{name} is {value!r}; expected a finite number > 0")
 
 
+#: the diurnal profiles a scenario names (``workload.interactive.diurnal``)
+DIURNAL_PROFILES: dict[str, tuple[float, ...]] = {"default": DIURNAL_DEFAULT, "flat": DIURNAL_FLAT}
+
+
 @dataclass(frozen=True)
 class InteractiveParams:
     """Interactive requests: Poisson arrivals whose rate follows a diurnal profile.
 
     The rate during local hour ``h`` is ``rate_per_s * diurnal[h] / mean(diurnal)``, so
-    ``rate_per_s`` is the daily mean rate (on a 24-hour day).
+    ``rate_per_s`` is the daily mean rate (on a 24-hour day). ``diurnal`` is given as 24 relative
+    weights by local hour or as the name of one of :data:`DIURNAL_PROFILES` (it holds the weights
+    after construction). ``slo_s_per_output_token`` is not used here: whoever makes the jobs adds
+    it to each job's ``slo_s`` per output token.
     """
 
-    rate_per_s: float  # mean arrival rate, requests per second
-    diurnal: tuple[float, ...] = DIURNAL_DEFAULT  # 24 relative weights by local hour
-    slo_s: float = DEFAULT_INTERACTIVE_SLO_S
-    max_wait_s: float = DEFAULT_INTERACTIVE_MAX_WAIT_S
+    # The built-in scenario's load (sweep it).
+    rate_per_s: float = param(0.5, doc="mean interactive arrival rate, requests/s (daily mean of the diurnal profile)",
+                              lo=0.0, hi=1e7)
+    # DIURNAL_DEFAULT above: an ASSUMPTION, no public diurnal LLM-demand profile.
+    diurnal: tuple[float, ...] | str = param(
+        "default", kind="str", doc="diurnal rate profile: 'default' (ASSUMPTION: trough 04 h, evening peak) or 'flat'",
+        choices=tuple(DIURNAL_PROFILES))
+    slo_s: float = param(DEFAULT_INTERACTIVE_SLO_S, doc="interactive latency objective, s; ASSUMPTION", **LIMIT_S)
+    slo_s_per_output_token: float = param(
+        0.0, doc="added to the SLO per output token, s (e.g. a time-per-output-token target); 0 = one SLO for all",
+        lo=0.0, hi=60.0)
+    max_wait_s: float = param(DEFAULT_INTERACTIVE_MAX_WAIT_S, doc="interactive jobs still queued this long after "
+                              "arrival are dropped or overflow, s; ASSUMPTION", **LIMIT_S)
 
     def __post_init__(self) -> None:
         _check_rate(self.rate_per_s)
-        w = tuple(float(x) for x in self.diurnal)
+        diurnal = self.diurnal
+        if isinstance(diurnal, str):
+            if diurnal not in DIURNAL_PROFILES:
+                raise ValueError(f"diurnal is {diurnal!r}; expected one of {', '.join(DIURNAL_PROFILES)} "
+                                 "or 24 finite weights >= 0, not all 0")
+            diurnal = DIURNAL_PROFILES[diurnal]
+        w = tuple(float(x) for x in diurnal)
         if len(w) != 24 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
             raise ValueError(
                 f"diurnal is {self.diurnal!r}; expected 24 finite weights >= 0, not all 0"
             )
         object.__setattr__(self, "diurnal", w)
         _check_positive("slo_s", self.slo_s)
+        v = self.slo_s_per_output_token
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise ValueError(f"slo_s_per_output_token is {v!r}; expected a finite number >= 0")
         _check_positive("max_wait_s", self.max_wait_s)
 
 

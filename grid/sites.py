@@ -21,7 +21,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from grid.chargers import ChargerSpec
+from grid.chargers import CHARGER_PRESETS, ChargerSpec
+from sim.core.params import param
 
 SHARING = ("fair", "priority")
 WHEN_FULL = ("wait", "leave")
@@ -47,6 +48,35 @@ class SiteSpec:
             raise ValueError(f"site {self.name}: sharing {self.sharing!r} must be one of {', '.join(SHARING)}")
         if self.when_full not in WHEN_FULL:
             raise ValueError(f"site {self.name}: when_full {self.when_full!r} must be one of {', '.join(WHEN_FULL)}")
+
+
+@dataclass(frozen=True)
+class DepotSpec:
+    """A depot as a scenario gives it: its stalls, cap, charger preset and sharing (a :class:`SiteSpec`),
+    and the charging strategy, demand-charge tariff and PV that the model gives the site."""
+
+    stalls: int = param(20, doc="charging stalls at the depot; ASSUMPTION", lo=1, hi=100_000)
+    cap_w: float = param(1_500_000.0, doc="depot grid connection cap shared by its stalls, W; ASSUMPTION (10 stalls' "
+                         "worth of 150 kW)", lo=0.0, lo_open=True, hi=1e10)
+    charger: str = param("depot_dc", doc="depot stall charger (a grid.chargers preset)",
+                         choices=tuple(sorted(CHARGER_PRESETS)))
+    sharing: str = param("fair", doc="how plugged cars share the cap: 'fair' (equal, water-filling) or 'priority' "
+                         "(lowest SoC first)", choices=SHARING)
+    when_full: str = param("wait", doc="a car finding every stall taken 'wait's in line or 'leave's (parks unplugged)",
+                           choices=WHEN_FULL)
+    strategy: str = param("immediate", doc="the depot's charging strategy: immediate, off_peak, carbon_aware or "
+                          "solar_following (its PV's sunniest hours)",
+                          choices=("immediate", "off_peak", "carbon_aware", "solar_following"))
+    tariff: str = param("pge_b10", kind="tariff", doc="the depot's tariff for its demand charges on the site's peak "
+                        "(a built-in name or a TOML/JSON file)")
+    solar_kw_dc: float = param(0.0, doc="depot PV array, kW DC (0 = none; needs weather_epw)", lo=0.0, hi=1e7)
+    weather_epw: str = param("", kind="epw", doc="typical-year weather (EPW) for the depot's PV, e.g. "
+                             "../shared/data/weather-epw/USA_CA_San.Jose-Mineta.epw")
+
+    def site_spec(self, name: str) -> SiteSpec:
+        """The depot's site, named ``name``."""
+        return SiteSpec(name, self.stalls, self.cap_w, CHARGER_PRESETS[self.charger], sharing=self.sharing,
+                        when_full=self.when_full)
 
 
 class Site:

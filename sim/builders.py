@@ -8,13 +8,13 @@ from dataclasses import replace
 import numpy as np
 
 from fleet.battery import BatterySpec
-from fleet.robotaxi import RobotaxiParams
+from fleet.robotaxi import RobotaxiFleet, RobotaxiParams
 from fleet.vehicle import VehicleSpec
 from grid.chargers import CHARGER_PRESETS
 from grid.loaders import load_time_value_csv
 from grid.profiles import CARBON_PROFILES, load_eia930
 from grid.signals import CalendarSignal, StepSignal
-from grid.sites import Site, SiteSpec
+from grid.sites import DepotSpec, Site
 from grid.tariff import TARIFFS, DemandBill, TouTariff
 from grid.tariff_file import load_tariff
 from sim.core.clock import Clock
@@ -72,38 +72,38 @@ def robotaxi_params(sc: Scenario) -> RobotaxiParams:
     return build_spec(RobotaxiParams, sc, "fleet.robotaxi")
 
 
-def robotaxi_spec(sc: Scenario, personal: VehicleSpec) -> VehicleSpec:
+def robotaxi_spec(taxis: RobotaxiFleet, depot: DepotSpec, personal: VehicleSpec) -> VehicleSpec:
     """A Cybercab-like car: its own pack and consumption, the fleet's chip, the depot's charger."""
-    battery = BatterySpec(capacity_wh=sc["fleet.robotaxi.capacity_wh"],
+    battery = BatterySpec(capacity_wh=taxis.capacity_wh,
                           charge_limit_soc=personal.battery.charge_limit_soc,
                           reserve_soc=personal.battery.reserve_soc,
                           discharge_efficiency=personal.battery.discharge_efficiency)
-    return replace(personal, battery=battery, driving_wh_per_km=sc["fleet.robotaxi.driving_wh_per_km"],
-                   home_charger=CHARGER_PRESETS[sc["fleet.robotaxi.depot.charger"]],
-                   plug_below_soc=sc["fleet.robotaxi.plug_below_soc"],
-                   serve_floor_soc=sc["fleet.robotaxi.plug_below_soc"],
-                   ready_soc=sc["fleet.robotaxi.ready_soc"], profile="robotaxi")
+    return replace(personal, battery=battery, driving_wh_per_km=taxis.driving_wh_per_km,
+                   home_charger=CHARGER_PRESETS[depot.charger],
+                   plug_below_soc=taxis.plug_below_soc,
+                   serve_floor_soc=taxis.plug_below_soc,
+                   ready_soc=taxis.ready_soc, profile="robotaxi")
 
 
-def build_depot(sc: Scenario, clock: Clock, horizon_s: float, price: StepSignal, carbon: StepSignal,
+def build_depot(depot: DepotSpec, clock: Clock, horizon_s: float, price: StepSignal, carbon: StepSignal,
                 spec: VehicleSpec) -> Site:
-    """The robotaxis' depot: stalls, cap, charger, strategy signal and (optional) PV."""
+    """The robotaxis' depot (the scenario's ``fleet.robotaxi.depot`` keys): stalls, cap, charger,
+    strategy signal and (optional) PV."""
     p = "fleet.robotaxi.depot."
-    site_spec = SiteSpec(DEPOT, sc[p + "stalls"], sc[p + "cap_w"], CHARGER_PRESETS[sc[p + "charger"]],
-                         sharing=sc[p + "sharing"], when_full=sc[p + "when_full"])
+    site_spec = depot.site_spec(DEPOT)
     floor_w = (spec.awake_overhead_w + spec.chip.active_w) / site_spec.charger.efficiency
     if site_spec.stalls * floor_w > site_spec.cap_w:
         raise ScenarioError(f"{p}cap_w = {site_spec.cap_w!r}: allowed: at least stalls x the plugged cars' "
                             f"own worst-case draw = {site_spec.stalls * floor_w:g} W")
     site = Site(site_spec)
-    site.tariff = resolve_tariff(p + "tariff", sc[p + "tariff"])
+    site.tariff = resolve_tariff(p + "tariff", depot.tariff)
     site.solar = None
-    if sc[p + "solar_kw_dc"] > 0:
+    if depot.solar_kw_dc > 0:
         from grid.solar import solar_signal
         from grid.weather import read_epw
 
-        site.solar = solar_signal(clock, 0.0, horizon_s, read_epw(sc[p + "weather_epw"]), sc[p + "solar_kw_dc"])
-    strategy = sc[p + "strategy"]
+        site.solar = solar_signal(clock, 0.0, horizon_s, read_epw(depot.weather_epw), depot.solar_kw_dc)
+    strategy = depot.strategy
     if strategy == "off_peak":
         site.charging_signal = (price.times_s, price.values)
     elif strategy == "carbon_aware":

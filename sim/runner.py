@@ -27,21 +27,14 @@ from fleet.mobility import DayPlan, MobilityModel, MobilityParams
 from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
 from fleet.network import LINK_PRESETS, LinkSpec
-from fleet.robotaxi import RobotaxiModel
+from fleet.robotaxi import RobotaxiFleet, RobotaxiModel
 from fleet.serving import fit_error, slot_chip
 from fleet.vehicle import Vehicle, VehicleSpec
-from fleet.workload import (
-    DIURNAL_DEFAULT,
-    DIURNAL_FLAT,
-    BatchParams,
-    InteractiveParams,
-    SyntheticWorkload,
-    TraceWorkload,
-    load_azure_trace,
-)
+from fleet.workload import BatchParams, InteractiveParams, SyntheticWorkload, TraceWorkload, load_azure_trace
 from grid.chargers import CHARGER_PRESETS
 from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
+from grid.sites import DepotSpec
 from sim.builders import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
 from sim.core.clock import DAY_S, Clock
 from sim.core.engine import Environment
@@ -50,6 +43,17 @@ from sim.core.recorder import Recorder
 from sim.core.rng import RandomStreams
 from sim.results import Results, assemble_results
 from sim.scenario import Scenario, build_from_preset, build_spec
+from sim.settings import (
+    BatchLimits,
+    ChargingSpec,
+    DispatchSpec,
+    FleetSpec,
+    GridSpec,
+    NetworkSpec,
+    RunSpec,
+    ServingSpec,
+    WorkloadSpec,
+)
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
 
@@ -108,10 +112,10 @@ def charging_signal(strategy: str, price: StepSignal, carbon: StepSignal):
     return None
 
 
-def build_signals(sc: Scenario, clock: Clock, horizon_s: float) -> tuple[StepSignal, StepSignal]:
+def build_signals(grid: GridSpec, clock: Clock, horizon_s: float) -> tuple[StepSignal, StepSignal]:
     """Price ($/kWh) and carbon (gCO2/kWh) signals over ``[0, horizon_s]``."""
-    price = resolve_tariff("grid.tariff", sc["grid.tariff"]).price_signal(clock, 0.0, horizon_s)
-    return price, carbon_signal(sc["grid.carbon"], clock, horizon_s)
+    price = resolve_tariff("grid.tariff", grid.tariff).price_signal(clock, 0.0, horizon_s)
+    return price, carbon_signal(grid.carbon, clock, horizon_s)
 
 
 def build_links(sc: Scenario) -> tuple[LinkSpec, LinkSpec]:
@@ -141,7 +145,7 @@ def build_chip(sc: Scenario) -> ChipSpec:
         raise ScenarioError(f"fleet.model.preset = {sc['fleet.model.preset']!r} does not fit fleet.chip.preset = "
                             f"{sc['fleet.chip.preset']!r}: {err}; allowed: a smaller model, a shorter "
                             "fleet.model.context_tokens or more memory")
-    if sc["fleet.chip.serving"] == BATCHED:
+    if build_spec(ServingSpec, sc, "fleet.chip").serving == BATCHED:
         if sc["workload.service"] == "exponential":
             raise ScenarioError("workload.service = 'exponential': allowed: 'tokens' with fleet.chip.serving = "
                                 "'batched' (the batch sets each job's service)")
@@ -158,35 +162,25 @@ def build_vehicle_spec(sc: Scenario) -> VehicleSpec:
                       chip=build_chip(sc), home_charger=charger)
 
 
-def build_workload(sc: Scenario, clock: Clock, rng: np.random.Generator):
-    """The synthetic workload or the trace replay the scenario asks for."""
-    exp_mean = sc["workload.mean_service_s"] if sc["workload.service"] == "exponential" else None
-    trace_path = sc["workload.trace"]
-    if trace_path:
-        trace = load_azure_trace(trace_path)
+def build_workload(source: WorkloadSpec, interactive: InteractiveParams, batch: BatchParams, run_span_s: float,
+                   clock: Clock, rng: np.random.Generator):
+    """The synthetic workload or the trace replay ``source`` asks for (a class of rate 0 is left
+    out), and the mean of the exponential service times drawn for a trace's jobs (None otherwise)."""
+    exp_mean = source.mean_service_s if source.service == "exponential" else None
+    if source.trace:
+        trace = load_azure_trace(source.trace)
         wl = TraceWorkload(
             trace,
-            start_offset_s=sc["workload.trace_start_offset_s"],
-            time_scale=sc["workload.trace_time_scale"],
-            loop=sc["workload.trace_loop"],
-            run_span_s=sc["run.days"] * DAY_S,
-            slo_s=sc["workload.interactive.slo_s"],
-            max_wait_s=sc["workload.interactive.max_wait_s"],
+            start_offset_s=source.trace_start_offset_s,
+            time_scale=source.trace_time_scale,
+            loop=source.trace_loop,
+            run_span_s=run_span_s,
+            slo_s=interactive.slo_s,
+            max_wait_s=interactive.max_wait_s,
         )
         return wl, exp_mean
-    interactive = None
-    if sc["workload.interactive.rate_per_s"] > 0:
-        diurnal = DIURNAL_DEFAULT if sc["workload.interactive.diurnal"] == "default" else DIURNAL_FLAT
-        interactive = InteractiveParams(
-            rate_per_s=sc["workload.interactive.rate_per_s"],
-            diurnal=diurnal,
-            slo_s=sc["workload.interactive.slo_s"],
-            max_wait_s=sc["workload.interactive.max_wait_s"],
-        )
-    batch = None
-    if sc["workload.batch.rate_per_s"] > 0:
-        batch = build_spec(BatchParams, sc, "workload.batch")
-    wl = SyntheticWorkload(interactive, batch, clock, rng, exponential_service_mean_s=exp_mean)
+    wl = SyntheticWorkload(interactive if interactive.rate_per_s > 0 else None,
+                           batch if batch.rate_per_s > 0 else None, clock, rng, exponential_service_mean_s=exp_mean)
     return wl, None
 
 
@@ -207,50 +201,57 @@ class Simulation:
 
     def __init__(self, scenario: Scenario) -> None:
         sc = self.scenario = scenario
+        self.run_spec = run = build_spec(RunSpec, sc, "run")
         self.clock = Clock(sc.start_datetime())
-        self.horizon_s = sc["run.days"] * DAY_S
-        streams = RandomStreams(sc["run.seed"])
+        self.horizon_s = run.days * DAY_S
+        streams = RandomStreams(run.seed)
         self.env = Environment()
-        self.price, self.carbon = build_signals(sc, self.clock, self.horizon_s)
+        self.price, self.carbon = build_signals(build_spec(GridSpec, sc, "grid"), self.clock, self.horizon_s)
         self.spec = build_vehicle_spec(sc)
         self.rec = Recorder(ch.LEVELS, ch.COUNTERS)
         self.index = FreeSlotIndex()
         self.log = JobLog()
         self.table = PriceCarbonTable(self.price, self.carbon)
+        dispatch = build_spec(DispatchSpec, sc, "dispatch")
         datacenter = None
-        if sc["dispatch.on_max_wait"] == "overflow":
+        if dispatch.on_max_wait == "overflow":
             spec = build_spec(DataCenterSpec, sc, "dispatch.datacenter")
             datacenter = DataCenterPool(self.env, spec, self.log, self.table)
         self.datacenter = datacenter
-        self.dispatcher = Dispatcher(self.env, self.rec, self.index, self.log, queue_order=sc["dispatch.queue_order"],
-                                     queueing=sc["dispatch.queueing"], datacenter=datacenter)
+        self.dispatcher = Dispatcher(self.env, self.rec, self.index, self.log, queue_order=dispatch.queue_order,
+                                     queueing=dispatch.queueing, datacenter=datacenter)
         view = FleetView(self.index, self.env, self.price, self.carbon,
-                         departure_knowledge=sc["dispatch.departure_knowledge"],
-                         local_queues=sc["dispatch.queueing"] == "vehicle")
+                         departure_knowledge=dispatch.departure_knowledge,
+                         local_queues=dispatch.queueing == "vehicle")
         policy_rng = random.Random(int(streams.get("policy").integers(2**63)))
-        cls = policy_class(sc["dispatch.policy"])
+        cls = policy_class(dispatch.policy)
         try:
-            policy = cls(view, policy_rng, **sc["dispatch.params"])
+            policy = cls(view, policy_rng, **dispatch.params)
         except ScenarioError:
             raise
         except Exception as exc:
-            raise ScenarioError(f"dispatch.policy: building '{sc['dispatch.policy']}' with dispatch.params "
-                                f"{sc['dispatch.params']!r} failed ({type(exc).__name__}: {exc})") from None
+            raise ScenarioError(f"dispatch.policy: building '{dispatch.policy}' with dispatch.params "
+                                f"{dispatch.params!r} failed ({type(exc).__name__}: {exc})") from None
         self.dispatcher.set_policy(policy)
-        if sc["fleet.network.enabled"]:
+        if build_spec(NetworkSpec, sc, "fleet.network").enabled:
             self.dispatcher.links = build_links(sc)
             self.dispatcher.network_rng = random.Random(int(streams.get("network_rtt").integers(2**63)))
         try:
-            self.workload, self._exp_mean_for_trace = build_workload(sc, self.clock, streams.get("workload"))
+            interactive = build_spec(InteractiveParams, sc, "workload.interactive")
+            batch = build_spec(BatchParams, sc, "workload.batch")
+            batch_max_wait_s = build_spec(BatchLimits, sc, "workload.batch").max_wait_s or batch.deadline_s
+            self.workload, self._exp_mean_for_trace = build_workload(
+                build_spec(WorkloadSpec, sc, "workload"), interactive, batch, self.horizon_s, self.clock,
+                streams.get("workload"))
         except FleetsimInputError:
             raise
         except ValueError as exc:  # a parameter combination the workload rejects
             raise ScenarioError(f"workload: {exc}") from None
         self._trace_service_rng = streams.get("trace_service")
-        self._build_fleet(streams)
-        per_token = {INTERACTIVE_CLASS: sc["workload.interactive.slo_s_per_output_token"]}
-        max_wait = {INTERACTIVE_CLASS: sc["workload.interactive.max_wait_s"],
-                    BATCH_CLASS: sc["workload.batch.max_wait_s"] or sc["workload.batch.deadline_s"]}
+        self._build_fleet(streams, dispatch)
+        per_token = {INTERACTIVE_CLASS: interactive.slo_s_per_output_token}
+        max_wait = {INTERACTIVE_CLASS: interactive.max_wait_s,
+                    BATCH_CLASS: batch_max_wait_s}
         self._limits = {c: (lim.slo_s, per_token.get(c, 0.0), max_wait[c])
                         for c, lim in self.workload.class_limits.items()}
         self._next_job_id = 0
@@ -258,35 +259,39 @@ class Simulation:
         self._bar = None  # progress bar over simulated days (execute(progress=True))
         self.site_series: list[tuple] = []  # (t0, t1, draw W*s, plugged car*s, waiting car*s) at the depot
 
-    def _build_fleet(self, streams: RandomStreams) -> None:
+    def _build_fleet(self, streams: RandomStreams, dispatch: DispatchSpec) -> None:
         sc = self.scenario
-        n = sc["fleet.vehicles"]
-        n_taxi = sc["fleet.robotaxi.vehicles"]
+        fleet = build_spec(FleetSpec, sc, "fleet")
+        taxis = build_spec(RobotaxiFleet, sc, "fleet.robotaxi")
+        n = fleet.vehicles
+        n_taxi = taxis.vehicles
         draw = streams.get("fleet")
-        opted_in = draw.random(n) < sc["fleet.opt_in_share"]
-        home_charger = draw.random(n) < sc["fleet.home_charger_share"]
-        lo, hi = sc["fleet.initial_soc_min"], sc["fleet.initial_soc_max"]
+        opted_in = draw.random(n) < fleet.opt_in_share
+        home_charger = draw.random(n) < fleet.home_charger_share
+        lo, hi = fleet.initial_soc_min, fleet.initial_soc_max
         soc0 = lo + (hi - lo) * draw.random(n)
         params = build_spec(MobilityParams, sc, "fleet.itinerary")
         model = MobilityModel(params, streams.get("mobility"))
         commuter = model.draw_commuters(n)
-        workplace = commuter & (streams.get("workplace").random(n) < sc["fleet.workplace_charging_share"])
+        workplace = commuter & (streams.get("workplace").random(n) < fleet.workplace_charging_share)
         self.site = None
         taxi_spec = None
         if n_taxi:  # robotaxis: ids n.., all opted in (ASSUMPTION: the operator enrols its fleet), depot-based
-            taxi_spec = robotaxi_spec(sc, self.spec)
-            self.site = build_depot(sc, self.clock, self.horizon_s, self.price, self.carbon, taxi_spec)
+            depot = build_spec(DepotSpec, sc, "fleet.robotaxi.depot")
+            taxi_spec = robotaxi_spec(taxis, depot, self.spec)
+            self.site = build_depot(depot, self.clock, self.horizon_s, self.price, self.carbon, taxi_spec)
             soc0 = np.concatenate([soc0, lo + (hi - lo) * streams.get("robotaxi_fleet").random(n_taxi)])
             opted_in = np.concatenate([opted_in, np.ones(n_taxi, dtype=bool)])
             home_charger = np.concatenate([home_charger, np.ones(n_taxi, dtype=bool)])
             commuter = np.concatenate([commuter, np.zeros(n_taxi, dtype=bool)])
             workplace = np.concatenate([workplace, np.zeros(n_taxi, dtype=bool)])
         self.commuter = commuter
-        if not sc["fleet.mobility"]:
+        if not fleet.mobility:
             planner = _NoTrips(n + n_taxi)
         elif n_taxi:
-            taxis = RobotaxiModel(robotaxi_params(sc), streams.get("robotaxi"))
-            planner = DayPlanner.from_groups([(model, commuter[:n]), (taxis, n_taxi)], self.clock, self.horizon_s)
+            taxi_model = RobotaxiModel(robotaxi_params(sc), streams.get("robotaxi"))
+            planner = DayPlanner.from_groups([(model, commuter[:n]), (taxi_model, n_taxi)], self.clock,
+                                             self.horizon_s)
         else:
             planner = DayPlanner(model, self.clock, commuter, self.horizon_s)
         self.ctx = FleetContext(
@@ -295,20 +300,21 @@ class Simulation:
             dispatcher=self.dispatcher,
             planner=planner,
             rng=random.Random(int(streams.get("parking").integers(2**63))),
-            away_connectivity=sc["fleet.away_connectivity"],
+            away_connectivity=fleet.away_connectivity,
             departure_rng=(random.Random(int(streams.get("departure_prediction").integers(2**63)))
-                           if sc["dispatch.departure_knowledge"] == "predicted" else None),
-            departure_error_s=sc["dispatch.departure_error_s"],
+                           if dispatch.departure_knowledge == "predicted" else None),
+            departure_error_s=dispatch.departure_error_s,
             battery_content0=initial_battery_content(self.table, min(self.horizon_s, DAY_S),
                                                      self.spec.home_charger.efficiency),
-            charging_signal=charging_signal(sc["grid.charging.strategy"], self.price, self.carbon),
+            charging_signal=charging_signal(build_spec(ChargingSpec, sc, "grid.charging").strategy, self.price,
+                                            self.carbon),
             horizon_s=self.horizon_s,
             links=self.dispatcher.links,
             network_rng=(random.Random(int(streams.get("network_outages").integers(2**63)))
                          if self.dispatcher.links is not None else None),
         )
         table = self.table
-        weight = sc["fleet.weight"]
+        weight = fleet.weight
         self.opted_in = opted_in
         self.home_charger = home_charger
         self.vehicles = []
@@ -323,7 +329,7 @@ class Simulation:
             if i >= n:
                 v.site = self.site
             self.vehicles.append(v)
-        if sc["fleet.chip.serving"] == BATCHED:
+        if build_spec(ServingSpec, sc, "fleet.chip").serving == BATCHED:
             model = build_model(sc)
             for v in self.vehicles:
                 if v.opted_in:
@@ -369,7 +375,7 @@ class Simulation:
 
     # ------------------------------------------------------------------ sampling
     def _sampler(self):
-        interval = self.scenario["run.sample_interval_s"]
+        interval = self.run_spec.sample_interval_s
         t = 0.0
         while t < self.horizon_s:
             nxt = t + interval

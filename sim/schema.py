@@ -4,6 +4,10 @@ The defaults together form the built-in scenario: ~1,000 personal cars in Califo
 PG&E's EV2-A tariff and CAISO's 2022 hourly carbon intensity, three days from Monday
 2022-06-06. Sources are in facts.md (shared reference) unless stated; ASSUMPTION marks a value
 with no public source (sweep it).
+
+Every key but the two preset selectors is a parameter field of a spec dataclass (:data:`SPECS`),
+declared once with its default, doc and bounds (:func:`sim.core.params.param`) and turned into keys
+by :func:`spec_keys`.
 """
 from __future__ import annotations
 
@@ -12,28 +16,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.battery import BatterySpec
-from fleet.chip import BATCHED, CHIP_PRESETS, SLOTS, ChipSpec
+from fleet.chip import CHIP_PRESETS, ChipSpec
 from fleet.datacenter import DataCenterSpec
 from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import MobilityParams
 from fleet.network import LINK_PRESETS, LinkSpec
 from fleet.policies.base import POLICY_ALLOWED
-from fleet.robotaxi import RobotaxiParams
+from fleet.robotaxi import RobotaxiFleet, RobotaxiParams
 from fleet.vehicle import VehicleSpec
-from fleet.workload import (
-    DEFAULT_INTERACTIVE_MAX_WAIT_S,
-    DEFAULT_INTERACTIVE_SLO_S,
-    BatchParams,
-)
+from fleet.workload import BatchParams, InteractiveParams
 from grid.chargers import CHARGER_PRESETS, ChargerSpec
+from grid.sites import DepotSpec
 from grid.tariff import TARIFFS
 from sim.comparison import DataCenterBaseline
 from sim.core.inputs import NAME_ALLOWED
-from sim.core.params import (
-    LIMIT_S,
-    PACK_WH,
-    SHARE,
-    param_info,
+from sim.core.params import param_info
+from sim.settings import (
+    BatchLimits,
+    ChargingSpec,
+    DispatchSpec,
+    FleetSpec,
+    GridSpec,
+    NetworkSpec,
+    PayoutSpec,
+    ReportSpec,
+    RunSpec,
+    ServingSpec,
+    WorkloadSpec,
 )
 
 #: the years a run may span (its start and its end): wide enough for any study, narrow enough that
@@ -98,24 +107,27 @@ class Key:
         return noun + (" " + " and ".join(parts) if parts else "")
 
 
-def _k(path, kind, default, doc, **kw) -> Key:
-    return Key(path, kind, default, doc, **kw)
-
-
-#: a spec field's Python type (as written) -> its key kind
+#: a spec field's Python type (as written) -> its key kind; ``X | None`` (None: unset) has the kind of X
 _KIND_OF_TYPE = {"float": "float", "int": "int", "bool": "bool", "str": "str"}
 
 
-def spec_keys(prefix: str, spec: type, preset: bool = False) -> tuple[Key, ...]:
+def spec_keys(prefix: str, spec: type, preset: bool = False, fields: tuple[str, ...] | None = None) -> tuple[Key, ...]:
     """The keys ``prefix.FIELD`` of every :func:`sim.core.params.param` field of the dataclass
     ``spec``, in field order, with the field's default, doc, bounds and choices. With ``preset``,
     each key overrides the field of a preset named by ``prefix.preset`` and defaults to None (the
-    preset's value)."""
+    preset's value). With ``fields``, only those parameter fields, in that order: the keys of a
+    table whose keys are interleaved with a sub-table's."""
+    by_name = {f.name: f for f in dataclasses.fields(spec)}
+    if fields is None:
+        chosen = [f for f in by_name.values() if param_info(f) is not None]
+    else:
+        unknown = [name for name in fields if name not in by_name or param_info(by_name[name]) is None]
+        if unknown:
+            raise ValueError(f"{spec.__name__} has no parameter field {', '.join(unknown)}")
+        chosen = [by_name[name] for name in fields]
     keys = []
-    for f in dataclasses.fields(spec):
+    for f in chosen:
         info = param_info(f)
-        if info is None:
-            continue
         kind = info["kind"] or _KIND_OF_TYPE[str(f.type).removesuffix(" | None")]
         if preset:
             default = None
@@ -130,164 +142,95 @@ def spec_keys(prefix: str, spec: type, preset: bool = False) -> tuple[Key, ...]:
     return tuple(keys)
 
 
+#: every spec dataclass whose parameter fields are keys: (prefix, spec, whether it overrides a preset)
+SPECS: tuple[tuple[str, type, bool], ...] = (
+    ("run", RunSpec, False),
+    ("fleet", FleetSpec, False),
+    ("fleet.payout", PayoutSpec, False),
+    ("fleet.chip", ChipSpec, True),
+    ("fleet.chip", ServingSpec, False),
+    ("fleet.network", NetworkSpec, False),
+    ("fleet.network.home", LinkSpec, True),
+    ("fleet.network.away", LinkSpec, True),
+    ("fleet.model", ModelSpec, True),
+    ("fleet.battery", BatterySpec, False),
+    ("fleet.charger", ChargerSpec, True),
+    ("fleet.vehicle", VehicleSpec, False),
+    ("fleet.itinerary", MobilityParams, False),
+    ("fleet.robotaxi", RobotaxiFleet, False),
+    ("fleet.robotaxi", RobotaxiParams, False),
+    ("fleet.robotaxi.depot", DepotSpec, False),
+    ("workload", WorkloadSpec, False),
+    ("workload.interactive", InteractiveParams, False),
+    ("workload.batch", BatchParams, False),
+    ("workload.batch", BatchLimits, False),
+    ("dispatch", DispatchSpec, False),
+    ("dispatch.datacenter", DataCenterSpec, False),
+    ("grid", GridSpec, False),
+    ("grid.datacenter", DataCenterBaseline, False),
+    ("grid.charging", ChargingSpec, False),
+    ("report", ReportSpec, False),
+)
+
+#: the keys that name a preset, whose fields the keys of their section override (not spec fields)
+PRESET_KEYS: tuple[Key, ...] = (
+    Key("fleet.chip.preset", "str", "hw4", "chip preset: hw3, hw4, ai5_claimed (Tesla's stated multiples of hw4), "
+        "jetson_agx_orin_64gb, h100_sxm or future_1kw (sources in fleet/chip.py)", choices=tuple(sorted(CHIP_PRESETS))),
+    Key("fleet.charger.preset", "str", "l2_home",
+        "home charger: l2_home (Tesla Wall Connector 11.5 kW, ~90 %) or l1 (1.4 kW, 80-85 %), facts.md §2; "
+        "any grid.chargers preset", choices=tuple(sorted(CHARGER_PRESETS))),
+    Key("fleet.network.home.preset", "str", "home_wifi", "link of a car parked at home or its depot (sources in "
+        "fleet/network.py)", choices=tuple(sorted(LINK_PRESETS))),
+    Key("fleet.network.away.preset", "str", "cellular", "link of a car parked away from home (sources in "
+        "fleet/network.py)", choices=tuple(sorted(LINK_PRESETS))),
+    Key("fleet.model.preset", "str", "llama-3.1-8b-q4", "the model the chips serve (sources in fleet/llm.py)",
+        choices=tuple(MODEL_PRESETS)),
+)
 
 KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ run
-    _k("run.name", "name", "default", "name of the scenario (used in the results folder name)"),
-    _k("run.days", "float", 3.0, "simulated span (days)", lo=0.0, lo_open=True, hi=3660.0),
-    _k("run.seed", "int", 1, "root seed of every random stream", lo=0, hi=1e18),
-    _k("run.start", "datetime", "2022-06-06T00:00:00 America/Los_Angeles",
-       "start instant, local time with its zone (a Monday)"),
-    _k("run.sample_interval_s", "float", 900.0, "time-series sample interval (s)", lo=1.0, hi=31622400.0),
+    *spec_keys("run", RunSpec),
     # ------------------------------------------------------------------ fleet
-    _k("fleet.vehicles", "int", 1000, "simulated vehicles", lo=1, hi=100_000_000),
-    _k("fleet.weight", "float", 1.0, "real vehicles each simulated vehicle represents", lo=1.0, hi=1e9),
-    _k("fleet.opt_in_share", "float", 0.5,
-       "share of owners who opt in to serving; ASSUMPTION (no survey exists): sweep it", **SHARE),
-    _k("fleet.home_charger_share", "float", 1.0,
-       "share of cars with a home charger; ASSUMPTION (home charging for all)", **SHARE),
-    _k("fleet.away_connectivity", "float", 0.84,
-       "chance a car parked away from home has a usable link; Ookla H1-2024: 81-87 % of US "
-       "mobile samples reach 5/1 Mbps (facts.md §7). At home: Wi-Fi, always", **SHARE),
-    _k("fleet.initial_soc_min", "float", 0.5, "lowest initial SoC (uniform draw); ASSUMPTION", **SHARE),
-    _k("fleet.initial_soc_max", "float", 0.9, "highest initial SoC (uniform draw); ASSUMPTION", **SHARE),
-    _k("fleet.payout.scheme", "str", "flat_monthly",
-       "how owners are paid: 'per_kwh' of inference energy, 'per_token' served, or 'flat_monthly' per "
-       "opted-in car", choices=("per_kwh", "per_token", "flat_monthly")),
-    _k("fleet.payout.usd_per_month", "float", 100.0,
-       "flat payout per opted-in car and month, US $; Musk, 2025-11-06: \"$100 or $200 a month\" (facts.md §1)",
-       lo=0.0, hi=1e6),
-    _k("fleet.payout.usd_per_kwh", "float", 0.5,
-       "payout per kWh of inference energy, US $; ASSUMPTION (about the peak EV2-A price)", lo=0.0, hi=1e3),
-    _k("fleet.payout.usd_per_million_tokens", "float", 0.1,
-       "payout per million tokens served, US $; ASSUMPTION: sweep it", lo=0.0, hi=1e6),
-    _k("fleet.mobility", "bool", True,
-       "follow itineraries; false keeps every car parked at home (for validation)"),
-    _k("fleet.chip.preset", "str", "hw4", "chip preset: hw3, hw4, ai5_claimed (Tesla's stated multiples of hw4), "
-       "jetson_agx_orin_64gb, h100_sxm or future_1kw (sources in fleet/chip.py)", choices=tuple(sorted(CHIP_PRESETS))),
-    _k("fleet.chip.serving", "str", SLOTS,
-       "'batched': continuous batching whose step times and power follow the roofline of the chip and model; "
-       "'slots': fixed slots with fixed per-slot rates (the queueing-theory reference)", choices=(BATCHED, SLOTS)),
+    *spec_keys("fleet", FleetSpec, fields=("vehicles", "weight", "opt_in_share", "home_charger_share",
+                                           "away_connectivity", "initial_soc_min", "initial_soc_max")),
+    *spec_keys("fleet.payout", PayoutSpec),
+    *spec_keys("fleet", FleetSpec, fields=("mobility",)),
+    PRESET_KEYS[0],
+    *spec_keys("fleet.chip", ServingSpec),
     *spec_keys("fleet.chip", ChipSpec, preset=True),
-    _k("fleet.network.enabled", "bool", True,
-       "model the car's link: round trips and transfer times add to TTFT and latency, outages preempt jobs"),
-    _k("fleet.network.home.preset", "str", "home_wifi", "link of a car parked at home or its depot "
-       "(sources in fleet/network.py)", choices=tuple(sorted(LINK_PRESETS))),
+    *spec_keys("fleet.network", NetworkSpec),
+    PRESET_KEYS[2],
     *spec_keys("fleet.network.home", LinkSpec, preset=True),
-    _k("fleet.network.away.preset", "str", "cellular", "link of a car parked away from home (sources in "
-       "fleet/network.py)", choices=tuple(sorted(LINK_PRESETS))),
+    PRESET_KEYS[3],
     *spec_keys("fleet.network.away", LinkSpec, preset=True),
-    _k("fleet.model.preset", "str", "llama-3.1-8b-q4", "the model the chips serve (sources in fleet/llm.py)",
-       choices=tuple(MODEL_PRESETS)),
+    PRESET_KEYS[4],
     *spec_keys("fleet.model", ModelSpec, preset=True),
     *spec_keys("fleet.battery", BatterySpec),
-    _k("fleet.charger.preset", "str", "l2_home",
-       "home charger: l2_home (Tesla Wall Connector 11.5 kW, ~90 %) or l1 (1.4 kW, 80-85 %), facts.md §2; "
-       "any grid.chargers preset", choices=tuple(sorted(CHARGER_PRESETS))),
+    PRESET_KEYS[1],
     *spec_keys("fleet.charger", ChargerSpec, preset=True),
-    _k("fleet.workplace_charging_share", "float", 0.0,
-       "share of commuters who can plug in at work (workplace_l2, 7.2 kW); ASSUMPTION: sweep it", **SHARE),
+    *spec_keys("fleet", FleetSpec, fields=("workplace_charging_share",)),
     *spec_keys("fleet.vehicle", VehicleSpec),
     *spec_keys("fleet.itinerary", MobilityParams),
-    _k("fleet.robotaxi.vehicles", "int", 0,
-       "robotaxis (Cybercab-like) simulated after the personal cars; 0 = none", lo=0, hi=100_000_000),
+    *spec_keys("fleet.robotaxi", RobotaxiFleet, fields=("vehicles",)),
     *spec_keys("fleet.robotaxi", RobotaxiParams),
-    _k("fleet.robotaxi.capacity_wh", "float", 48_000.0,
-       "robotaxi pack, Wh; Cybercab < 50 kWh (facts.md §2)", **PACK_WH, hi=1e6),
-    _k("fleet.robotaxi.driving_wh_per_km", "float", 102.5,
-       "robotaxi consumption at the battery, Wh/km; ~165 Wh/mi derived from < 50 kWh and ~300 mi (facts.md §2)",
-       lo=0.0, lo_open=True, hi=1e4),
-    _k("fleet.robotaxi.plug_below_soc", "float", 0.4,
-       "a robotaxi back at its depot plugs in only below this SoC, and unplugged it serves inference only "
-       "above it; ASSUMPTION", lo=0.0, hi=1.0),
-    _k("fleet.robotaxi.ready_soc", "float", 0.6,
-       "a robotaxi charging or in line for a stall declines rides below this SoC (counted); ASSUMPTION",
-       lo=0.0, hi=1.0),
-    _k("fleet.robotaxi.depot.stalls", "int", 20, "charging stalls at the depot; ASSUMPTION", lo=1, hi=100_000),
-    _k("fleet.robotaxi.depot.cap_w", "float", 1_500_000.0,
-       "depot grid connection cap shared by its stalls, W; ASSUMPTION (10 stalls' worth of 150 kW)",
-       lo=0.0, lo_open=True, hi=1e10),
-    _k("fleet.robotaxi.depot.charger", "str", "depot_dc", "depot stall charger (a grid.chargers preset)",
-       choices=tuple(sorted(CHARGER_PRESETS))),
-    _k("fleet.robotaxi.depot.sharing", "str", "fair",
-       "how plugged cars share the cap: 'fair' (equal, water-filling) or 'priority' (lowest SoC first)",
-       choices=("fair", "priority")),
-    _k("fleet.robotaxi.depot.when_full", "str", "wait",
-       "a car finding every stall taken 'wait's in line or 'leave's (parks unplugged)", choices=("wait", "leave")),
-    _k("fleet.robotaxi.depot.strategy", "str", "immediate",
-       "the depot's charging strategy: immediate, off_peak, carbon_aware or solar_following (its PV's "
-       "sunniest hours)", choices=("immediate", "off_peak", "carbon_aware", "solar_following")),
-    _k("fleet.robotaxi.depot.tariff", "tariff", "pge_b10",
-       "the depot's tariff for its demand charges on the site's peak (a built-in name or a TOML/JSON file)"),
-    _k("fleet.robotaxi.depot.solar_kw_dc", "float", 0.0, "depot PV array, kW DC (0 = none; needs weather_epw)",
-       lo=0.0, hi=1e7),
-    _k("fleet.robotaxi.depot.weather_epw", "epw", "",
-       "typical-year weather (EPW) for the depot's PV, e.g. ../shared/data/weather-epw/USA_CA_San.Jose-Mineta.epw"),
+    *spec_keys("fleet.robotaxi", RobotaxiFleet, fields=("capacity_wh", "driving_wh_per_km", "plug_below_soc",
+                                                        "ready_soc")),
+    *spec_keys("fleet.robotaxi.depot", DepotSpec),
     # ------------------------------------------------------------------ workload
-    _k("workload.trace", "str", "",
-       "Azure-format trace (TIMESTAMP,ContextTokens,GeneratedTokens) to replay; empty = synthetic"),
-    _k("workload.trace_loop", "bool", False, "repeat the trace back to back to fill the run"),
-    _k("workload.trace_time_scale", "float", 1.0, "stretch (>1) or compress (<1) trace time", lo=1e-6),
-    _k("workload.trace_start_offset_s", "float", 0.0, "simulation time of the trace's first request, s"),
-    _k("workload.service", "str", "tokens",
-       "service time: 'tokens' (prefill + decode at the chip's rates) or 'exponential'",
-       choices=("tokens", "exponential")),
-    _k("workload.mean_service_s", "float", 6.4,
-       "mean of the exponential service option, s (6.4 s = an average Azure conv request on hw4)",
-       **LIMIT_S, hi=1e7),
-    _k("workload.interactive.rate_per_s", "float", 0.5,
-       "mean interactive arrival rate, requests/s (daily mean of the diurnal profile)", lo=0.0, hi=1e7),
-    _k("workload.interactive.diurnal", "str", "default",
-       "diurnal rate profile: 'default' (ASSUMPTION: trough 04 h, evening peak) or 'flat'",
-       choices=("default", "flat")),
-    _k("workload.interactive.slo_s", "float", DEFAULT_INTERACTIVE_SLO_S,
-       "interactive latency objective, s; ASSUMPTION", **LIMIT_S),
-    _k("workload.interactive.slo_s_per_output_token", "float", 0.0,
-       "added to the SLO per output token, s (e.g. a time-per-output-token target); 0 = one SLO for all",
-       lo=0.0, hi=60.0),
-    _k("workload.interactive.max_wait_s", "float", DEFAULT_INTERACTIVE_MAX_WAIT_S,
-       "interactive jobs still queued this long after arrival are dropped or overflow, s; ASSUMPTION", **LIMIT_S),
+    *spec_keys("workload", WorkloadSpec),
+    *spec_keys("workload.interactive", InteractiveParams),
     *spec_keys("workload.batch", BatchParams),
-    _k("workload.batch.max_wait_s", "float", None,
-       "batch units still queued this long after arrival are dropped or overflow, s (default: the deadline)",
-       **LIMIT_S),
+    *spec_keys("workload.batch", BatchLimits),
     # ------------------------------------------------------------------ dispatch
-    _k("dispatch.policy", "policy", "least_loaded",
-       "dispatch policy: a registered name (fleetsim policies) or module:Class"),
-    _k("dispatch.params", "table", {}, "parameters passed to the policy's constructor"),
-    _k("dispatch.queueing", "str", "central",
-       "'central': jobs wait at the dispatcher and start only on a free slot; 'vehicle': each job is sent "
-       "to an online car on arrival and waits in that car's queue",
-       choices=("central", "vehicle")),
-    _k("dispatch.queue_order", "str", "fifo",
-       "order within a class (interactive always before batch): 'fifo' or 'edf' (earliest deadline first)",
-       choices=("fifo", "edf")),
-    _k("dispatch.departure_knowledge", "str", "exact",
-       "what the dispatcher knows of departures: 'exact' (the owner's scheduled departure), 'predicted' "
-       "(exact + Gaussian error) or 'none'", choices=("exact", "predicted", "none")),
-    _k("dispatch.departure_error_s", "float", 1800.0,
-       "standard deviation of predicted departures, s; ASSUMPTION: sweep it", lo=0.0, hi=1e6),
-    _k("dispatch.on_max_wait", "str", "drop",
-       "a job still queued at its class's max wait is dropped ('drop') or served by the data center "
-       "('overflow')", choices=("drop", "overflow")),
+    *spec_keys("dispatch", DispatchSpec),
     *spec_keys("dispatch.datacenter", DataCenterSpec),
     # ------------------------------------------------------------------ grid
-    _k("grid.carbon", "str", "caiso_2022",
-       "carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or an EIA-930 CSV path"),
-    _k("grid.tariff", "tariff", "pge_ev2a", "electricity tariff (time of use): pge_ev2a"),
+    *spec_keys("grid", GridSpec, fields=("carbon", "tariff")),
     *spec_keys("grid.datacenter", DataCenterBaseline),
-    _k("grid.charging.strategy", "str", "immediate",
-       "when plugged cars charge: 'immediate' (from plug-in to the limit), 'off_peak' (the cheapest hours "
-       "before departure) or 'carbon_aware' (the cleanest hours before departure); a plan that cannot "
-       "deliver the next tour's energy falls back to immediate and is counted",
-       choices=("immediate", "off_peak", "carbon_aware")),
-    _k("grid.carbon_price_usd_per_tonne", "float", 0.0,
-       "carbon price added to every kWh's cost, $/t CO2 (0 = none; California-Quebec cap-and-trade "
-       "auctions settled at $41.76/t in Feb 2024 and $29.27/t in Feb 2025, CARB results via enerknol.com)",
-       lo=0.0, hi=10_000.0),
+    *spec_keys("grid.charging", ChargingSpec),
+    *spec_keys("grid", GridSpec, fields=("carbon_price_usd_per_tonne",)),
     # ------------------------------------------------------------------ report
-    _k("report.figures", "bool", True, "draw the PNG figures and the report page"),
-    _k("report.dpi", "int", 110, "figure resolution, dots per inch", lo=30, hi=600),
+    *spec_keys("report", ReportSpec),
 )
 
 KEYS_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}

@@ -1,5 +1,5 @@
-"""One name per parameter: scenario keys come from the spec dataclasses' fields, and one generic
-builder makes a spec from a scenario."""
+"""One name per parameter: scenario keys come from the spec dataclasses' fields (every key but the
+two preset selectors), and one generic builder makes a spec from a scenario."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,14 +9,17 @@ import pytest
 from fleet.battery import BatterySpec
 from fleet.datacenter import DataCenterSpec
 from fleet.mobility import MobilityParams
+from grid.sites import DepotSpec
 from sim.comparison import DataCenterBaseline
 from sim.core.errors import ScenarioError
 from sim.core.params import param
 from sim.scenario import build_spec, default_scenario
 from sim.schema import KEYS, KEYS_BY_PATH, spec_keys
+from sim.settings import PayoutSpec, ReportSpec, RunSpec
 
 GENERATED = (("fleet.battery", BatterySpec), ("fleet.itinerary", MobilityParams),
-             ("dispatch.datacenter", DataCenterSpec), ("grid.datacenter", DataCenterBaseline))
+             ("dispatch.datacenter", DataCenterSpec), ("grid.datacenter", DataCenterBaseline), ("run", RunSpec),
+             ("fleet.payout", PayoutSpec), ("fleet.robotaxi.depot", DepotSpec), ("report", ReportSpec))
 
 
 @pytest.mark.parametrize("prefix, spec", GENERATED, ids=[g[0] for g in GENERATED])
@@ -105,3 +108,119 @@ def test_parameter_fields_of_mixed_specs_are_keys_in_field_order(prefix):
     paths = [k.path for k in KEYS]
     assert params and all(p in paths for p in params)
     assert [p for p in paths if p in params] == params
+
+
+# ---------------------------------------------------------------- every key is a spec field
+PRESET_SELECTORS = {"fleet.chip.preset", "fleet.charger.preset"}
+
+
+def _generated() -> list:
+    """Every key that a registered spec's fields make (``sim.schema.SPECS``)."""
+    from sim.schema import SPECS
+
+    return [k for prefix, spec, preset in SPECS for k in spec_keys(prefix, spec, preset=preset)]
+
+
+def test_every_key_but_the_preset_selectors_is_generated_from_a_spec_field():
+    """No key is written by hand: each one (but the two preset selectors) equals, in every part
+    (path, kind, default, doc, bounds, choices), the key of one field of a registered spec."""
+    generated = _generated()
+    by_hand = [k.path for k in KEYS if k.path not in PRESET_SELECTORS and k not in generated]
+    assert by_hand == []
+    assert {k.path for k in KEYS} - {k.path for k in generated} == PRESET_SELECTORS
+
+
+def test_every_field_of_a_registered_spec_is_exactly_one_key():
+    """A registered spec's parameter fields all reach the schema, each once (build_spec reads them all)."""
+    paths = [k.path for k in KEYS]
+    generated = [k.path for k in _generated()]
+    assert len(generated) == len(set(generated)) == len(KEYS) - len(PRESET_SELECTORS)
+    assert sorted(p for p in paths if p not in PRESET_SELECTORS) == sorted(generated)
+
+
+def test_a_subset_of_fields_names_only_parameter_fields():
+    """A table whose keys are interleaved with a sub-table's takes its fields in parts, by name."""
+    from sim.settings import FleetSpec
+
+    keys = spec_keys("fleet", FleetSpec, fields=("mobility", "weight"))
+    assert [k.path for k in keys] == ["fleet.mobility", "fleet.weight"]
+    with pytest.raises(ValueError, match="FleetSpec has no parameter field wheels"):
+        spec_keys("fleet", FleetSpec, fields=("wheels",))
+
+
+def _another_value(key):
+    """Values other than ``key``'s default, for a key with choices, a bool or a number (else none)."""
+    if key.choices is not None:
+        return [c for c in key.choices if c != key.default]
+    if key.kind == "bool":
+        return [not key.default]
+    if key.kind not in ("int", "float"):
+        return []
+    base = key.default if key.default is not None else (key.lo or 0.0) + 1.0
+    lo = key.lo if key.lo is not None else base - 2.0
+    hi = key.hi if key.hi is not None else base + 2.0
+    values = [base + 1, base - 1, (base + lo) / 2, (base + hi) / 2, base - (base - lo) / 10]
+    if key.kind == "int":
+        values = [round(v) for v in values]
+    return [v for v in values if v != key.default]
+
+
+def _built(spec, sc, prefix):
+    from fleet.vehicle import VehicleSpec
+    from sim.runner import build_vehicle_spec
+
+    return build_vehicle_spec(sc) if spec is VehicleSpec else build_spec(spec, sc, prefix)
+
+
+@pytest.mark.parametrize("path", [k.path for k in KEYS if k.path not in PRESET_SELECTORS and k.default is not None
+                                  or k.path == "workload.batch.max_wait_s"])
+def test_build_spec_reads_each_key_into_its_field(path):
+    """A changed key (any value the scenario accepts) reaches its field of the built spec."""
+    from fleet.workload import DIURNAL_PROFILES, InteractiveParams
+    from sim.schema import SPECS
+
+    key = KEYS_BY_PATH[path]
+    prefix, name = path.rsplit(".", 1)
+    spec = next(s for p, s, preset in SPECS if p == prefix and not preset and any(
+        f.name == name and "fleetsim.param" in f.metadata for f in dataclasses.fields(s)))
+    base = default_scenario()
+    built = getattr(_built(spec, base, prefix), name)
+    assert built == (DIURNAL_PROFILES[key.default] if spec is InteractiveParams and name == "diurnal"
+                     else tuple(key.default) if key.kind == "hours24" else key.default)
+    for value in _another_value(key):
+        try:
+            sc = base.with_overrides({path: value})
+            got = getattr(_built(spec, sc, prefix), name)
+        except ScenarioError:  # out of bounds, or refused by a constraint between keys
+            continue
+        assert got == (DIURNAL_PROFILES[value] if spec is InteractiveParams and name == "diurnal" else sc[path])
+        return
+    assert key.kind not in ("int", "float", "bool") and key.choices is None, f"no other value tried for {path}"
+
+
+def test_the_simulation_reads_the_moved_keys():
+    """The runner builds its parts from the specs: robotaxis, their depot, batch limits, sampling."""
+    from fleet.jobs import BATCH_CLASS
+    from sim.runner import Simulation
+
+    sc = default_scenario().with_overrides({
+        "fleet.vehicles": 5, "fleet.robotaxi.vehicles": 2, "fleet.robotaxi.capacity_wh": 52_000.0,
+        "fleet.robotaxi.ready_soc": 0.7, "fleet.robotaxi.depot.stalls": 3, "fleet.robotaxi.depot.sharing": "priority",
+        "workload.batch.max_wait_s": 60.0, "run.sample_interval_s": 600.0, "dispatch.queue_order": "edf"})
+    sim = Simulation(sc)
+    assert len(sim.vehicles) == 7
+    taxi = sim.vehicles[-1].spec
+    assert (taxi.battery.capacity_wh, taxi.ready_soc, taxi.profile) == (52_000.0, 0.7, "robotaxi")
+    assert (sim.site.spec.stalls, sim.site.spec.sharing) == (3, "priority")
+    assert sim.dispatcher.queue_order == "edf"
+    assert sim.run_spec.sample_interval_s == 600.0
+    assert BATCH_CLASS in sim.workload.class_limits
+
+
+def test_a_diurnal_profile_is_given_by_its_name_or_its_weights():
+    from fleet.workload import DIURNAL_FLAT, InteractiveParams
+
+    assert InteractiveParams(1.0, "flat") == InteractiveParams(1.0, DIURNAL_FLAT)
+    assert InteractiveParams().diurnal == InteractiveParams(diurnal="default").diurnal
+    with pytest.raises(ValueError, match="diurnal is 'weekly'; expected one of default, flat"):
+        InteractiveParams(1.0, "weekly")
