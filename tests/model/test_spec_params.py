@@ -111,7 +111,8 @@ def test_parameter_fields_of_mixed_specs_are_keys_in_field_order(prefix):
 
 
 # ---------------------------------------------------------------- every key is a spec field
-PRESET_SELECTORS = {"fleet.chip.preset", "fleet.charger.preset"}
+PRESET_SELECTORS = {"fleet.chip.preset", "fleet.charger.preset", "fleet.model.preset", "fleet.network.home.preset",
+                    "fleet.network.away.preset"}
 
 
 def _generated() -> list:
