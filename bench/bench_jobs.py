@@ -98,7 +98,8 @@ def main() -> None:
     args = ap.parse_args()
     sc = scenario(args.seconds, args.vehicles, args.load, args.battery, args.serving)
     rate = sc["workload.interactive.rate_per_s"]
-    mean_service_s = args.load * args.vehicles / rate  # per job at one car
+    servers = CHIP_PRESETS["hw4"].slots if args.serving == "slots" else 1  # per car
+    mean_service_s = args.load * args.vehicles * servers / rate  # per slot, or (batched) per job at one car
     print(machine())
     rates, asm, ratios = [], [], []
     for _ in range(args.repeat):
