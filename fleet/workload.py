@@ -285,6 +285,12 @@ class InteractiveParams:
     slo_s_per_output_token: float = param(
         0.0, doc="added to the SLO per output token, s (e.g. a time-per-output-token target); 0 = one SLO for all",
         lo=0.0, hi=60.0)
+    # Objectives on the two latencies users of streamed answers feel (checked on completed jobs in
+    # the results, beside the end-to-end SLO). ASSUMPTION when set: no standard exists; sweep them.
+    ttft_slo_s: float = param(0.0, doc="time-to-first-token objective of interactive jobs, s; 0 = none "
+                              "(ASSUMPTION when set)", lo=0.0, hi=1e6)
+    tpot_slo_s: float = param(0.0, doc="time-per-output-token objective of interactive jobs, s; 0 = none "
+                              "(ASSUMPTION when set)", lo=0.0, hi=60.0)
     max_wait_s: float = param(DEFAULT_INTERACTIVE_MAX_WAIT_S, doc="interactive jobs still queued this long after "
                               "arrival are dropped or overflow, s; ASSUMPTION", **LIMIT_S)
 

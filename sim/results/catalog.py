@@ -392,7 +392,9 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
               "completed on a vehicle with more than one token to decode"),
         Entry("latency_s", "s", "finish - arrival + network_s, for jobs completed on a vehicle or served to the "
               "end by the data center; else empty"),
-        Entry("slo_met", "", "true when it finished within `slo_s`"),
+        Entry("slo_met", "", "true when it finished within `slo_s` and, for interactive jobs, within the "
+              "time-to-first-token and time-per-output-token objectives where they are set "
+              "(`workload.interactive.ttft_slo_s`, `tpot_slo_s`)"),
         Entry("energy_total_wh", "Wh", "`energy_wh` plus its share of standby energy (shared by energy); sums to "
               "the inference energy"),
         Entry("cost_total_usd", "$", "`cost_usd` plus its share of standby cost"),

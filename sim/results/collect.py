@@ -11,7 +11,7 @@ import pandas as pd
 from fleet import channels as ch
 from fleet import roofline
 from fleet.chip import H100_LLAMA_3_1_8B_BF16
-from fleet.jobs import CLASS_NAMES, COMPLETED, OUTCOME_NAMES, OVERFLOW
+from fleet.jobs import CLASS_NAMES, COMPLETED, INTERACTIVE_CLASS, OUTCOME_NAMES, OVERFLOW
 from sim import __version__
 from sim.results.metrics import (
     attribute,
@@ -93,7 +93,13 @@ def _jobs(sim) -> pd.DataFrame:
     done = (cols["outcome"] == COMPLETED) | ((cols["outcome"] == OVERFLOW) & (cols["finish_s"] >= 0))
     df["network_s"] = cols["network_s"]
     df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"] + cols["network_s"], np.nan)
-    df["slo_met"] = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
+    met = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
+    interactive = cols["job_class"] == INTERACTIVE_CLASS
+    for column, key in (("ttft_s", "workload.interactive.ttft_slo_s"), ("tpot_s", "workload.interactive.tpot_slo_s")):
+        target = sim.scenario[key]
+        if target > 0.0:  # an interactive job that missed it (NaN: not measured, not counted as missed)
+            met &= ~(interactive & (df[column].to_numpy() > target))
+    df["slo_met"] = met
     return df
 
 

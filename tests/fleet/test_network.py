@@ -69,3 +69,19 @@ def test_without_outages_an_always_home_car_never_goes_offline():
                                                  "fleet.network.home.outages_per_day": 0.0}))
     assert float(res.timeseries["offline_no_connection"].max()) == 0.0
     assert res.summary["jobs"]["preempted_by_cause"]["outage"] == 0
+
+
+def test_ttft_and_tpot_objectives_count_in_slo_attainment():
+    """An interactive job meets its SLO only within every objective set: tightening the time to first
+    token below what some jobs took turns exactly those jobs into misses."""
+    base = {**HOME_ONLY, "run.days": 0.05, "fleet.vehicles": 30, "workload.batch.rate_per_s": 0.0,
+            "fleet.chip.serving": "batched"}
+    loose = run(default_scenario().with_overrides(base)).jobs
+    done = loose[loose["outcome"] == "completed"]
+    ttft_cut = float(done["ttft_s"].quantile(0.9))
+    tpot_cut = float(done["tpot_s"].quantile(0.8))
+    tight = run(default_scenario().with_overrides({**base, "workload.interactive.ttft_slo_s": ttft_cut,
+                                                   "workload.interactive.tpot_slo_s": tpot_cut})).jobs
+    expected = loose["slo_met"] & ~(loose["ttft_s"] > ttft_cut) & ~(loose["tpot_s"] > tpot_cut)
+    assert (tight["slo_met"] == expected).all()
+    assert loose["slo_met"].sum() - expected.sum() >= 0.1 * len(done)  # at least the slowest tenth to first token
