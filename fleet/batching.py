@@ -80,11 +80,12 @@ class BatchServer:
         self._comp_per_seq = roofline.compute_s(chip, model, 1.0)
         self._seq = 0
         # statistics: seconds with jobs held, job-seconds, chip energy while holding jobs (W*s),
-        # output tokens, and per batch size [seconds, output tokens, chip W*s] while decoding
+        # output tokens made (first tokens at prefill ends, the rest as decoded, in flight included),
+        # and per batch size [seconds, output tokens, chip W*s] while decoding
         self.busy_s = 0.0
         self.batch_s = 0.0
         self.chip_ws = 0.0
-        self.tokens_out = 0
+        self.tokens_out = 0.0
         self.visits: dict[int, list[float]] = {}
 
     # ------------------------------------------------------------------ queries
@@ -159,6 +160,7 @@ class BatchServer:
                 steps = dt * self.rate
                 self.v += steps
                 tokens = steps * self.decoding
+                self.tokens_out += tokens
                 visit = self.visits.get(self.decoding)
                 if visit is None:
                     visit = self.visits[self.decoding] = [0.0, 0.0, 0.0]
@@ -250,7 +252,6 @@ class BatchServer:
                 _, _, job = heappop(heap)
                 self.decoding -= 1
                 self.kv_read -= job.prompt_tokens + (job.output_tokens - job.output_done) / 2.0
-                self.tokens_out += job.batch_steps
                 done.append(job)
             if not self.decoding:
                 self.kv_read = 0.0

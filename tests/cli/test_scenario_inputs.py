@@ -815,3 +815,13 @@ def test_the_memory_budget_follows_the_address_space_limit():
             "from sim.budget import available_memory_bytes; print(available_memory_bytes())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert int(out) <= 2 * 1024**3
+
+
+# =========================================================================== serving: a model that does not fit
+def test_a_model_too_big_for_the_chip_is_refused_with_what_it_needs_and_what_there_is(capsys, tmp_path):
+    """70B at 16 bits on HW4: 141.2 GB of weights + 10.7 GB of KV for one 32,768-token request against
+    16 GB x 0.9 = 14.4 GB for serving."""
+    line = run_refused(capsys, tmp_path, "--set", "fleet.model.preset='llama-3.1-70b-q4'",
+                       "--set", "fleet.model.bytes_per_param=2.0")
+    assert line.startswith("fleetsim: error: fleet.model.preset = 'llama-3.1-70b-q4' does not fit fleet.chip.preset = 'hw4'")
+    assert "needs 151.94 GB" in line and "weights 141.20 GB" in line and "has 14.40 GB" in line and "allowed: " in line

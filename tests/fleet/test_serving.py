@@ -180,7 +180,14 @@ def _with_server(jobs, chip, model):
         feed(env.now)
 
     env.feed(times, arrive)
+    half = max(j.arrival_s for j in jobs)  # mid-run: tokens made so far count, in flight included
+    env.run_until(half)
+    server.settle(half)
+    finished = sum(j.output_tokens for j in jobs if 0.0 <= j.finish_s <= half)
+    assert finished <= server.tokens_out <= sum(j.output_tokens for j in jobs)
     env.run_until(1e6)
+    server.settle(1e6)
+    assert server.tokens_out == pytest.approx(sum(j.output_tokens for j in jobs), rel=1e-9)
     return [(j.first_token_s, j.finish_s) for j in jobs]
 
 
