@@ -590,3 +590,15 @@ def test_fleetsim_report_draws_the_new_figures_and_the_page_shows_them(small, tm
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "comparison.png" not in html and "depot.png" not in html and "figures/grid.png" in html
     assert not (folder / "figures" / "comparison.png").exists() and not (folder / "figures" / "depot.png").exists()
+
+
+def test_comparison_note_names_the_batch_the_gpus_ran_when_memory_held_fewer(small):
+    dc = {**COMPARISON["datacenter"], "batch": 34, "model": "llama-3.1-8b-bf16"}
+    res = _with_summary(load_results(small), comparison={**COMPARISON, "datacenter": dc})
+    fig = energy_figures.make_comparison(res, dpi=110)
+    note = fig.get_supxlabel()
+    assert "batch 34 (of 64 asked: what its KV cache holds)" in note and "model 'llama-3.1-8b-bf16'" in note
+    renderer = fig.canvas.get_renderer()
+    label = next(t for t in fig.texts if t.get_text() == note)
+    box, page = label.get_window_extent(renderer), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1  # the note is not clipped at the sides
