@@ -31,6 +31,9 @@ from fleet.llm import ModelSpec
 
 #: a decode finish within this many steps of the virtual count is due (float round-off)
 _STEP_TOL = 1e-9
+#: :func:`fleet.roofline.prefill` (time s, chip power W) by prompt tokens, per (chip, model): a
+#: pure function of its arguments, shared by the servers of one chip and model
+_PREFILLS: dict[tuple[ChipSpec, ModelSpec], dict] = {}
 
 
 class BatchServer:
@@ -45,7 +48,7 @@ class BatchServer:
                  "kv_reserved", "jobs_held", "prefills", "prefill_end", "prefill_start", "prefill_w",
                  "decoding", "heap", "kv_read", "v", "v_t", "rate", "decode_w", "active_w", "pending",
                  "pending_t", "_callbacks", "_seq", "busy_s", "batch_s", "chip_ws", "tokens_out", "visits",
-                 "_mem0", "_mem_per_kv", "_comp_per_seq")
+                 "_mem0", "_mem_per_kv", "_comp_per_seq", "_prefill_of", "_idle_w")
 
     def __init__(self, env, chip: ChipSpec, model: ModelSpec, context_tokens: int,
                  on_done: Callable, on_power: Callable) -> None:
@@ -78,6 +81,8 @@ class BatchServer:
         self._mem0 = roofline.memory_s(chip, model, 0.0)
         self._mem_per_kv = roofline.memory_s(chip, model, 1.0) - self._mem0
         self._comp_per_seq = roofline.compute_s(chip, model, 1.0)
+        self._prefill_of = _PREFILLS.setdefault((chip, model), {})
+        self._idle_w = chip.idle_w  # W
         self._seq = 0
         # statistics: seconds with jobs held, job-seconds, chip energy while holding jobs (W*s),
         # output tokens made (first tokens at prefill ends, the rest as decoded, in flight included),
@@ -152,34 +157,44 @@ class BatchServer:
         """Move the virtual count and the statistics to ``now``."""
         dt = now - self.v_t
         if dt > 0.0:
-            if self.jobs_held:
+            held = self.jobs_held
+            if held:
+                ws = (self._idle_w + self.active_w) * dt
                 self.busy_s += dt
-                self.batch_s += self.jobs_held * dt
-                self.chip_ws += (self.chip.idle_w + self.active_w) * dt
-            if self.rate > 0.0:
-                steps = dt * self.rate
-                self.v += steps
-                tokens = steps * self.decoding
-                self.tokens_out += tokens
-                visit = self.visits.get(self.decoding)
-                if visit is None:
-                    visit = self.visits[self.decoding] = [0.0, 0.0, 0.0]
-                visit[0] += dt
-                visit[1] += tokens
-                visit[2] += (self.chip.idle_w + self.active_w) * dt
+                self.batch_s += held * dt
+                self.chip_ws += ws
+                rate = self.rate
+                if rate > 0.0:
+                    steps = dt * rate
+                    self.v += steps
+                    decoding = self.decoding
+                    visit = self.visits.get(decoding)
+                    if visit is None:
+                        visit = self.visits[decoding] = [0.0, 0.0, 0.0]
+                    visit[0] += dt
+                    tokens = steps * decoding
+                    self.tokens_out += tokens
+                    visit[1] += tokens
+                    visit[2] += ws
         self.v_t = now
 
     def _start_prefill(self, now: float) -> None:
-        job = self.prefills[0]
-        t, w = roofline.prefill(self.chip, self.model, job.prompt_tokens)
+        prompt = self.prefills[0].prompt_tokens
+        tw = self._prefill_of.get(prompt)
+        if tw is None:
+            tw = self._prefill_of[prompt] = roofline.prefill(self.chip, self.model, prompt)
+        t, w = tw
         self.prefill_start = now
         self.prefill_end = now + t
         self.prefill_w = w
 
     def _refresh(self) -> None:
         """Re-derive the decode rate and the chip's power from the batch (:func:`fleet.roofline.decode_step`,
-        inlined)."""
-        if self.decoding:
+        inlined). While a prefill runs the decode pauses, and its step is derived when it resumes."""
+        if self.prefills:
+            self.rate = 0.0
+            self.active_w = self.prefill_w - self._idle_w
+        elif self.decoding:
             chip = self.chip
             mem = self._mem0 + self._mem_per_kv * self.kv_read
             comp = self._comp_per_seq * self.decoding
@@ -187,16 +202,12 @@ class BatchServer:
             big = mem if mem > comp else comp
             t = big * ((mem / big) ** p + (comp / big) ** p) ** (1.0 / p)
             self.decode_w = chip.idle_w + (chip.active_w - chip.idle_w) * (comp / t) ** chip.power_exponent
-            step_rate = 1.0 / t
+            self.rate = 1.0 / t
+            self.active_w = self.decode_w - chip.idle_w
         else:
-            self.decode_w = self.chip.idle_w
-            step_rate = 0.0
-        if self.prefills:
+            self.decode_w = self._idle_w
             self.rate = 0.0
-            self.active_w = self.prefill_w - self.chip.idle_w
-        else:
-            self.rate = step_rate
-            self.active_w = self.decode_w - self.chip.idle_w if self.decoding else 0.0
+            self.active_w = 0.0
 
     def _schedule(self, now: float) -> None:
         """Make the pending event the next prefill end or decode finish (kept if it already is)."""

@@ -54,6 +54,9 @@ from sim.core.timers import call_later
 DRIVING, PARKED, AVAILABLE, SERVING = ch.DRIVING, ch.PARKED, ch.AVAILABLE, ch.SERVING
 _TOL_WH = TOL_WH
 _INF = float("inf")
+#: a batched car is job-metered at its charge limit only if the charger covers this much more than
+#: its largest load (the awake car and the chip at full power), float round-off included
+_COVER_MARGIN = 1.0 + 1e-9
 #: each power the vehicle holds (W) and its recorder level, in the order ``_apply`` updates them
 _POWER_LEVELS = (("p_drive", P_DRIVING), ("p_active", P_ACTIVE), ("p_idle", P_IDLE),
                  ("p_overhead", P_OVERHEAD), ("p_sleep", P_SLEEP), ("p_closs", P_CHARGE_LOSS),
@@ -215,9 +218,10 @@ class Vehicle(ChargingSessions, JobBilling):
         "site_budget_w",
         "rides_declined",
         # Job metering, plugged at the charge limit (see change_slots): the recorder's folded
-        # level that holds the busy slots (-1: not job-metered), the most busy slots the charger
-        # covers, and the busy slots' runs billed but not yet added to the meter and the energy
-        # accounts: slot-seconds, and their price ($·s/kWh) and carbon (g·s/kWh) integrals
+        # level that holds the busy slots, or (batched) the chip's active power (-1: not
+        # job-metered), the most busy slots the charger covers, and what was billed but not yet
+        # added to the meter and the energy accounts: level-unit-seconds (slot-s, or W·s), and
+        # their price ($·s/kWh per unit) and carbon (g·s/kWh per unit) integrals
         "m_level",
         "cover_busy",
         "m_slot_s",
@@ -226,9 +230,11 @@ class Vehicle(ChargingSessions, JobBilling):
         # Batched serving (fleet.batching; None: slots mode): the chip's server, the batch the
         # dispatcher may fill (busy + 1 while the chip takes another job; the slots in slots mode),
         # and the per-job bill accumulated since the start: a job's share of the car's inference
-        # power (all of it, and its chip's active part) as Wh, $ and g, up to b_t (s)
+        # power (all of it, and its chip's active part) as Wh, $ and g, up to b_t (s), with the
+        # chip's active power billed since b_t (W: p_active, unless job-metered)
         "server",
         "cap",
+        "b_act_w",
         # the pending start or end of a link outage (None: none planned)
         "outage_event",
         "b_t",
@@ -323,6 +329,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.cap = spec.chip.slots
         self.outage_event = None
         self.b_t = 0.0
+        self.b_act_w = 0.0
         self.b_wh = self.b_act_wh = self.b_usd = self.b_g = self.b_act_usd = self.b_act_g = 0.0
 
     # ------------------------------------------------------------------ read-only helpers
@@ -340,8 +347,13 @@ class Vehicle(ChargingSessions, JobBilling):
     def grid_w(self) -> float:
         """Power drawn from the grid now (W), busy slots at the charge limit included."""
         if self.m_level >= 0:
-            return self.p_grid + self.busy * self.ctx.metered_grid_w[self.m_level]
+            return self.p_grid + self._metered_units() * self.ctx.metered_grid_w[self.m_level]
         return self.p_grid
+
+    def _metered_units(self) -> float:
+        """What the car holds in its job-metered level: its busy slots, or (batched) its chip's
+        active power (W)."""
+        return self.busy if self.server is None else self.b_act_w
 
     @property
     def free_slots(self) -> int:
@@ -548,17 +560,39 @@ class Vehicle(ChargingSessions, JobBilling):
         A car plugged at its charge limit (``job_metered``) settles nothing here: its own powers
         exclude its busy slots and stay constant, each job's run adds its slot's energy to the
         car and its grid meter when billed (:meth:`bill_job`), and the recorder holds the busy
-        slots in one folded level for the car's chip and charger (:meth:`_metered_level`).
+        slots in one folded level for the car's chip and charger (:meth:`_metered_level`). With
+        batched serving the folded level holds the chip's active power (W) instead, when the
+        charger covers the chip at full power: each change bills the jobs (as always), moves the
+        busy count and the level, and settles nothing else.
         """
         server = self.server
-        if server is not None:  # batched: the chip's power comes from its server; never job-metered
+        if server is not None:  # batched: the chip's power comes from its server
             self._advance_batch_bill(now)
             if delta > 0:
                 self.jobs.append(job)
                 job.bill_mark = (self.b_wh, self.b_act_wh, self.b_usd, self.b_g, self.b_act_usd, self.b_act_g)
             elif delta < 0:
                 self.jobs.remove(job)
-            i = -1
+            i = self.m_level
+            if i >= 0:  # the chip's active power, its grid draw and losses in one folded level
+                busy = self.busy + delta
+                self.busy = busy
+                rec = self.ctx.rec
+                w = self.weight
+                if delta:
+                    state = SERVING if busy else AVAILABLE
+                    rec.add_moving(BUSY_SLOTS, delta * w, self.state, state, w, now)
+                    self.state = self.r_state = state
+                    self.r_busy = busy
+                act = server.active_w
+                d = act - self.b_act_w
+                if d:
+                    rec.add(i, d * w, now)
+                    self.b_act_w = act
+                    if self.at_site:
+                        self.site.add_draw(now, d * self.ctx.metered_grid_w[i])
+                self.cap = busy + 1 if server.has_room() else busy
+                return
         else:
             if delta > 0:
                 self.jobs.append(job)
@@ -620,7 +654,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.state = self.r_state = state
         self.r_busy = busy
         add(P_ACTIVE, (p_active - self.p_active) * w, now)
-        self.p_active = p_active
+        self.p_active = self.b_act_w = p_active
         if plugged and self.full:  # at the charge limit: the charger covers the load
             eff = self.charger.efficiency
             p_grid = load / eff
@@ -720,10 +754,12 @@ class Vehicle(ChargingSessions, JobBilling):
             p_dloss = load * (1.0 / bat.discharge_efficiency - 1.0)
         grid_w_held = self.grid_w  # what the site holds for this car
         grid_w_now = p_grid
-        held_level = self.m_level  # while >= 0, this level holds the car's busy slots
+        held_level = self.m_level  # while >= 0, this level holds the car's busy slots (batched: chip W)
+        held_units = self._metered_units()
+        self.b_act_w = p_active
         m_level = -1
         if (self.JOB_METERING and self.plugged and self.full and (state == AVAILABLE or state == SERVING)
-                and self.server is None):
+                and (self.server is None or (p_overhead + chip.active_w) * _COVER_MARGIN <= eff * step_w)):
             m_level = self._metered_level(eff)
         if m_level != held_level:  # bill the running jobs' runs so far under the old mode
             for job in self.jobs:
@@ -732,13 +768,15 @@ class Vehicle(ChargingSessions, JobBilling):
             self._flush_metered()
         busy = self.busy
         r_busy = busy
+        units = self._metered_units()
         if m_level >= 0:  # the busy slots go to the folded level; the car's own powers exclude them
             base = p_overhead + p_idle
-            self.cover_busy = _covered_slots(base, spec.slot_active_w, eff * step_w, chip.slots)
+            if self.server is None:
+                self.cover_busy = _covered_slots(base, spec.slot_active_w, eff * step_w, chip.slots)
+                r_busy = 0
             p_active = 0.0
             p_grid = base / eff
             p_closs = p_grid * (1.0 - eff)
-            r_busy = 0
 
         # Recorder updates, each scaled by weight.
         changes = []
@@ -766,11 +804,11 @@ class Vehicle(ChargingSessions, JobBilling):
         if r_busy != self.r_busy:
             changes.append((BUSY_SLOTS, (r_busy - self.r_busy) * w))
             self.r_busy = r_busy
-        if m_level != held_level:
-            if held_level >= 0 and busy:
-                changes.append((held_level, -busy * w))
-            if m_level >= 0 and busy:
-                changes.append((m_level, busy * w))
+        if m_level != held_level or units != held_units:
+            if held_level >= 0 and held_units:
+                changes.append((held_level, -held_units * w))
+            if m_level >= 0 and units:
+                changes.append((m_level, units * w))
             self.m_level = m_level
         if charging != self.r_charging:
             changes.append((CHARGING, w if charging else -w))
@@ -794,30 +832,35 @@ class Vehicle(ChargingSessions, JobBilling):
         self._plan_threshold(now)
 
     def _flush_metered(self) -> None:
-        """Add the job-metered busy slots billed so far to the grid meter and the energy accounts."""
-        grid_w = self.ctx.metered_grid_w[self.m_level]
+        """Add the job-metered busy slots (batched: chip power) billed so far to the grid meter and
+        the energy accounts."""
+        grid_w = self.ctx.metered_grid_w[self.m_level]  # per unit of the level
         slot_s = self.m_slot_s
+        unit_w = self.spec.slot_active_w if self.server is None else 1.0  # active W per unit
         self.meter.add_draw(grid_w * slot_s, grid_w * self.m_price, grid_w * self.m_carbon)
-        self.e_infer += self.spec.slot_active_w * slot_s / 3600.0
+        self.e_infer += unit_w * slot_s / 3600.0
         self.e_loss += grid_w * (1.0 - self.charger.efficiency) * slot_s / 3600.0
         self.m_slot_s = self.m_price = self.m_carbon = 0.0
 
     def _metered_level(self, eff: float) -> int:
         """The recorder's folded level for this car's busy slots at the charge limit through a
-        charger of efficiency ``eff`` (its grid W per busy slot: ``ctx.metered_grid_w[level]``).
+        charger of efficiency ``eff`` (its grid W per unit: ``ctx.metered_grid_w[level]``).
 
         One unit of the level is one busy slot: it counts in the busy slots, its active power in
         the chip's, its grid draw (active / eff) in the grid's and the difference in the charger
-        losses. Cars with the same slot power and charger efficiency share the level.
+        losses. Cars with the same slot power and charger efficiency share the level. With
+        batched serving one unit is 1 W of the chip's active power, and the busy slots (the
+        jobs held) stay in their own level.
         """
         ctx = self.ctx
-        active_w = self.spec.slot_active_w
-        key = (active_w, eff)
+        batched = self.server is not None
+        active_w = 1.0 if batched else self.spec.slot_active_w
+        key = (batched, active_w, eff)
         i = ctx.metered_levels.get(key)
         if i is None:
             grid_w = active_w / eff
-            i = ctx.rec.add_fold(((BUSY_SLOTS, 1.0), (P_ACTIVE, active_w), (P_GRID, grid_w),
-                                  (P_CHARGE_LOSS, grid_w * (1.0 - eff))))
+            coefficients = ((P_ACTIVE, active_w), (P_GRID, grid_w), (P_CHARGE_LOSS, grid_w * (1.0 - eff)))
+            i = ctx.rec.add_fold(coefficients if batched else ((BUSY_SLOTS, 1.0),) + coefficients)
             ctx.metered_levels[key] = i
             ctx.metered_grid_w[i] = grid_w
         return i

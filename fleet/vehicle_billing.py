@@ -33,6 +33,7 @@ class BillingHost(Protocol):
     server: Any  # fleet.batching.BatchServer, or None (slots mode)
     busy: int
     p_active: float  # W
+    b_act_w: float  # W
     b_t: float
     b_wh: float
     b_act_wh: float
@@ -111,21 +112,34 @@ class JobBilling:
         return self.b_act_wh - job.bill_mark[1]
 
     def _advance_batch_bill(self, now: float) -> None:
-        """Accumulate one job's share of the car's inference power (the chip's active power, its idle
-        power and the awake car, shared equally by the jobs on the chip) from ``b_t`` to ``now``,
-        supplied as :meth:`bill_job` describes."""
+        """Accumulate one job's share of the car's inference power (the chip's active power
+        ``b_act_w``, its idle power and the awake car, shared equally by the jobs on the chip) from
+        ``b_t`` to ``now``, supplied as :meth:`bill_job` describes. Job-metered (``m_level >= 0``),
+        the chip's active power over the segment is also added to ``m_slot_s`` (W·s), ``m_price``
+        (W·$·s/kWh) and ``m_carbon`` (W·g·s/kWh) for :meth:`fleet.vehicle.Vehicle._flush_metered`."""
         t0 = self.b_t
         self.b_t = now
         n = self.busy
         if now <= t0 or not n:
             return
-        act_w = self.p_active / n
-        all_w = (self.p_active + self.p_idle + self.p_overhead) / n
-        h = (now - t0) / 3600.0
+        act = self.b_act_w
+        act_w = act / n
+        all_w = (act + self.p_idle + self.p_overhead) / n
+        dt = now - t0
+        h = dt / 3600.0
         if self.plugged:
-            dp, dc = self.table.between(t0, now)
+            table = self.table
+            a, b, _, p, _, c = table.piece  # within the table's current piece: no call
+            if a <= t0 and now < b:
+                dp, dc = p * dt, c * dt
+            else:
+                dp, dc = table.between(t0, now)
             k = 1.0 / self.charger.efficiency / 3.6e6
             usd, g = dp * k, dc * k  # per W
+            if self.m_level >= 0:
+                self.m_slot_s += act * dt
+                self.m_price += act * dp
+                self.m_carbon += act * dc
         else:
             per_w = h / self.spec.battery.discharge_efficiency
             usd, g = per_w * self.batt_usd_per_wh, per_w * self.batt_g_per_wh
