@@ -11,10 +11,10 @@ one *virtual step count* ``V`` (decode steps done since the start) and each deco
 chip (the next prefill end or the next decode finish; an event a later change supersedes is
 ignored when it comes), and never one per token.
 
-The KV read of a decoding job is taken at its mean over the job's decode, its prompt plus half its
-output, so that a step's time stays constant between changes. Memory is counted the same way: a
-job holds the KV cache of its prompt plus half its output (a paged KV cache grows with the
-output), and the chip takes another job only while the KV cache of a request of
+The KV read of a decoding job is taken at its mean over the job's decode (:func:`held_tokens`: its
+prompt, any output kept from an earlier run, and half the output still to make), so that a step's
+time stays constant between changes. Memory is counted the same way (a paged KV cache grows with
+the output), and the chip takes another job only while the KV cache of a request of
 ``context_tokens`` still fits beside them (:meth:`BatchServer.has_room`). With the ML.ENERGY
 workload this admits 712 sequences on an H100 where vLLM held 691 at its limit of 768.
 """
@@ -34,6 +34,12 @@ _STEP_TOL = 1e-9
 #: :func:`fleet.roofline.prefill` (time s, chip power W) by prompt tokens, per (chip, model): a
 #: pure function of its arguments, shared by the servers of one chip and model
 _PREFILLS: dict[tuple[ChipSpec, ModelSpec], dict] = {}
+
+
+def held_tokens(job) -> float:
+    """Tokens of KV cache ``job`` holds on the chip, at their mean over its decode: its prompt, the
+    output it kept from earlier runs and half the output still to make."""
+    return job.prompt_tokens + job.output_done + (job.output_tokens - job.output_done) / 2.0
 
 
 class BatchServer:
@@ -100,6 +106,10 @@ class BatchServer:
         return (self.jobs_held < self.chip.max_batch
                 and self.kv_reserved + self.context_tokens <= self.kv_capacity)
 
+    def prefill_s(self, job) -> float:
+        """Seconds ``job``'s prefill takes on this chip (its prompt and any output kept from earlier)."""
+        return self._prefill_step(job)[0]
+
     def decoded(self, job, now: float) -> int:
         """Output tokens ``job`` has produced in its current run on this chip by ``now``."""
         if job.batch_v < 0.0:
@@ -112,7 +122,7 @@ class BatchServer:
         """Take ``job`` at ``now``: it queues for its prefill."""
         self._advance(now)
         self.jobs_held += 1
-        self.kv_reserved += job.prompt_tokens + job.output_tokens / 2.0
+        self.kv_reserved += held_tokens(job)
         job.batch_v = -1.0
         self.prefills.append(job)
         if len(self.prefills) == 1:
@@ -178,12 +188,17 @@ class BatchServer:
                     visit[2] += ws
         self.v_t = now
 
-    def _start_prefill(self, now: float) -> None:
-        prompt = self.prefills[0].prompt_tokens
-        tw = self._prefill_of.get(prompt)
+    def _prefill_step(self, job) -> tuple[float, float]:
+        """(s, W) of ``job``'s prefill: its prompt, and the output a resumed batch job kept (its KV
+        cache is gone), cached per token count."""
+        tokens = job.prompt_tokens + job.output_done
+        tw = self._prefill_of.get(tokens)
         if tw is None:
-            tw = self._prefill_of[prompt] = roofline.prefill(self.chip, self.model, prompt)
-        t, w = tw
+            tw = self._prefill_of[tokens] = roofline.prefill(self.chip, self.model, tokens)
+        return tw
+
+    def _start_prefill(self, now: float) -> None:
+        t, w = self._prefill_step(self.prefills[0])
         self.prefill_start = now
         self.prefill_end = now + t
         self.prefill_w = w
@@ -245,7 +260,7 @@ class BatchServer:
                 self._seq += 1
                 heappush(self.heap, (job.batch_v, self._seq, job))
                 self.decoding += 1
-                self.kv_read += job.prompt_tokens + (job.output_tokens - job.output_done) / 2.0
+                self.kv_read += held_tokens(job)
                 done = ()
             else:
                 job.batch_steps = 0
@@ -259,16 +274,21 @@ class BatchServer:
             done = []
             heap = self.heap
             due = self.v + _STEP_TOL * max(1.0, self.v)
-            while heap and heap[0][0] <= due:
-                _, _, job = heappop(heap)
+            rate = self.rate
+            # due by the step count, or so close that its time rounds to now (late in a long run a
+            # time's round-off is worth more steps than the tolerance: progress must not stall)
+            while heap and (heap[0][0] <= due or (rate > 0.0 and now + (heap[0][0] - self.v) / rate <= now)):
+                target, _, job = heappop(heap)
+                if target > self.v:
+                    self.v = target
                 self.decoding -= 1
-                self.kv_read -= job.prompt_tokens + (job.output_tokens - job.output_done) / 2.0
+                self.kv_read -= held_tokens(job)
                 done.append(job)
             if not self.decoding:
                 self.kv_read = 0.0
         for job in done:
             self.jobs_held -= 1
-            self.kv_reserved -= job.prompt_tokens + job.output_tokens / 2.0
+            self.kv_reserved -= held_tokens(job)
         if not self.jobs_held:
             self.kv_reserved = 0.0
         self._refresh()

@@ -281,11 +281,15 @@ class Dispatcher:
         self.log.append(job)
         v.change_slots(job, now, -1)
         q = v.local
-        if q is not None and len(q):  # vehicle queueing: the next job waiting here starts
-            nxt = q.pop()
-            self._unqueue(nxt)
-            self._start(nxt, v)
-            return
+        if q is not None and len(q):  # vehicle queueing: the jobs waiting here start while the chip has room
+            started = False
+            while len(q) and v.busy < v.cap:
+                nxt = q.pop()
+                self._unqueue(nxt)
+                self._start(nxt, v)
+                started = True
+            if started:
+                return
         if self.local or v.state < AVAILABLE:
             self.vehicle_changed(v)
             return
@@ -359,23 +363,26 @@ class Dispatcher:
         """:meth:`preempt_all` on a chip with batched serving: the server reports what each job did.
 
         A batch job keeps its output tokens and loses its prompt's prefill; an interactive job loses
-        both. The chip's active energy billed to the run, in the share of the tokens lost, is waste.
+        both. Waste is the chip's active energy billed to the run: all of it for an interactive job
+        or a batch job that made no token, else the prefill's share of the run's time.
         """
-        v.server.evict_all(now)
+        server = v.server
+        server.evict_all(now)
         for job in sorted(v.jobs, key=_arrival, reverse=True):
             decoded = job.batch_tokens
             prefilled = job.batch_prefilled
+            share = 1.0
             if job.job_class == BATCH_CLASS:
+                if decoded and now > job.start_s:
+                    share = min(1.0, server.prefill_s(job) / (now - job.start_s))
                 job.output_done += decoded
                 lost = prefilled
             else:
                 lost = prefilled + decoded
             job.wasted_tokens += lost
             self.wasted_tokens += lost
-            active_before = v.billed_active_wh(job, now)
+            self.wasted_wh += v.run_active_wh(job, now) * share
             self._requeue(job, v, now, cause)
-            if lost:
-                self.wasted_wh += active_before * lost / (prefilled + decoded)
 
     def _move_to_front(self, job: Job, queue: JobQueue) -> None:
         """Move a job from a vehicle's own queue to the head of the central queue."""

@@ -56,6 +56,7 @@ class Job:
         "batch_tokens",
         "batch_prefilled",
         "bill_mark",
+        "run_mark",
     )
 
     def __init__(
@@ -99,5 +100,5 @@ class Job:
         self.first_token_s = -1.0  # when its first output token came (the run that completed it)
         self.tpot_s = -1.0  # time per output token after the first, in the run that completed it
         self.network_s = 0.0  # what the car's link added to its latency (s)
-        # batch_v, batch_steps, batch_tokens, batch_prefilled and bill_mark are set by batched
-        # serving before they are read
+        # batch_v, batch_steps, batch_tokens, batch_prefilled, bill_mark and run_mark are set by
+        # batched serving before they are read

@@ -235,8 +235,10 @@ class Vehicle(ChargingSessions, JobBilling):
         "server",
         "cap",
         "b_act_w",
-        # the pending start or end of a link outage (None: none planned)
+        # the pending start or end of a link outage (None: none planned), and when the outage under
+        # way ends (s; inf: the link is up)
         "outage_event",
+        "outage_end_s",
         "b_t",
         "b_wh",
         "b_act_wh",
@@ -328,6 +330,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.server = None
         self.cap = spec.chip.slots
         self.outage_event = None
+        self.outage_end_s = _INF
         self.b_t = 0.0
         self.b_act_w = 0.0
         self.b_wh = self.b_act_wh = self.b_usd = self.b_g = self.b_act_usd = self.b_act_g = 0.0
@@ -455,6 +458,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.low = False
         self.connected = False
         self.outage_event = None
+        self.outage_end_s = _INF
         self.next_departure_s = _INF
         self.trip_w = trip_wh * 3600.0 / duration_s
         self.trips += 1
@@ -523,6 +527,7 @@ class Vehicle(ChargingSessions, JobBilling):
             self._plug(now, charger)
         self.connected = self.opted_in and (place == HOME or ctx.rng.random() < ctx.away_connectivity)
         self.outage_event = None
+        self.outage_end_s = _INF
         if self.connected and ctx.links is not None:
             self._plan_outage(now)
         if self.plugged and not self.full and self._strategy_signal() is not None:
@@ -571,6 +576,7 @@ class Vehicle(ChargingSessions, JobBilling):
             if delta > 0:
                 self.jobs.append(job)
                 job.bill_mark = (self.b_wh, self.b_act_wh, self.b_usd, self.b_g, self.b_act_usd, self.b_act_g)
+                job.run_mark = self.b_act_wh
             elif delta < 0:
                 self.jobs.remove(job)
             i = self.m_level
@@ -955,6 +961,21 @@ class Vehicle(ChargingSessions, JobBilling):
         if t < self.next_departure_s:
             self.outage_event = call_later(self.ctx.env, t - now, self._on_outage, True)
 
+    def _plan_outage_end(self, now: float) -> None:
+        """Plan the end of the outage under way, if it comes before the car leaves."""
+        if self.outage_end_s < self.next_departure_s:
+            self.outage_event = call_later(self.ctx.env, self.outage_end_s - now, self._on_outage, False)
+
+    def replan_link(self, now: float) -> None:
+        """The car stays longer than planned (it declined a ride): plan its link's next outage, or
+        the end of the one under way, in the extra time."""
+        if self.ctx.links is None or self.outage_event is not None:
+            return
+        if self.outage_end_s < _INF:
+            self._plan_outage_end(now)
+        elif self.connected:
+            self._plan_outage(now)
+
     def _on_outage(self, ev) -> None:
         """The link goes down (``ev.value`` True: preempt the jobs, go offline) or comes back."""
         if ev is not self.outage_event:
@@ -968,11 +989,11 @@ class Vehicle(ChargingSessions, JobBilling):
                 ctx.dispatcher.preempt_all(self, now, "outage")
             self.connected = False
             link = self.link()
-            end = now + link.outage_median_s * math.exp(ctx.network_rng.gauss(0.0, 1.0))
-            if end < self.next_departure_s:
-                self.outage_event = call_later(ctx.env, end - now, self._on_outage, False)
+            self.outage_end_s = now + link.outage_median_s * math.exp(ctx.network_rng.gauss(0.0, 1.0))
+            self._plan_outage_end(now)
         else:
             self.connected = True
+            self.outage_end_s = _INF
             self._plan_outage(now)
         self.state = AVAILABLE if self._can_serve() else PARKED
         self._apply(now)

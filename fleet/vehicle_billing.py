@@ -106,10 +106,11 @@ class JobBilling:
         self.infer_g += self.b_act_g - act_g
         job.bill_mark = (self.b_wh, self.b_act_wh, self.b_usd, self.b_g, self.b_act_usd, self.b_act_g)
 
-    def billed_active_wh(self, job, now: float) -> float:
-        """The chip's active energy (Wh) in ``job``'s share from its last bill to ``now`` (batched serving)."""
+    def run_active_wh(self, job, now: float) -> float:
+        """The chip's active energy (Wh) in ``job``'s share over its run on this car up to ``now``
+        (batched serving)."""
         self._advance_batch_bill(now)
-        return self.b_act_wh - job.bill_mark[1]
+        return self.b_act_wh - job.run_mark
 
     def _advance_batch_bill(self, now: float) -> None:
         """Accumulate one job's share of the car's inference power (the chip's active power

@@ -55,6 +55,7 @@ class SessionHost(Protocol):
     def _settle(self, now: float) -> None: ...
     def _apply(self, now: float) -> None: ...
     def _plan_threshold(self, now: float) -> None: ...
+    def replan_link(self, now: float) -> None: ...
     def _can_serve(self) -> bool: ...
     def bill_job(self, job, now: float) -> None: ...
 
@@ -90,9 +91,10 @@ class ChargingSessions:
         bat = self.spec.battery
         self.need_wh = min(bat.charge_limit_soc * bat.capacity_wh, bat.reserve_soc * bat.capacity_wh
                            + km * self.spec.driving_wh_per_km / bat.discharge_efficiency)
-        # Thresholds were planned only up to the declined ride: plan the next one afresh.
+        # Thresholds and the link's outages were planned only up to the declined ride: plan afresh.
         self._settle(now)
         self._plan_threshold(now)
+        self.replan_link(now)
         self.ctx.dispatcher.vehicle_changed(self)
 
     def _plug(self, now: float, charger: ChargerSpec) -> None:

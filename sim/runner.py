@@ -335,6 +335,7 @@ class Simulation:
                 if v.opted_in:
                     v.server = BatchServer(self.env, v.spec.chip, model, model.context_tokens,
                                            self.dispatcher.complete, v.chip_power_changed)
+                    v.cap = 1 if v.server.has_room() else 0  # busy + 1 while the chip takes another job
 
     # ------------------------------------------------------------------ arrivals
     def _load_chunk(self, t0: float) -> None:

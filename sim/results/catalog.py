@@ -113,12 +113,14 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "`reserve` (its battery reached what the car must keep) or `outage` (its link went down)"),
     Entry("jobs.wasted_tokens", "tokens", "tokens lost to preemption"),
     Entry("jobs.wasted_kwh", "kWh", f"chip energy above idle spent on work lost to preemption, {_SIMULATED}"),
-    Entry(f"jobs.latency_s.{_STATS}", "s", f"latency (arrival to finish) of the jobs completed on vehicles: "
+    Entry(f"jobs.latency_s.{_STATS}", "s", f"latency (arrival to finish, plus the car link's time) of the jobs "
+          f"completed on vehicles: "
           f"{_STATS_TEXT}"),
     Entry(f"jobs.wait_s.{_STATS}", "s", f"wait (arrival to first start) of the jobs completed on vehicles: "
           f"{_STATS_TEXT}"),
-    Entry("jobs.slo_attainment", "share (0..1)", "jobs that finished within their SLO over the jobs that left "
-          "the system (completed, dropped, or served to the end by the data center); null when none left"),
+    Entry("jobs.slo_attainment", "share (0..1)", "jobs that finished within their SLO (and, interactive, within "
+          "the TTFT and TPOT objectives where set) over the jobs that left the system (completed, dropped, or "
+          "served to the end by the data center); null when none left"),
     Entry("jobs.by_class.<class>.arrived", "count", "jobs of the class that arrived"),
     Entry("jobs.by_class.<class>.completed", "count", "jobs of the class completed on vehicles"),
     Entry("jobs.by_class.<class>.dropped", "count", "jobs of the class dropped at their maximum wait"),
@@ -136,10 +138,10 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
     Entry("serving.mode", "", "`fleet.chip.serving`: `batched` or `slots`"),
     Entry("serving.mean_batch", "sequences", "jobs on a chip, averaged over the time it held any (batched "
           "serving; null in slots mode)"),
-    Entry("serving.output_tokens_per_s_per_chip", "tokens/s", "output tokens per second of a chip while it held "
-          "jobs (batched serving; null in slots mode)"),
+    Entry("serving.output_tokens_per_s_per_chip", "tokens/s", "output tokens per second a chip made while it held "
+          "jobs, tokens later lost to preemption included (batched serving; null in slots mode)"),
     Entry("serving.chip_j_per_output_token", "J/token", "chip energy (idle and active) while it held jobs, per "
-          "output token (batched serving; null in slots mode)"),
+          "output token made, tokens later lost to preemption included (batched serving; null in slots mode)"),
     Entry("serving.median_inter_token_s", "s", "median over output tokens of the decode step that made them "
           "(prefill pauses excluded, as a median inter-token latency excludes them; batched serving)"),
     Entry("jobs.by_class.<class>.slo_attainment", "share (0..1)", "SLO attainment of the class (as "
@@ -383,13 +385,13 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("co2_g", "g CO2", "CO2 of that energy"),
         Entry("served_by", "", "`datacenter` if it overflowed, `vehicle` if `vehicle_id` names a vehicle, else empty"),
         Entry("wait_s", "s", "first start - arrival; empty if never started"),
-        Entry("ttft_s", "s", "time to first token: arrival to the first output token of the run that completed "
+        Entry("ttft_s", "s", "time to first token: arrival to the first output token of the run that finished "
               "it reaching the user (queue, prefill wait, prefill, the car link's round trip and the prompt's "
-              "download); empty unless completed on a vehicle"),
+              "download); empty unless finished (on a vehicle or by the data center)"),
         Entry("network_s", "s", "what the car's link added to its latency: a round trip, the prompt down and the "
               "answer up (fleet.network; 0 if not completed on a vehicle)"),
-        Entry("tpot_s", "s", "time per output token after the first, in the run that completed it; empty unless "
-              "completed on a vehicle with more than one token to decode"),
+        Entry("tpot_s", "s", "time per output token after the first, in the run that finished it; empty unless "
+              "finished with more than one token to decode"),
         Entry("latency_s", "s", "finish - arrival + network_s, for jobs completed on a vehicle or served to the "
               "end by the data center; else empty"),
         Entry("slo_met", "", "true when it finished within `slo_s` and, for interactive jobs, within the "

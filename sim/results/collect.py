@@ -83,21 +83,20 @@ def _jobs(sim) -> pd.DataFrame:
         "cost_usd": cols["cost_usd"],
         "co2_g": cols["co2_g"],
     })
-    on_car = cols["outcome"] == COMPLETED
-    df["ttft_s"] = np.where(on_car & (cols["first_token_s"] >= 0), cols["first_token_s"] - cols["arrival_s"], np.nan)
-    df["tpot_s"] = np.where(on_car & (cols["tpot_s"] >= 0), cols["tpot_s"], np.nan)
+    # finished: completed on a vehicle, or served to the end by the overflow data center
+    done = (cols["outcome"] == COMPLETED) | ((cols["outcome"] == OVERFLOW) & (cols["finish_s"] >= 0))
+    df["ttft_s"] = np.where(done & (cols["first_token_s"] >= 0), cols["first_token_s"] - cols["arrival_s"], np.nan)
+    df["tpot_s"] = np.where(done & (cols["tpot_s"] >= 0), cols["tpot_s"], np.nan)
     df["served_by"] = np.where(cols["outcome"] == OVERFLOW, "datacenter",
                                np.where(cols["vehicle_id"] >= 0, "vehicle", ""))
     df["wait_s"] = df["start_s"] - df["arrival_s"]
-    # finished: completed on a vehicle, or served to the end by the overflow data center
-    done = (cols["outcome"] == COMPLETED) | ((cols["outcome"] == OVERFLOW) & (cols["finish_s"] >= 0))
     df["network_s"] = cols["network_s"]
     df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"] + cols["network_s"], np.nan)
     met = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
     interactive = cols["job_class"] == INTERACTIVE_CLASS
     for column, key in (("ttft_s", "workload.interactive.ttft_slo_s"), ("tpot_s", "workload.interactive.tpot_slo_s")):
         target = sim.scenario[key]
-        if target > 0.0:  # an interactive job that missed it (NaN: not measured, not counted as missed)
+        if target > 0.0:  # a finished interactive job missed it (no figure: one output token, no TPOT)
             met &= ~(interactive & (df[column].to_numpy() > target))
     df["slo_met"] = met
     return df

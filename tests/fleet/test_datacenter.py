@@ -130,8 +130,10 @@ def test_a_batch_job_keeps_the_tokens_it_decoded_on_a_car():
     job = make_job(0, BATCH_CLASS, 0.0, 500, 400)
     job.output_done = 100
     pool, _ = serve(DataCenterSpec(servers=1), [job], 100.0)
-    t_pre, _ = roofline.prefill(H100, L8_BF16, 500)
-    t_dec, _ = roofline.decode_step(H100, L8_BF16, 1, 500 + 300 / 2.0)
+    # its KV cache is gone: the prefill recomputes the prompt and the 100 kept tokens, and the decode
+    # reads the prompt, the kept tokens and half of the 300 still to make
+    t_pre, _ = roofline.prefill(H100, L8_BF16, 500 + 100)
+    t_dec, _ = roofline.decode_step(H100, L8_BF16, 1, 500 + 100 + 300 / 2.0)
     assert job.finish_s == pytest.approx(t_pre + 299 * t_dec, rel=1e-12)
     assert job.tpot_s == pytest.approx(t_dec, rel=1e-9)
     assert pool.tokens_received == pool.tokens_served == 500 + 300

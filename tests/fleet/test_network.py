@@ -85,3 +85,36 @@ def test_ttft_and_tpot_objectives_count_in_slo_attainment():
     expected = loose["slo_met"] & ~(loose["ttft_s"] > ttft_cut) & ~(loose["tpot_s"] > tpot_cut)
     assert (tight["slo_met"] == expected).all()
     assert loose["slo_met"].sum() - expected.sum() >= 0.1 * len(done)  # at least the slowest tenth to first token
+
+
+def test_objectives_hold_for_jobs_the_data_center_finished():
+    """Overflowed interactive jobs carry their time to first token too: a 1 ms objective fails them."""
+    res = run(default_scenario().with_overrides({
+        "run.days": 0.2, "fleet.vehicles": 100, "fleet.chip.serving": "batched", "report.figures": False,
+        "dispatch.on_max_wait": "overflow", "workload.interactive.ttft_slo_s": 0.001}))
+    jobs = res.jobs
+    dc = jobs[(jobs["served_by"] == "datacenter") & jobs["latency_s"].notna() & (jobs["job_class"] == "interactive")]
+    assert len(dc) > 10
+    assert (dc["ttft_s"] > 0.001).all() and not dc["slo_met"].any()
+
+
+def test_a_robotaxi_that_declines_a_ride_keeps_its_link_planned(monkeypatch):
+    """A declined ride extends the stay: an outage under way must still end in it (and a connected
+    car keeps having outages). Robotaxis with frequent long outages and a high ready threshold."""
+    from fleet.vehicle import Vehicle
+
+    stuck = []
+    decline = Vehicle._decline
+
+    def checked(self, now, plan, k, end, day):
+        decline(self, now, plan, k, end, day)
+        if self.opted_in and not self.connected and self.outage_end_s < self.next_departure_s:
+            stuck.append((now, self.vid)) if self.outage_event is None else None
+
+    monkeypatch.setattr(Vehicle, "_decline", checked)
+    res = run(default_scenario().with_overrides({
+        "report.figures": False, "run.days": 1.0, "fleet.vehicles": 20, "fleet.robotaxi.vehicles": 60,
+        "fleet.robotaxi.ready_soc": 0.85, "fleet.network.home.outages_per_day": 50.0,
+        "fleet.network.home.outage_median_s": 1800.0}))
+    assert res.vehicles["rides_declined"].sum() > 20
+    assert stuck == []

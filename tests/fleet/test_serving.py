@@ -250,3 +250,34 @@ def test_bookkeeping_matches_per_token_simulation(seed):
     rng2 = random.Random(seed + 100)
     slow = _brute_force(make(), chip, model)
     assert np.allclose(fast, slow, rtol=1e-9, atol=1e-9)
+
+
+def test_a_chip_late_in_a_long_run_never_stalls_on_round_off():
+    """Late in a run a time's round-off is worth more decode steps than the step tolerance: the
+    server must still finish the job (it used to reschedule the same instant forever)."""
+    rng = random.Random(0)
+    model = MODEL_PRESETS["llama-3.2-1b-q4"]
+    for _ in range(100):
+        env = Environment()
+        job = _Job(0, rng.uniform(1e6, 3e6), rng.randint(1, 50), 2)
+        server = BatchServer(env, H100, model, 64, lambda j, now: setattr(j, "finish_s", now), lambda now: None)
+        env.call_at(job.arrival_s, [lambda ev: server.admit(job, env.now)])
+        env.run_until(job.arrival_s + 10.0)
+        assert job.finish_s > job.first_token_s >= job.arrival_s
+        assert env.events_scheduled() <= 6  # the arrival, the prefill end, the finish (and the count's own id)
+
+
+def test_vehicle_queueing_admits_only_while_the_chip_has_room(monkeypatch):
+    """Under vehicle queueing a completion starts the jobs waiting at that car while its chip has
+    room (memory and batch), never beyond."""
+    admitted = {"with_room": 0, "without": 0}
+    admit = BatchServer.admit
+
+    def checked(self, job, now):
+        admitted["with_room" if self.has_room() else "without"] += 1
+        admit(self, job, now)
+
+    monkeypatch.setattr(BatchServer, "admit", checked)
+    run(default_scenario().with_overrides({"run.days": 0.3, "fleet.vehicles": 100, "fleet.chip.serving": "batched",
+                                           "dispatch.queueing": "vehicle", "report.figures": False}))
+    assert admitted["with_room"] > 1000 and admitted["without"] == 0
