@@ -281,3 +281,29 @@ def test_vehicle_queueing_admits_only_while_the_chip_has_room(monkeypatch):
     run(default_scenario().with_overrides({"run.days": 0.3, "fleet.vehicles": 100, "fleet.chip.serving": "batched",
                                            "dispatch.queueing": "vehicle", "report.figures": False}))
     assert admitted["with_room"] > 1000 and admitted["without"] == 0
+
+
+def test_preempting_a_batch_job_wastes_the_prefills_share_of_its_runs_active_energy():
+    """One batch job alone on an H100 car, preempted mid-decode: it keeps its tokens; the waste is
+    the chip's active energy over the run times the prefill's share of the run's time (hand computed
+    from the roofline)."""
+    from fleet.jobs import BATCH_CLASS, Job
+    from sim.runner import Simulation
+
+    sim = Simulation(default_scenario().with_overrides({
+        "run.days": 0.01, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.network.enabled": False,
+        "fleet.opt_in_share": 1.0, "fleet.chip.preset": "h100_sxm", "fleet.model.preset": "llama-3.1-8b-bf16",
+        "fleet.chip.serving": "batched", "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,
+        "report.figures": False}))
+    env, car = sim.env, sim.vehicles[0]
+    t0, t1, prompt = 100.0, 160.0, 3000
+    job = Job(0, BATCH_CLASS, t0, prompt, 10_000, 1e9, 1e9)
+    env.call_at(t0, [lambda ev: sim.dispatcher.submit(job)])
+    env.call_at(t1, [lambda ev: sim.dispatcher.preempt_all(car, env.now, "departure")])
+    res = sim.run()
+    t_pre, w_pre = roofline.prefill(H100, L8_BF16, prompt)
+    t_dec, w_dec = roofline.decode_step(H100, L8_BF16, 1, prompt + 10_000 / 2.0)
+    active_wh = ((w_pre - H100.idle_w) * t_pre + (w_dec - H100.idle_w) * (t1 - t0 - t_pre)) / 3600.0
+    assert res.summary["jobs"]["wasted_kwh"] * 1000.0 == pytest.approx(active_wh * t_pre / (t1 - t0), rel=1e-9)
+    kept = 1 + int((t1 - t0 - t_pre) / t_dec)
+    assert job.output_done == kept and job.wasted_tokens == prompt
