@@ -96,7 +96,8 @@ def main() -> None:
     values = fit(calib, args.prompt_tokens, mean, held)
     print("fit:", ", ".join(f"{f} = {v:.4g}" for f, v in zip(FIELDS, values)))
     print(f"output tokens mean {mean:.1f}, length-biased {held:.1f}; prompt {args.prompt_tokens:g} (assumed)")
-    print("max batch | tok/s model / measured | W model / measured | ITL ms model / measured | J/token model / measured")
+    print("max batch | tok/s model / measured | W model / measured | ITL ms model / measured | "
+          "J/token model / measured")
     for pt in points:
         x, w, itl = predict(values, pt, args.prompt_tokens, mean, held)
         tag = " (fit)" if pt["max_num_seqs"] in CALIBRATION_BATCHES else ""

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fleet import channels as ch
-from fleet.battery import BatterySpec
 from fleet.batching import BatchServer
+from fleet.battery import BatterySpec
 from fleet.chip import BATCHED, CHIP_PRESETS, ChipSpec
 from fleet.datacenter import DataCenterPool, DataCenterSpec
 from fleet.dispatcher import Dispatcher
@@ -24,9 +24,9 @@ from fleet.joblog import JobLog
 from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
 from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import DayPlan, MobilityModel, MobilityParams
+from fleet.network import LINK_PRESETS, LinkSpec
 from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
-from fleet.network import LINK_PRESETS, LinkSpec
 from fleet.robotaxi import RobotaxiFleet, RobotaxiModel
 from fleet.serving import fit_error, slot_chip
 from fleet.vehicle import Vehicle, VehicleSpec

@@ -823,5 +823,6 @@ def test_a_model_too_big_for_the_chip_is_refused_with_what_it_needs_and_what_the
     16 GB x 0.9 = 14.4 GB for serving."""
     line = run_refused(capsys, tmp_path, "--set", "fleet.model.preset='llama-3.1-70b-q4'",
                        "--set", "fleet.model.bytes_per_param=2.0")
-    assert line.startswith("fleetsim: error: fleet.model.preset = 'llama-3.1-70b-q4' does not fit fleet.chip.preset = 'hw4'")
+    assert line.startswith("fleetsim: error: fleet.model.preset = 'llama-3.1-70b-q4' does not fit "
+                           "fleet.chip.preset = 'hw4'")
     assert "needs 151.94 GB" in line and "weights 141.20 GB" in line and "has 14.40 GB" in line and "allowed: " in line

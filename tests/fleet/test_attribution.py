@@ -331,7 +331,8 @@ def test_fleet_at_its_limit_inference_bill_equals_the_grid_meters():
     inference loads, so the vehicles' inference accounts equal their meters' bills, and the jobs'
     totals (served + shared standby) add up to the fleet's electricity bill."""
     sim = Simulation(scenario({
-        "run.days": 1.0, "run.seed": 5, "fleet.vehicles": 12, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0,
+        "run.days": 1.0, "run.seed": 5, "fleet.vehicles": 12, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+        "fleet.network.enabled": False,
         "fleet.home_charger_share": 1.0, "fleet.initial_soc_min": 0.9, "fleet.initial_soc_max": 0.9,
         "workload.service": "exponential", "workload.mean_service_s": 30.0,
         "workload.interactive.rate_per_s": 0.8, "workload.interactive.diurnal": "flat",
@@ -367,7 +368,8 @@ def test_preempted_job_carries_the_energy_cost_and_co2_of_both_runs(cls, second_
     de = 0.95
     days = 4320.0 / DAY_S
     sim = Simulation(scenario({
-        "fleet.vehicles": 2, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "fleet.vehicles": 2, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "fleet.network.enabled": False,
         "fleet.home_charger_share": 1.0, "fleet.battery.discharge_efficiency": de,
         "fleet.initial_soc_min": 0.6, "fleet.initial_soc_max": 0.6,
         "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,

@@ -252,7 +252,8 @@ def test_job_books_recomputed_from_jobs_csv(name, book_runs):
         # 10 single-slot servers, lambda = 3 c mu: two thirds of the jobs must be dropped
         mmc_overrides(10, 30.0, 0.02, 41, "least_loaded", max_wait_s=0.5),
         # token-rate service on 5 hw4 cars (4 slots) with interactive and batch overload
-        {"fleet.vehicles": 5, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0, "run.days": 0.1,
+        {"fleet.vehicles": 5, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "run.days": 0.1,
+         "fleet.network.enabled": False,
          "run.seed": 42, "workload.interactive.rate_per_s": 5.0, "workload.interactive.max_wait_s": 3.0,
          "workload.batch.rate_per_s": 0.2, "workload.batch.deadline_s": 120.0, "report.figures": False},
     ],
@@ -402,7 +403,8 @@ def test_round_robin_cycles_through_all_vehicles_at_low_load():
     """
     c, days = 10, 0.05
     r = run(default_scenario().with_overrides({
-        "fleet.vehicles": c, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "fleet.vehicles": c, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "fleet.network.enabled": False,
         "workload.interactive.rate_per_s": 0.0,
         # batch units of 1 prompt + 1 output token: 1/1000 + 1/40 = 0.026 s each, at 0.5/s;
         # a car is busy at its next turn only if 9 arrivals fall within 0.026 s: never

@@ -199,7 +199,8 @@ DEPARTURE_SCENARIOS = {
     "ample": {"fleet.vehicles": 300, "run.days": 1.0, "run.seed": 3, "fleet.network.enabled": False},
     # 40 cars through the morning commute with 83-minute batch units (4,000 + 200,000 tokens): some
     # jobs fit nowhere, sometimes with several cars to fall back on
-    "tight": {"fleet.vehicles": 40, "fleet.opt_in_share": 1.0, "run.days": 0.2, "run.seed": 7, "fleet.network.enabled": False,
+    "tight": {"fleet.vehicles": 40, "fleet.opt_in_share": 1.0, "run.days": 0.2, "run.seed": 7,
+              "fleet.network.enabled": False,
               "run.start": "2022-06-06T06:30:00 America/Los_Angeles", "workload.interactive.rate_per_s": 1.0,
               "workload.batch.rate_per_s": 0.1, "workload.batch.output_tokens": 200_000,
               "workload.batch.deadline_s": 86400.0},
@@ -348,7 +349,8 @@ def test_edf_meets_every_deadline_that_fifo_misses(queueing, tmp_path):
     assert (expected["edf"] <= deadlines).all() and not (expected["fifo"] <= deadlines).all()
     for order in ("fifo", "edf"):
         r = run(scenario({
-            "fleet.vehicles": 1, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+            "fleet.vehicles": 1, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+            "fleet.network.enabled": False,
             "workload.trace": str(trace), "workload.trace_start_offset_s": EDF_START_S,
             "workload.interactive.slo_s": EDF_SLO_S,
             "workload.interactive.slo_s_per_output_token": EDF_SLO_PER_TOKEN,
@@ -531,7 +533,8 @@ def test_a_dropped_job_is_not_recorded_as_served_by_a_vehicle():
     """A job preempted by a departure and then dropped was served by nobody: served_by '' and
     vehicle_id -1, like every other dropped job (README: served by vehicle/datacenter)."""
     sim = Simulation(scenario({
-        "fleet.vehicles": 1, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "fleet.vehicles": 1, "fleet.mobility": False, "fleet.opt_in_share": 1.0, "fleet.chip.slots": 1,
+        "fleet.network.enabled": False,
         "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0, "run.days": 0.01,
     }))
     sim.ctx.planner = OneTripPlanner(1, depart_s=15.0, arrive_s=600.0)  # read when the car's process starts

@@ -65,10 +65,12 @@ def _saturated_h100(tmp_path, max_batch: int, span_s: float):
     jobs = int(MEASURED[max_batch][0] * span_s / 300.0) + 2 * max_batch  # more than it can finish
     _arena_trace(trace, jobs)
     sc = default_scenario().with_overrides({
-        "run.days": span_s / 86400.0, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0,
+        "run.days": span_s / 86400.0, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+        "fleet.network.enabled": False,
         "fleet.chip.preset": "h100_sxm", "fleet.model.preset": "llama-3.1-8b-bf16", "fleet.chip.serving": "batched",
         "fleet.chip.max_batch": max_batch, "fleet.vehicle.awake_overhead_w": 0.0, "workload.trace": str(trace),
-        "fleet.model.context_tokens": 4_352, "workload.interactive.max_wait_s": 1e7, "workload.interactive.slo_s": 1e7, "report.figures": False})
+        "fleet.model.context_tokens": 4_352, "workload.interactive.max_wait_s": 1e7,
+        "workload.interactive.slo_s": 1e7, "report.figures": False})
     return run(sc)
 
 
@@ -261,7 +263,7 @@ def test_a_chip_late_in_a_long_run_never_stalls_on_round_off():
         env = Environment()
         job = _Job(0, rng.uniform(1e6, 3e6), rng.randint(1, 50), 2)
         server = BatchServer(env, H100, model, 64, lambda j, now: setattr(j, "finish_s", now), lambda now: None)
-        env.call_at(job.arrival_s, [lambda ev: server.admit(job, env.now)])
+        env.call_at(job.arrival_s, [lambda ev, s=server, j=job, e=env: s.admit(j, e.now)])
         env.run_until(job.arrival_s + 10.0)
         assert job.finish_s > job.first_token_s >= job.arrival_s
         assert env.events_scheduled() <= 6  # the arrival, the prefill end, the finish (and the count's own id)

@@ -180,7 +180,8 @@ def test_battery_content_carries_the_carbon_and_cost_of_its_charging_hours():
     """Average-cost battery accounting: with no load while parked, every grid Wh goes to the battery
     (or its charging losses), so content x energy at the end = the start's content + what the
     meter paid, exactly."""
-    over = {"run.days": 1.0, "fleet.vehicles": 3, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 0.0,
+    over = {"run.days": 1.0, "fleet.vehicles": 3, "fleet.mobility": False, "fleet.opt_in_share": 0.0,
+            "fleet.network.enabled": False,
             "fleet.vehicle.sleep_w": 0.0, "fleet.initial_soc_min": 0.3, "fleet.initial_soc_max": 0.6,
             "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0}
     sim = Simulation(default_scenario().with_overrides(over))

@@ -32,7 +32,8 @@ def test_weight_scales_fleet_totals_but_not_the_workload():
 def test_plugged_car_whose_load_exceeds_the_charger_keeps_its_reserve():
     # A 1.44 kW L1 charger cannot cover a 1 kW chip plus the awake overhead at 80 % efficiency:
     # the battery makes up the difference, and the car must stop serving at its reserve.
-    over = {"run.days": 0.9, "fleet.vehicles": 10, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0,
+    over = {"run.days": 0.9, "fleet.vehicles": 10, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+            "fleet.network.enabled": False,
             "fleet.chip.preset": "future_1kw", "fleet.charger.power_w": 1440.0, "fleet.charger.efficiency": 0.8,
             "fleet.battery.capacity_wh": 8000.0, "fleet.initial_soc_min": 0.5, "fleet.initial_soc_max": 0.5,
             "fleet.battery.discharge_efficiency": 0.9,
@@ -46,7 +47,8 @@ def test_plugged_car_whose_load_exceeds_the_charger_keeps_its_reserve():
 
 
 def test_fast_path_clears_discharge_losses():
-    over = {"run.days": 0.1, "fleet.vehicles": 20, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0,
+    over = {"run.days": 0.1, "fleet.vehicles": 20, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+            "fleet.network.enabled": False,
             "fleet.chip.preset": "future_1kw", "fleet.charger.power_w": 1200.0,
             "fleet.battery.discharge_efficiency": 0.9, "workload.batch.rate_per_s": 4.6,
             "workload.interactive.rate_per_s": 0.0}
@@ -63,7 +65,8 @@ def test_tours_running_past_several_midnights():
 
 
 def test_preempted_jobs_requeue_earliest_arrival_first():
-    over = {"run.days": 0.01, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.network.enabled": False, "fleet.opt_in_share": 1.0,
+    over = {"run.days": 0.01, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+            "fleet.network.enabled": False,
             "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0}
     sim = Simulation(default_scenario().with_overrides(over))
     env, disp = sim.env, sim.dispatcher
