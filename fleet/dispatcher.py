@@ -239,7 +239,9 @@ class Dispatcher:
         job.state = RUNNING
         job.vehicle = v
         job.start_s = job.bill_s = now
-        job.end_s = -1.0  # the server knows when
+        # what policies read of its end (FleetView.work_anchor_s): an estimate at the chip's slot rates,
+        # which batched serving derives from the roofline at the batch limit; the server knows the end
+        job.end_s = now + v.spec.chip.service_s(job.prompt_tokens, job.output_tokens - job.output_done)
         if job.first_start_s < 0.0:
             job.first_start_s = now
         self.started += 1

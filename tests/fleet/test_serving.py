@@ -309,3 +309,20 @@ def test_preempting_a_batch_job_wastes_the_prefills_share_of_its_runs_active_ene
     assert res.summary["jobs"]["wasted_kwh"] * 1000.0 == pytest.approx(active_wh * t_pre / (t1 - t0), rel=1e-9)
     kept = 1 + int((t1 - t0 - t_pre) / t_dec)
     assert job.output_done == kept and job.wasted_tokens == prompt
+
+
+def test_policies_see_an_end_estimate_for_jobs_in_a_batch():
+    """least_work_left reads each running job's expected end: with batched serving it is the job's
+    start plus its service at the chip's roofline-derived slot rates, never in the past of its start."""
+    from sim.runner import Simulation
+
+    sim = Simulation(default_scenario().with_overrides({
+        "run.days": 0.1, "fleet.vehicles": 50, "fleet.chip.serving": "batched", "report.figures": False,
+        "dispatch.policy": "least_work_left"}))
+    res = sim.run()
+    running = [j for v in sim.vehicles for j in v.jobs]
+    assert running and res.summary["jobs"]["completed"] > 1000
+    for job in running:
+        chip = job.vehicle.spec.chip
+        assert job.end_s == pytest.approx(job.start_s + chip.service_s(job.prompt_tokens,
+                                                                       job.output_tokens - job.output_done))
