@@ -280,7 +280,7 @@ def make_dispatch(results: Results, dpi: int = 110) -> Figure:
     axes[0].set_title(f"Dispatch: queues, waits and preemptions — policy '{pol}' ({_subtitle(results)})")
     axes[0].set_ylabel("queued jobs\n(mean)")
     axes[1].set_ylabel("mean wait of jobs\nstarted (s)")
-    axes[2].set_ylabel("preemptions\nper interval")
+    axes[2].set_ylabel("preemptions per\ninterval, by cause")
     if len(ts) == 0:
         style.empty_panel(axes[0], "no time-series samples in this run")
         return fig
@@ -313,10 +313,12 @@ def make_dispatch(results: Results, dpi: int = 110) -> Figure:
         bottom += n
     if total == 0:
         style.empty_panel(axes[2], "no preemptions in this run")
+    else:  # headroom above the tallest bar for the causes' legend (one row)
+        axes[2].set_ylim(0, float(bottom.max()) * 1.45)
     for ax in axes:
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(loc="upper right", frameon=False, ncol=2)
-    axes[2].legend(loc="upper right", frameon=False, ncol=2, title="cause")
+    axes[2].legend(loc="upper right", frameon=False, ncol=len(PREEMPTION_COLORS))
     style.time_axis(axes[2], lt)
     return fig
 

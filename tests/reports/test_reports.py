@@ -312,6 +312,13 @@ def test_dispatch_figure_bars_add_up_to_the_preemption_counts(busy_day):
             if gid.startswith("preempted:"):
                 bars[gid.split(":", 1)[1]] += patch.get_height()
     assert bars == {k: float(v) for k, v in by_cause.items()}
+    # the causes' legend sits above the bars, never on them
+    panel = next(ax for ax in fig.axes if any((p.get_gid() or "").startswith("preempted:") for p in ax.patches))
+    renderer = fig.canvas.get_renderer()
+    legend_box = panel.get_legend().get_window_extent(renderer)
+    for patch in panel.patches:
+        if (patch.get_gid() or "").startswith("preempted:") and patch.get_height() > 0:
+            assert not legend_box.overlaps(patch.get_window_extent(renderer))
 
 
 def test_mean_wait_by_interval_matches_a_direct_grouping(busy_day):
