@@ -129,12 +129,7 @@ class JobBilling:
         dt = now - t0
         h = dt / 3600.0
         if self.plugged:
-            table = self.table
-            a, b, _, p, _, c = table.piece  # within the table's current piece: no call
-            if a <= t0 and now < b:
-                dp, dc = p * dt, c * dt
-            else:
-                dp, dc = table.between(t0, now)
+            dp, dc = self.table.between(t0, now)
             k = 1.0 / self.charger.efficiency / 3.6e6
             usd, g = dp * k, dc * k  # per W
             if self.m_level >= 0:
