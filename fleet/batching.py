@@ -18,6 +18,15 @@ the output), and the chip takes another job only while the KV cache of a request
 ``context_tokens`` still fits beside them (:meth:`BatchServer.has_room`). An H100 kept full with
 the ML.ENERGY output lengths, 200-token prompts and a 4,352-token context limit at a batch limit of
 768 holds 739 sequences on average; vLLM held 691 there.
+
+Several models (a job's ``model``; None: the server's own ``model``) share a chip: the chip holds
+their weights (:attr:`BatchServer.ready_s`, resident or loading) beside the KV cache, a job's
+prefill is its own model's, and one decode round advances every decoding job of every model: it
+reads the weights of each model with a decoding job plus their KV cache and does their FLOPs, and
+takes the roofline of those totals. A model is loaded (:meth:`BatchServer.load`) by evicting the
+least recently used models that hold no job; the jobs that wait for a load are held (memory and
+batch reserved, :meth:`BatchServer.hold`) and admitted when it ends (:meth:`BatchServer.admit_loaded`).
+Memory is counted in tokens of the server's own model's KV cache (another model's bytes converted).
 """
 from __future__ import annotations
 
@@ -55,18 +64,19 @@ class BatchServer:
                  "kv_reserved", "jobs_held", "prefills", "prefill_end", "prefill_start", "prefill_w",
                  "decoding", "heap", "kv_read", "v", "v_t", "rate", "decode_w", "active_w", "pending",
                  "pending_t", "_callbacks", "_seq", "busy_s", "batch_s", "chip_ws", "tokens_out", "visits",
-                 "_mem0", "_mem_per_kv", "_comp_per_seq", "_prefill_of", "_idle_w")
+                 "_mem0", "_mem_per_kv", "_comp_per_seq", "_prefill_of", "_idle_w",
+                 "ready_s", "held", "used_s", "weights_b", "waiting", "own_held", "_terms",
+                 "other_decoding", "other_mem_s", "other_comp_s", "other_models")
 
     def __init__(self, env, chip: ChipSpec, model: ModelSpec, context_tokens: int,
-                 on_done: Callable, on_power: Callable) -> None:
+                 on_done: Callable, on_power: Callable, resident: tuple[ModelSpec, ...] | None = None) -> None:
         self.env = env
         self.chip = chip
         self.model = model
         self.on_done = on_done
         self.on_power = on_power
         self.context_tokens = context_tokens
-        self.kv_capacity = roofline.kv_capacity_tokens(chip, model)
-        self.kv_reserved = 0.0
+        self.kv_reserved = 0.0  # KV tokens held (in the server's own model's bytes per token)
         self.jobs_held = 0  # prefilling, waiting to prefill and decoding
         self.prefills: deque = deque()  # jobs waiting for or in prefill; the head runs
         self.prefill_end = math.inf
@@ -91,6 +101,24 @@ class BatchServer:
         self._prefill_of = _PREFILLS.setdefault((chip, model), {})
         self._idle_w = chip.idle_w  # W
         self._seq = 0
+        # the models in memory: each one's time its weights are (or will be) ready (s), jobs held and
+        # last admission (s); the jobs waiting for a load; the memory left for KV cache (tokens)
+        self.ready_s: dict[ModelSpec, float] = {}
+        self.held: dict[ModelSpec, int] = {}
+        self.used_s: dict[ModelSpec, float] = {}
+        self.weights_b = 0.0
+        self.own_held = False  # whether the server's own model is in memory
+        self.waiting: list = []
+        self.kv_capacity = 0.0
+        for m in (model,) if resident is None else resident:
+            self._place(m, 0.0)
+        # other models' jobs decoding: per model, and their weights' and KV's memory time and their
+        # compute time per decode step (s); per model its step terms (see _terms_of)
+        self.other_decoding: dict[ModelSpec, int] = {}
+        self.other_models = 0
+        self.other_mem_s = 0.0
+        self.other_comp_s = 0.0
+        self._terms: dict[ModelSpec, tuple] = {}
         # statistics: seconds with jobs held, job-seconds, chip energy while holding jobs (W*s),
         # output tokens made (first tokens at prefill ends, the rest as decoded, in flight included),
         # and per batch size [seconds, output tokens, chip W*s] while decoding
@@ -101,11 +129,19 @@ class BatchServer:
         self.visits: dict[int, list[float]] = {}
 
     # ------------------------------------------------------------------ queries
-    def has_room(self) -> bool:
-        """Whether the chip takes another job: below its largest batch, with KV memory for the
-        largest request."""
-        return (self.jobs_held < self.chip.max_batch
-                and self.kv_reserved + self.context_tokens <= self.kv_capacity)
+    def has_room(self, model: ModelSpec | None = None) -> bool:
+        """Whether the chip takes another job of ``model`` (None: its own): below its largest batch,
+        with KV memory for the largest request, after loading the model if it is not in memory (by
+        evicting models that hold no job)."""
+        if self.jobs_held >= self.chip.max_batch:
+            return False
+        if model is None and self.own_held:
+            return self.kv_reserved + self.context_tokens <= self.kv_capacity
+        return self._room_for(model or self.model, self.env.now)
+
+    def holds(self, model: ModelSpec | None) -> bool:
+        """Whether ``model`` (None: the server's own) is in memory or loading."""
+        return (model or self.model) in self.ready_s
 
     def prefill_s(self, job) -> float:
         """Seconds ``job``'s prefill takes on this chip (its prompt and any output kept from earlier)."""
@@ -120,10 +156,9 @@ class BatchServer:
 
     # ------------------------------------------------------------------ changes
     def admit(self, job, now: float) -> None:
-        """Take ``job`` at ``now``: it queues for its prefill."""
+        """Take ``job`` at ``now`` (its model in memory): it queues for its prefill."""
         self._advance(now)
-        self.jobs_held += 1
-        self.kv_reserved += held_tokens(job)
+        self._reserve(job, now)
         job.batch_v = -1.0
         self.prefills.append(job)
         if len(self.prefills) == 1:
@@ -131,11 +166,56 @@ class BatchServer:
         self._refresh()
         self._schedule(now)
 
+    def load(self, model: ModelSpec, now: float, seconds: float) -> float:
+        """Start loading ``model`` at ``now`` for ``seconds``, evicting the least recently used models
+        that hold no job until it and a request's KV cache fit; return when it is ready (s).
+        The caller checked :meth:`has_room` for it."""
+        idle = sorted((m for m, n in self.held.items() if not n and self.ready_s[m] <= now), key=self.used_s.get)
+        for m in idle:
+            if self._room_for(model, now, evict=False):
+                break
+            self._drop(m)
+        ready = now + seconds
+        self._place(model, ready)
+        return ready
+
+    def hold(self, job, now: float) -> None:
+        """Take ``job`` at ``now`` to wait for its model's load (its memory and batch place reserved)."""
+        self._advance(now)
+        self._reserve(job, now)
+        job.batch_v = -1.0
+        self.waiting.append(job)
+
+    def admit_loaded(self, job, now: float) -> None:
+        """``job``'s model is loaded at ``now``: it queues for its prefill."""
+        self._advance(now)
+        self.waiting.remove(job)
+        self.prefills.append(job)
+        if len(self.prefills) == 1:
+            self._start_prefill(now)
+        self._refresh()
+        self._schedule(now)
+
+    def power_down(self) -> None:
+        """The chip leaves serving (the car drives or sleeps) holding no job: its memory is lost."""
+        for m in list(self.ready_s):
+            self._drop(m)
+
     def evict_all(self, now: float) -> list:
         """Remove every job at ``now`` (the car leaves or stops serving); return them, each with
-        ``batch_tokens`` set to the output tokens it produced here."""
+        ``batch_tokens`` set to the output tokens it produced here. Loads under way stop (their
+        models leave memory)."""
         self._advance(now)
         out = []
+        for job in self.waiting:
+            job.batch_tokens = 0
+            job.batch_prefilled = 0
+            out.append(job)
+        self.waiting.clear()
+        for m in [m for m, t in self.ready_s.items() if t > now]:
+            self._drop(m)
+        for m in self.held:
+            self.held[m] = 0
         for i, job in enumerate(self.prefills):
             job.batch_tokens = 0
             job.batch_prefilled = 0
@@ -150,6 +230,7 @@ class BatchServer:
         self.prefills.clear()
         self.heap.clear()
         self.decoding = 0
+        self._clear_others()
         self.jobs_held = 0
         self.kv_reserved = 0.0
         self.kv_read = 0.0
@@ -162,6 +243,89 @@ class BatchServer:
     def settle(self, now: float) -> None:
         """Bring the statistics up to ``now`` (the end of the run)."""
         self._advance(now)
+
+    # ------------------------------------------------------------------ memory
+    def _kv_tokens(self, job) -> float:
+        """KV tokens ``job`` holds, in the server's own model's bytes per token."""
+        m = job.model
+        if m is None or m is self.model:
+            return held_tokens(job)
+        return held_tokens(job) * m.kv_bytes_per_token / self.model.kv_bytes_per_token
+
+    def _reserve(self, job, now: float) -> None:
+        """Count ``job`` as held: its batch place, KV memory and model."""
+        self.jobs_held += 1
+        self.kv_reserved += self._kv_tokens(job)
+        m = job.model or self.model
+        self.held[m] += 1
+        self.used_s[m] = now
+
+    def _room_for(self, model: ModelSpec, now: float, evict: bool = True) -> bool:
+        """Whether a request of ``model`` fits memory now; if ``model`` is not in memory, with its
+        weights, after evicting (``evict``) every model that holds no job."""
+        own_kv = self.model.kv_bytes_per_token
+        need = model.context_tokens * model.kv_bytes_per_token / own_kv
+        if model in self.ready_s:
+            return self.kv_reserved + need <= self.kv_capacity
+        free = self.kv_capacity
+        if evict:
+            free += sum(m.weight_bytes for m, n in self.held.items() if not n and self.ready_s[m] <= now) / own_kv
+        return self.kv_reserved + need + model.weight_bytes / own_kv <= free
+
+    def _place(self, model: ModelSpec, ready_s: float) -> None:
+        """Put ``model``'s weights in memory, ready at ``ready_s``."""
+        self.ready_s[model] = ready_s
+        self.held.setdefault(model, 0)
+        self.used_s.setdefault(model, ready_s)
+        self.weights_b += model.weight_bytes
+        self._set_capacity()
+
+    def _drop(self, model: ModelSpec) -> None:
+        """Take ``model``'s weights out of memory (it holds no job)."""
+        del self.ready_s[model], self.held[model], self.used_s[model]
+        self.weights_b -= model.weight_bytes
+        self._set_capacity()
+
+    def _set_capacity(self) -> None:
+        """Re-derive the KV tokens memory holds beside the weights in memory."""
+        chip, model = self.chip, self.model
+        if len(self.ready_s) == 1 and model in self.ready_s:  # :func:`fleet.roofline.kv_capacity_tokens` exactly
+            self.kv_capacity = roofline.kv_capacity_tokens(chip, model)
+        else:
+            self.kv_capacity = ((chip.memory_gb * 1e9 * chip.memory_share - (self.weights_b if self.ready_s else 0.0))
+                                / model.kv_bytes_per_token)
+        self.own_held = model in self.ready_s
+
+    # ------------------------------------------------------------------ other models' decode terms
+    def _terms_of(self, model: ModelSpec) -> tuple[float, float, float]:
+        """(weights' memory time, memory time per KV token, compute time per sequence) of a decode
+        step of ``model`` on this chip (s)."""
+        terms = self._terms.get(model)
+        if terms is None:
+            mem0 = roofline.memory_s(self.chip, model, 0.0)
+            terms = self._terms[model] = (mem0, roofline.memory_s(self.chip, model, 1.0) - mem0,
+                                          roofline.compute_s(self.chip, model, 1.0))
+        return terms
+
+    def _join_other(self, job, sign: int) -> None:
+        """Add (``sign`` 1) or remove (-1) decoding ``job`` of another model to the step's terms."""
+        m = job.model
+        mem0, per_kv, comp = self._terms_of(m)
+        n = self.other_decoding.get(m, 0) + sign
+        self.other_decoding[m] = n
+        self.other_models += sign
+        if (sign > 0 and n == 1) or (sign < 0 and n == 0):  # the step now reads (or no longer) its weights
+            self.other_mem_s += sign * mem0
+        self.other_mem_s += sign * per_kv * held_tokens(job)
+        self.other_comp_s += sign * comp
+        if not self.other_models:
+            self._clear_others()
+
+    def _clear_others(self) -> None:
+        self.other_decoding.clear()
+        self.other_models = 0
+        self.other_mem_s = 0.0
+        self.other_comp_s = 0.0
 
     # ------------------------------------------------------------------ internals
     def _advance(self, now: float) -> None:
@@ -193,9 +357,11 @@ class BatchServer:
         """(s, W) of ``job``'s prefill: its prompt, and the output a resumed batch job kept (its KV
         cache is gone), cached per token count."""
         tokens = job.prompt_tokens + job.output_done
-        tw = self._prefill_of.get(tokens)
+        m = job.model
+        cache = self._prefill_of if m is None or m is self.model else _PREFILLS.setdefault((self.chip, m), {})
+        tw = cache.get(tokens)
         if tw is None:
-            tw = self._prefill_of[tokens] = roofline.prefill(self.chip, self.model, tokens)
+            tw = cache[tokens] = roofline.prefill(self.chip, m or self.model, tokens)
         return tw
 
     def _start_prefill(self, now: float) -> None:
@@ -212,8 +378,14 @@ class BatchServer:
             self.active_w = self.prefill_w - self._idle_w
         elif self.decoding:
             chip = self.chip
+            own = self.decoding - self.other_models
             mem = self._mem0 + self._mem_per_kv * self.kv_read
-            comp = self._comp_per_seq * self.decoding
+            comp = self._comp_per_seq * own
+            if self.other_models:  # other models' jobs decode in the same round
+                if not own:
+                    mem = 0.0
+                mem += self.other_mem_s
+                comp += self.other_comp_s
             p = chip.overlap
             big = mem if mem > comp else comp
             t = big * ((mem / big) ** p + (comp / big) ** p) ** (1.0 / p)
@@ -261,7 +433,10 @@ class BatchServer:
                 self._seq += 1
                 heappush(self.heap, (job.batch_v, self._seq, job))
                 self.decoding += 1
-                self.kv_read += held_tokens(job)
+                if job.model is None or job.model is self.model:
+                    self.kv_read += held_tokens(job)
+                else:
+                    self._join_other(job, 1)
                 done = ()
             else:
                 job.batch_steps = 0
@@ -283,13 +458,17 @@ class BatchServer:
                 if target > self.v:
                     self.v = target
                 self.decoding -= 1
-                self.kv_read -= held_tokens(job)
+                if job.model is None or job.model is self.model:
+                    self.kv_read -= held_tokens(job)
+                else:
+                    self._join_other(job, -1)
                 done.append(job)
             if not self.decoding:
                 self.kv_read = 0.0
         for job in done:
             self.jobs_held -= 1
-            self.kv_reserved -= held_tokens(job)
+            self.kv_reserved -= self._kv_tokens(job)
+            self.held[job.model or self.model] -= 1
         if not self.jobs_held:
             self.kv_reserved = 0.0
         self._refresh()

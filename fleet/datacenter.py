@@ -104,13 +104,21 @@ class _Gpu:
 class DataCenterPool:
     """Serves overflowed jobs on batching GPUs; accounts energy, cost and CO2 in total and per job."""
 
-    def __init__(self, env, spec: DataCenterSpec, log, table) -> None:
+    def __init__(self, env, spec: DataCenterSpec, log, table, other_models: tuple[ModelSpec, ...] = ()) -> None:
         self.env = env
         self.spec = spec
         self.log = log
         self._table = table  # PriceCarbonTable of the region's grid
         self.chip = spec.chip_spec
         self.model = spec.model_spec
+        # every GPU holds the pool's model, serving the fleet's jobs, and the models some job classes
+        # need, serving those jobs (a data center keeps its models loaded)
+        self.resident = (self.model,) + tuple(m for m in dict.fromkeys(other_models) if m is not self.model)
+        err = fit_error(self.chip, self.model, self.resident[1:])
+        if err is not None:
+            raise ScenarioError(f"dispatch.datacenter.chip = {spec.chip!r} cannot hold the models the workload needs "
+                                f"({', '.join(m.name for m in self.resident)}): {err}; allowed: a larger chip or "
+                                "smaller models")
         self._pue = spec.pue
         self.gpus: list[_Gpu] = []  # created when first needed, at most spec.servers
         self._buckets: list[list[_Gpu]] = []  # GPUs with room, by jobs held
@@ -213,7 +221,8 @@ class DataCenterPool:
             self._advance(gpu, now)
             self._update(gpu)
 
-        gpu.server = BatchServer(self.env, self.chip, self.model, self.model.context_tokens, done, power)
+        gpu.server = BatchServer(self.env, self.chip, self.model, self.model.context_tokens, done, power,
+                                 resident=self.resident)
         self.gpus.append(gpu)
         self._file(gpu)
         return gpu

@@ -17,6 +17,11 @@ already decoded (checkpoint) and redo only the prefill; interactive jobs restart
 lost tokens and the chip energy spent on them count as waste. Jobs waiting in that vehicle's
 own queue go back to the central queue too.
 
+With batched serving a job may need a model other than the fleet's (``workload.<class>.model``):
+a chip that does not hold it loads it first (:mod:`fleet.residency`), and the job waits on the
+car for the load. A chosen car whose memory cannot take the job's model now is refused: the job
+stays queued (central queueing) or waits in that car's own queue (vehicle queueing).
+
 Job books at every instant: arrived = completed + dropped + overflowed + queued + running.
 """
 from __future__ import annotations
@@ -30,6 +35,7 @@ from fleet.mobility import HOME
 from fleet.network import lognormal
 from fleet.policies import DispatchPolicy
 from fleet.queues import FIFO, JobQueue
+from fleet.residency import DOWNLOADED, load_s
 from sim.core.errors import FleetsimInputError
 from sim.core.timers import call_later
 
@@ -52,7 +58,8 @@ class Dispatcher:
         "queued", "arrived", "started", "completed", "dropped", "overflowed", "preemptions",
         "preemptions_by_cause", "decisions", "_draining", "tokens_served", "tokens_generated",
         "wasted_tokens", "wasted_wh", "queued_at_end", "running_at_end", "_on_complete_callbacks",
-        "links", "network_rng",
+        "links", "network_rng", "storage", "stored", "load_links", "model_loads", "_on_loaded_callbacks",
+        "model_refusals",
     )
 
     def __init__(self, env, rec, index: FreeSlotIndex, log: JobLog, queue_order: str = FIFO,
@@ -90,6 +97,14 @@ class Dispatcher:
         # the cars' links (home, away; fleet.network) and the draws of their round trips; None: no network
         self.links = None
         self.network_rng = None
+        # model loads (batched serving): the cars' storage, the models they store, their links for
+        # downloads (home, away), and per source [loads, seconds, Wh of the car awake while loading]
+        self.storage = None
+        self.stored: frozenset = frozenset()
+        self.load_links = None
+        self.model_loads = {"storage": [0, 0.0, 0.0], "download": [0, 0.0, 0.0]}
+        self.model_refusals = 0  # choices of a car whose memory could not take the job's model then
+        self._on_loaded_callbacks = [self._on_loaded]
 
     @property
     def running(self) -> int:
@@ -118,16 +133,25 @@ class Dispatcher:
             if v is not None:
                 if self.local or getattr(v, "bucket", -1) < 0:
                     self._assign(job, v)  # vehicle queueing, or a choice _assign rejects
-                else:
+                    return
+                if job.model is None or not self._misfit(job, v):
                     self._start(job, v)
-                return
+                    return
         self._enqueue(job, queue, front=False)
+
+    def _misfit(self, job: Job, v) -> bool:
+        """Whether ``v``'s chip cannot take ``job`` (a model of its own, batched serving) now; counted."""
+        server = v.server
+        if server is None or server.has_room(job.model):
+            return False
+        self.model_refusals += 1
+        return True
 
     def _assign(self, job: Job, v) -> None:
         """Start ``job`` on ``v``, or (vehicle queueing) queue it there when ``v`` is full."""
         if getattr(v, "bucket", -1) < 0:  # not eligible, or not a vehicle at all
             self._reject(v)
-        if self.local and v.busy >= v.cap:
+        if self.local and (v.busy >= v.cap or (job.model is not None and self._misfit(job, v))):
             q = v.local
             if q is None:
                 q = v.local = JobQueue(self.queue_order, owner=v)
@@ -194,7 +218,8 @@ class Dispatcher:
                 job = queue.peek()
                 self.decisions += 1
                 v = self.policy.select(job)
-                if v is None:
+                if v is None or (job.model is not None and not self.local and getattr(v, "bucket", -1) >= 0
+                                 and self._misfit(job, v)):
                     return
                 queue.pop()
                 self._unqueue(job)
@@ -245,10 +270,42 @@ class Dispatcher:
         if job.first_start_s < 0.0:
             job.first_start_s = now
         self.started += 1
-        job.run_event = None
-        v.server.admit(job, now)
+        server = v.server
+        model = job.model or server.model
+        ready = server.ready_s.get(model)
+        if ready is None:
+            ready = self._load(v, model, now)
+        if ready > now:  # the job waits on the car for its model
+            server.hold(job, now)
+            job.run_event = self.env.call_at(ready, self._on_loaded_callbacks, job)
+            job.load_s = ready - now
+        else:
+            job.run_event = None
+            job.load_s = 0.0
+            server.admit(job, now)
         v.change_slots(job, now, 1)
         self._reindex(v)
+
+    def _load(self, v, model, now: float) -> float:
+        """Start loading ``model`` on ``v``'s chip: from its storage if stored there, else over its
+        current link; count it; return when it is ready (s)."""
+        link = self.load_links[0 if v.place == HOME else 1]
+        seconds, source = load_s(model, self.storage, model in self.stored, link)
+        book = self.model_loads[source if source == DOWNLOADED else "storage"]
+        book[0] += 1
+        book[1] += seconds
+        book[2] += seconds * (v.spec.chip.idle_w + v.spec.awake_overhead_w) * v.weight / 3600.0
+        return v.server.load(model, now, seconds)
+
+    def _on_loaded(self, ev) -> None:
+        job = ev.value
+        if job.run_event is not ev:
+            return  # preempted while its model loaded
+        job.run_event = None
+        v = job.vehicle
+        now = self.env.now
+        v.server.admit_loaded(job, now)
+        v.chip_power_changed(now)
 
     def _on_complete(self, ev) -> None:
         job = ev.value
@@ -286,7 +343,10 @@ class Dispatcher:
         if q is not None and len(q):  # vehicle queueing: the jobs waiting here start while the chip has room
             started = False
             while len(q) and v.busy < v.cap:
-                nxt = q.pop()
+                nxt = q.peek()
+                if nxt.model is not None and self._misfit(nxt, v):
+                    break
+                q.pop()
                 self._unqueue(nxt)
                 self._start(nxt, v)
                 started = True
@@ -371,6 +431,7 @@ class Dispatcher:
         server = v.server
         server.evict_all(now)
         for job in sorted(v.jobs, key=_arrival, reverse=True):
+            job.run_event = None  # a pending load's admission
             decoded = job.batch_tokens
             prefilled = job.batch_prefilled
             share = 1.0

@@ -88,10 +88,10 @@ class FleetView:
     """
 
     __slots__ = ("_index", "_env", "_price", "_carbon", "_knowledge", "local_queues", "least_loaded",
-                 "uniform")
+                 "uniform", "_models")
 
     def __init__(self, index: FreeSlotIndex, env, price_signal, carbon_signal,
-                 departure_knowledge: str = EXACT, local_queues: bool = False) -> None:
+                 departure_knowledge: str = EXACT, local_queues: bool = False, models: tuple = ()) -> None:
         if departure_knowledge not in DEPARTURE_KNOWLEDGE:
             raise ValueError(f"departure knowledge {departure_knowledge!r}; allowed: {', '.join(DEPARTURE_KNOWLEDGE)}")
         self._index = index
@@ -106,6 +106,7 @@ class FleetView:
         self.least_loaded = index.least_loaded
         #: ``uniform(rng)``: an eligible vehicle chosen uniformly at random (O(max load)).
         self.uniform = index.uniform
+        self._models = models  # fleet.llm.ModelSpec: the fleet's, then those job classes need
 
     # ------------------------------------------------------------------ the fleet
     @property
@@ -124,6 +125,17 @@ class FleetView:
     def eligible(v) -> bool:
         """Whether the dispatcher may choose ``v`` now."""
         return v.bucket >= 0
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The models jobs need: the fleet's (``fleet.model``) first, then those job classes name."""
+        return tuple(m.name for m in self._models)
+
+    def job_model(self, job) -> str:
+        """The name of the model ``job`` needs."""
+        if job.model is not None:
+            return job.model.name
+        return self._models[0].name if self._models else ""
 
     @property
     def departure_knowledge(self) -> str:
@@ -186,6 +198,36 @@ class FleetView:
     def work_left_s(self, v) -> float:
         """Remaining service of ``v``'s running and own queued jobs on its chip (s)."""
         return self.work_anchor_s(v) - v.busy * self._env.now
+
+    def models_held(self, v) -> tuple[str, ...]:
+        """Names of the models in ``v``'s chip memory, resident or loading (batched serving; slots
+        mode: the fleet's model)."""
+        server = v.server
+        if server is None:
+            return self.model_names[:1]
+        return tuple(m.name for m in server.ready_s)
+
+    def holds_model(self, v, name: str) -> bool:
+        """Whether ``v``'s chip holds the model ``name`` (resident or loading)."""
+        return name in self.models_held(v)
+
+    def model_ready_s(self, v, name: str) -> float:
+        """When the model ``name`` is ready on ``v``'s chip (s; in the past: resident; inf: not held)."""
+        server = v.server
+        if server is None:
+            return 0.0 if name in self.model_names[:1] else float("inf")
+        for m, t in server.ready_s.items():
+            if m.name == name:
+                return t
+        return float("inf")
+
+    def takes_job(self, v, job) -> bool:
+        """Whether ``v``'s chip has room for ``job`` now (memory for its model and KV cache, loading
+        the model if it must; slots mode: a free slot)."""
+        server = v.server
+        if server is None:
+            return v.free_slots > 0
+        return server.has_room(job.model)
 
     @staticmethod
     def soc(v) -> float:

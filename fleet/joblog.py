@@ -1,7 +1,7 @@
 """Column store of job records, filled one row per job as it leaves the system.
 
-Each row is packed by one precompiled ``struct.Struct`` (114 bytes: 8-byte ids, times and amounts,
-4-byte token counts, vehicle id and preemption count, 1-byte class and outcome) straight into a
+Each row is packed by one precompiled ``struct.Struct`` (123 bytes: 8-byte ids, times and amounts,
+4-byte token counts, vehicle id and preemption count, 1-byte class, outcome and model) straight into a
 preallocated chunk of 8,192 rows: no Python objects are kept alive, no bytes object is built per
 row, and a full log holds at most one partly filled chunk beyond its rows (a growing
 ``bytearray`` would hold up to an eighth more). ``array('d').extend`` parses each value through a
@@ -16,7 +16,7 @@ import numpy as np
 from fleet.jobs import Job
 
 # (name, struct code, numpy type): packed with standard sizes and no padding ("=" in struct, a
-# packed structured dtype in numpy), 114 bytes a row. Token counts and vehicle ids fit 32 bits (a
+# packed structured dtype in numpy), 123 bytes a row. Token counts and vehicle ids fit 32 bits (a
 # job of 2**31 tokens or a fleet of 2**31 cars is refused upstream by the schema's bounds).
 FIELDS = (
     ("job_id", "q", "<i8"),
@@ -37,6 +37,8 @@ FIELDS = (
     ("first_token_s", "d", "<f8"),
     ("tpot_s", "d", "<f8"),
     ("network_s", "d", "<f8"),
+    ("model_code", "b", "i1"),
+    ("load_s", "d", "<f8"),
 )
 COLUMNS = tuple((name, np.dtype(dt).type) for name, _, dt in FIELDS)
 _FORMAT = "<" + "".join(code for _, code, _ in FIELDS)
@@ -72,7 +74,7 @@ class JobLog:
             job.job_id, job.job_class, job.state, job.arrival_s, job.first_start_s, job.finish_s,
             job.prompt_tokens, job.output_tokens, v.vid if v is not None else -1, job.preemptions,
             job.wasted_tokens, job.slo_s, job.energy_wh, job.cost_usd, job.co2_g, job.first_token_s, job.tpot_s,
-            job.network_s,
+            job.network_s, job.model_code, job.load_s,
         )
         self._off = off + ROW_BYTES
 

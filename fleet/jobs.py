@@ -48,6 +48,11 @@ class Job:
         "first_token_s",
         "tpot_s",
         "network_s",
+        # the model it needs (a fleet.llm.ModelSpec; None: the fleet's own), that model's code in the
+        # jobs table, and the seconds it waited for its model to load on the car that served it
+        "model",
+        "model_code",
+        "load_s",
         # batched serving (fleet.batching): finish and length in the chip's virtual decode steps,
         # output tokens and prompt tokens done in the run a preemption ended, and the vehicle's
         # per-job bill accumulators when the job was last billed
@@ -100,5 +105,8 @@ class Job:
         self.first_token_s = -1.0  # when its first output token came (the run that completed it)
         self.tpot_s = -1.0  # time per output token after the first, in the run that completed it
         self.network_s = 0.0  # what the car's link added to its latency (s)
+        self.model = None  # the fleet's model (fleet.model); the runner sets another a class names
+        self.model_code = 0
+        self.load_s = 0.0
         # batch_v, batch_steps, batch_tokens, batch_prefilled, bill_mark and run_mark are set by
         # batched serving before they are read

@@ -10,16 +10,18 @@ from fleet.llm import ModelSpec
 _GB = 1e9
 
 
-def fit_error(chip: ChipSpec, model: ModelSpec) -> str | None:
-    """None if the weights plus the KV cache of one request of ``model.context_tokens`` tokens fit
-    the chip's serving memory; else what is needed and what there is (one line)."""
-    weights = model.weight_bytes
-    kv = model.context_tokens * model.kv_bytes_per_token
+def fit_error(chip: ChipSpec, model: ModelSpec, beside: tuple[ModelSpec, ...] = ()) -> str | None:
+    """None if the weights of ``model`` (and of the models ``beside`` it) plus the KV cache of one
+    request of ``model.context_tokens`` tokens (the largest of them) fit the chip's serving memory;
+    else what is needed and what there is (one line)."""
+    weights = model.weight_bytes + sum(m.weight_bytes for m in beside)
+    largest = max((model,) + tuple(beside), key=lambda m: m.context_tokens * m.kv_bytes_per_token)
+    kv = largest.context_tokens * largest.kv_bytes_per_token
     have = chip.memory_gb * _GB * chip.memory_share
     if weights + kv <= have:
         return None
     return (f"needs {(weights + kv) / _GB:,.2f} GB (weights {weights / _GB:,.2f} GB + KV cache of one "
-            f"{model.context_tokens:,}-token request {kv / _GB:,.2f} GB), has {have / _GB:,.2f} GB "
+            f"{largest.context_tokens:,}-token request {kv / _GB:,.2f} GB), has {have / _GB:,.2f} GB "
             f"({chip.memory_gb:g} GB x {chip.memory_share:g})")
 
 

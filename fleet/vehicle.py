@@ -434,6 +434,8 @@ class Vehicle(ChargingSessions, JobBilling):
         self._settle(now)
         if self.jobs:
             ctx.dispatcher.preempt_all(self, now, "departure")
+        if self.server is not None:  # the chip drives: the models in its memory are lost
+            self.server.power_down()
         if self.plugged:
             if self.energy_wh < self.need_wh - _TOL_WH:
                 self.charge_shortfalls += 1
@@ -1004,6 +1006,8 @@ class Vehicle(ChargingSessions, JobBilling):
         self.low = True
         if self.jobs:
             self.ctx.dispatcher.preempt_all(self, now, "reserve")
+        if self.server is not None:  # the chip sleeps: the models in its memory are lost
+            self.server.power_down()
         self.state = PARKED
         self._apply(now)
         self.ctx.dispatcher.vehicle_changed(self)

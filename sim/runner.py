@@ -21,12 +21,13 @@ from fleet.datacenter import DataCenterPool, DataCenterSpec
 from fleet.dispatcher import Dispatcher
 from fleet.fleetview import FleetView, FreeSlotIndex
 from fleet.joblog import JobLog
-from fleet.jobs import BATCH_CLASS, INTERACTIVE_CLASS, Job
+from fleet.jobs import BATCH_CLASS, CLASS_NAMES, INTERACTIVE_CLASS, Job
 from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import DayPlan, MobilityModel, MobilityParams
 from fleet.network import LINK_PRESETS, LinkSpec
 from fleet.planner import DayPlanner, PlanLists
 from fleet.policies import policy_class
+from fleet.residency import StorageSpec, stored_models
 from fleet.robotaxi import RobotaxiFleet, RobotaxiModel
 from fleet.serving import fit_error, slot_chip
 from fleet.vehicle import Vehicle, VehicleSpec
@@ -46,6 +47,7 @@ from sim.scenario import Scenario, build_from_preset, build_spec
 from sim.settings import (
     BatchLimits,
     ChargingSpec,
+    ClassModel,
     DispatchSpec,
     FleetSpec,
     GridSpec,
@@ -127,6 +129,28 @@ def build_links(sc: Scenario) -> tuple[LinkSpec, LinkSpec]:
 def build_model(sc: Scenario) -> ModelSpec:
     """The served model's preset with any per-key overrides."""
     return build_from_preset(MODEL_PRESETS[sc["fleet.model.preset"]], sc, "fleet.model")
+
+
+def build_class_models(sc: Scenario, chip: ChipSpec) -> dict[int, ModelSpec]:
+    """The model each job class needs where it is not the fleet's (``workload.<class>.model``),
+    by class code; checked against the serving mode and the chip's memory."""
+    out: dict[int, ModelSpec] = {}
+    for code, name in enumerate(CLASS_NAMES):
+        key = f"workload.{name}.model"
+        preset = build_spec(ClassModel, sc, f"workload.{name}").model
+        if preset in ("", sc["fleet.model.preset"]):
+            continue
+        if build_spec(ServingSpec, sc, "fleet.chip").serving != BATCHED:
+            raise ScenarioError(f"{key} = {preset!r}: allowed: '' or fleet.model.preset "
+                                f"({sc['fleet.model.preset']!r}) with fleet.chip.serving = 'slots' (fixed slots serve "
+                                "one model); set fleet.chip.serving = 'batched' to serve several")
+        model = MODEL_PRESETS[preset]
+        err = fit_error(chip, model)
+        if err is not None:
+            raise ScenarioError(f"{key} = {preset!r} does not fit fleet.chip.preset = {sc['fleet.chip.preset']!r}: "
+                                f"{err}; allowed: a smaller model or more memory")
+        out[code] = model
+    return out
 
 
 def build_chip(sc: Scenario) -> ChipSpec:
@@ -213,16 +237,19 @@ class Simulation:
         self.log = JobLog()
         self.table = PriceCarbonTable(self.price, self.carbon)
         dispatch = build_spec(DispatchSpec, sc, "dispatch")
+        #: the models the jobs need: the fleet's first (jobs-table code 0), then the classes' own
+        self.class_models = build_class_models(sc, self.spec.chip)
+        self.models = (build_model(sc),) + tuple(dict.fromkeys(self.class_models.values()))
         datacenter = None
         if dispatch.on_max_wait == "overflow":
             spec = build_spec(DataCenterSpec, sc, "dispatch.datacenter")
-            datacenter = DataCenterPool(self.env, spec, self.log, self.table)
+            datacenter = DataCenterPool(self.env, spec, self.log, self.table, self.models[1:])
         self.datacenter = datacenter
         self.dispatcher = Dispatcher(self.env, self.rec, self.index, self.log, queue_order=dispatch.queue_order,
                                      queueing=dispatch.queueing, datacenter=datacenter)
         view = FleetView(self.index, self.env, self.price, self.carbon,
                          departure_knowledge=dispatch.departure_knowledge,
-                         local_queues=dispatch.queueing == "vehicle")
+                         local_queues=dispatch.queueing == "vehicle", models=self.models)
         policy_rng = random.Random(int(streams.get("policy").integers(2**63)))
         cls = policy_class(dispatch.policy)
         try:
@@ -236,6 +263,10 @@ class Simulation:
         if build_spec(NetworkSpec, sc, "fleet.network").enabled:
             self.dispatcher.links = build_links(sc)
             self.dispatcher.network_rng = random.Random(int(streams.get("network_rtt").integers(2**63)))
+        storage = build_spec(StorageSpec, sc, "fleet.storage")
+        self.dispatcher.storage = storage
+        self.dispatcher.stored = stored_models(storage, self.models)
+        self.dispatcher.load_links = build_links(sc)
         try:
             interactive = build_spec(InteractiveParams, sc, "workload.interactive")
             batch = build_spec(BatchParams, sc, "workload.batch")
@@ -254,6 +285,9 @@ class Simulation:
                     BATCH_CLASS: batch_max_wait_s}
         self._limits = {c: (lim.slo_s, per_token.get(c, 0.0), max_wait[c])
                         for c, lim in self.workload.class_limits.items()}
+        # the model and its jobs-table code of each class needing its own (None: every class the fleet's)
+        self._class_model = ({c: (m, self.models.index(m)) for c, m in self.class_models.items()}
+                             if self.class_models else None)
         self._next_job_id = 0
         self.series: list[tuple] = []
         self._bar = None  # progress bar over simulated days (execute(progress=True))
@@ -370,6 +404,8 @@ class Simulation:
         job = Job(self._next_job_id, c, self._arr[i], self._prompt[i], output, slo_s, max_wait_s,
                   self._service[i] if self._service is not None else None)
         self._next_job_id += 1
+        if self._class_model is not None and c in self._class_model:
+            job.model, job.model_code = self._class_model[c]
         self.dispatcher.submit(job)
         if i + 1 == len(self._arr):
             self._feed_next_chunk()

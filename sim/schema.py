@@ -21,6 +21,7 @@ from fleet.datacenter import DataCenterSpec
 from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import MobilityParams
 from fleet.network import LINK_PRESETS, LinkSpec
+from fleet.residency import StorageSpec
 from fleet.policies.base import POLICY_ALLOWED
 from fleet.robotaxi import RobotaxiFleet, RobotaxiParams
 from fleet.vehicle import VehicleSpec
@@ -34,6 +35,7 @@ from sim.core.params import param_info
 from sim.settings import (
     BatchLimits,
     ChargingSpec,
+    ClassModel,
     DispatchSpec,
     FleetSpec,
     GridSpec,
@@ -153,6 +155,7 @@ SPECS: tuple[tuple[str, type, bool], ...] = (
     ("fleet.network.home", LinkSpec, True),
     ("fleet.network.away", LinkSpec, True),
     ("fleet.model", ModelSpec, True),
+    ("fleet.storage", StorageSpec, False),
     ("fleet.battery", BatterySpec, False),
     ("fleet.charger", ChargerSpec, True),
     ("fleet.vehicle", VehicleSpec, False),
@@ -162,8 +165,10 @@ SPECS: tuple[tuple[str, type, bool], ...] = (
     ("fleet.robotaxi.depot", DepotSpec, False),
     ("workload", WorkloadSpec, False),
     ("workload.interactive", InteractiveParams, False),
+    ("workload.interactive", ClassModel, False),
     ("workload.batch", BatchParams, False),
     ("workload.batch", BatchLimits, False),
+    ("workload.batch", ClassModel, False),
     ("dispatch", DispatchSpec, False),
     ("dispatch.datacenter", DataCenterSpec, False),
     ("grid", GridSpec, False),
@@ -205,6 +210,7 @@ KEYS: tuple[Key, ...] = (
     *spec_keys("fleet.network.away", LinkSpec, preset=True),
     PRESET_KEYS[4],
     *spec_keys("fleet.model", ModelSpec, preset=True),
+    *spec_keys("fleet.storage", StorageSpec),
     *spec_keys("fleet.battery", BatterySpec),
     PRESET_KEYS[1],
     *spec_keys("fleet.charger", ChargerSpec, preset=True),
@@ -219,8 +225,10 @@ KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ workload
     *spec_keys("workload", WorkloadSpec),
     *spec_keys("workload.interactive", InteractiveParams),
+    *spec_keys("workload.interactive", ClassModel),
     *spec_keys("workload.batch", BatchParams),
     *spec_keys("workload.batch", BatchLimits),
+    *spec_keys("workload.batch", ClassModel),
     # ------------------------------------------------------------------ dispatch
     *spec_keys("dispatch", DispatchSpec),
     *spec_keys("dispatch.datacenter", DataCenterSpec),

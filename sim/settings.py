@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.chip import BATCHED, SLOTS
+from fleet.llm import MODEL_PRESETS
 from sim.core.params import LIMIT_S, SHARE, param
 
 
@@ -102,6 +103,15 @@ class BatchLimits:
 
     max_wait_s: float | None = param(None, doc="batch units still queued this long after arrival are dropped or "
                                      "overflow, s (default: the deadline)", **LIMIT_S)
+
+
+@dataclass(frozen=True)
+class ClassModel:
+    """The model a job class needs (``workload.<class>.model``; batched serving)."""
+
+    model: str = param("", doc="model preset the class's jobs need ('': the fleet's, fleet.model); a chip that "
+                       "does not hold it loads it (fleet.storage); batched serving only",
+                       choices=("",) + tuple(MODEL_PRESETS))
 
 
 @dataclass(frozen=True)

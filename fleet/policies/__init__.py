@@ -13,10 +13,11 @@ from fleet.policies.classic import (
 )
 from fleet.policies.departure import DepartureAwarePolicy
 from fleet.policies.energy import CarbonAwarePolicy, EnergyAwarePolicy, PriceAwarePolicy
+from fleet.policies.resident import ResidentModelPolicy
 from fleet.policies.weighted import WeightedPolicy
 
 __all__ = [
     "CarbonAwarePolicy", "DepartureAwarePolicy", "DispatchPolicy", "EnergyAwarePolicy", "JoinIdleQueuePolicy",
     "LeastLoadedPolicy", "LeastWorkLeftPolicy", "PowerOfDPolicy", "PriceAwarePolicy", "RandomPolicy",
-    "RoundRobinPolicy", "WeightedPolicy", "policy_class", "policy_names", "register",
+    "ResidentModelPolicy", "RoundRobinPolicy", "WeightedPolicy", "policy_class", "policy_names", "register",
 ]

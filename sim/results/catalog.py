@@ -144,6 +144,23 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "output token made, tokens later lost to preemption included (batched serving; null in slots mode)"),
     Entry("serving.median_inter_token_s", "s", "median over output tokens of the decode step that made them "
           "(prefill pauses excluded, as a median inter-token latency excludes them; batched serving)"),
+    Entry("serving.model_loads_from_storage", "count", "models loaded into a chip from the car's storage "
+          "(fleet.storage; batched serving; null in slots mode)"),
+    Entry("serving.model_loads_downloaded", "count", "models loaded into a chip by a download over the car's link "
+          "(not stored on the car; batched serving)"),
+    Entry("serving.model_load_s", "s", "seconds of model loads, summed over loads (batched serving)"),
+    Entry("serving.model_load_wh", "Wh", "energy of the cars awake (chip idle and awake overhead) while loading "
+          "models, weighted by the cars they represent; already in the cars' inference energy (batched serving)"),
+    Entry("serving.model_refusals", "count", "times the policy chose a car whose memory could not take the job's "
+          "model then; the job waited (batched serving)"),
+    Entry("serving.models[].name", "", "a model the jobs need: the fleet's (`fleet.model`) first, then those job "
+          "classes name (`workload.<class>.model`)"),
+    Entry("serving.models[].arrived", "count", "jobs that needed the model"),
+    Entry("serving.models[].completed", "count", "of them, completed on vehicles"),
+    Entry("serving.models[].ttft_p50_s", "s", "median time to first token of those completed; null without any"),
+    Entry("serving.models[].ttft_p95_s", "s", "95th percentile of the same"),
+    Entry("serving.models[].mean_load_s", "s", "mean wait of those completed for their model to load on the car "
+          "that served them (0 when it was resident)"),
     Entry("jobs.by_class.<class>.slo_attainment", "share (0..1)", "SLO attainment of the class (as "
           "`jobs.slo_attainment`); null when none left"),
     Entry("jobs.dispatch_decisions", "count", "times the dispatch policy chose a vehicle (as `dispatch.decisions`)"),
@@ -390,6 +407,9 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
               "download); empty unless finished (on a vehicle or by the data center)"),
         Entry("network_s", "s", "what the car's link added to its latency: a round trip, the prompt down and the "
               "answer up (fleet.network; 0 if not completed on a vehicle)"),
+        Entry("model", "", "the model it needed (`fleet.model`, or its class's `workload.<class>.model`)"),
+        Entry("load_s", "s", "how long it waited on the car that last started it for its model to load (0: "
+              "resident; included in `ttft_s`)"),
         Entry("tpot_s", "s", "time per output token after the first, in the run that finished it; empty unless "
               "finished with more than one token to decode"),
         Entry("latency_s", "s", "finish - arrival + network_s, for jobs completed on a vehicle or served to the "

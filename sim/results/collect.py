@@ -91,6 +91,8 @@ def _jobs(sim) -> pd.DataFrame:
                                np.where(cols["vehicle_id"] >= 0, "vehicle", ""))
     df["wait_s"] = df["start_s"] - df["arrival_s"]
     df["network_s"] = cols["network_s"]
+    df["model"] = np.array([m.name for m in sim.models], dtype=object)[cols["model_code"]]
+    df["load_s"] = cols["load_s"]
     df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"] + cols["network_s"], np.nan)
     met = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
     interactive = cols["job_class"] == INTERACTIVE_CLASS
@@ -102,12 +104,21 @@ def _jobs(sim) -> pd.DataFrame:
     return df
 
 
-def _serving(sim) -> dict[str, Any]:
-    """Batched serving's figures over every chip (null in slots mode)."""
+def _serving(sim, jobs: pd.DataFrame) -> dict[str, Any]:
+    """Batched serving's figures over every chip (null in slots mode), and per model the jobs needed."""
     servers = [v.server for v in sim.vehicles if v.server is not None]
     out: dict[str, Any] = {"mode": sim.scenario["fleet.chip.serving"], "mean_batch": None,
                            "output_tokens_per_s_per_chip": None, "chip_j_per_output_token": None,
-                           "median_inter_token_s": None}
+                           "median_inter_token_s": None, "model_loads_from_storage": None,
+                           "model_loads_downloaded": None, "model_load_s": None, "model_load_wh": None,
+                           "model_refusals": None, "models": _per_model(sim, jobs)}
+    if servers:
+        loads = sim.dispatcher.model_loads
+        out["model_loads_from_storage"] = loads["storage"][0]
+        out["model_loads_downloaded"] = loads["download"][0]
+        out["model_load_s"] = loads["storage"][1] + loads["download"][1]
+        out["model_load_wh"] = loads["storage"][2] + loads["download"][2]
+        out["model_refusals"] = sim.dispatcher.model_refusals
     busy_s = sum(s.busy_s for s in servers)
     tokens = sum(s.tokens_out for s in servers)
     if busy_s > 0:
@@ -125,6 +136,21 @@ def _serving(sim) -> dict[str, Any]:
         order = np.argsort(steps)
         cum = np.cumsum(np.asarray(weights)[order])
         out["median_inter_token_s"] = float(np.asarray(steps)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    return out
+
+
+def _per_model(sim, jobs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per model the jobs needed (the fleet's first): jobs, completed on vehicles, time to first token
+    and the wait for loads of the completed ones."""
+    out = []
+    for model in sim.models:
+        mine = jobs[jobs["model"] == model.name]
+        done = mine[mine["outcome"] == "completed"]
+        ttft = done["ttft_s"].dropna().to_numpy()
+        out.append({"name": model.name, "arrived": int(len(mine)), "completed": int(len(done)),
+                    "ttft_p50_s": float(np.percentile(ttft, 50)) if len(ttft) else None,
+                    "ttft_p95_s": float(np.percentile(ttft, 95)) if len(ttft) else None,
+                    "mean_load_s": float(done["load_s"].mean()) if len(done) else None})
     return out
 
 
@@ -389,7 +415,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
                           "offline_no_connection", "offline_low_battery")
             },
         },
-        "serving": _serving(sim),
+        "serving": _serving(sim, jobs),
         "jobs": {
             "arrived": d.arrived,
             "completed": d.completed,

@@ -155,6 +155,7 @@ class _Job:
 
     def __init__(self, i: int, arrival_s: float, prompt: int, out: int) -> None:
         self.job_id, self.arrival_s, self.prompt_tokens, self.output_tokens = i, arrival_s, prompt, out
+        self.model = None  # the server's own
         self.output_done = 0
         self.first_token_s = self.finish_s = -1.0
 
