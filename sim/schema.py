@@ -21,8 +21,8 @@ from fleet.datacenter import DataCenterSpec
 from fleet.llm import MODEL_PRESETS, ModelSpec
 from fleet.mobility import MobilityParams
 from fleet.network import LINK_PRESETS, LinkSpec
-from fleet.residency import StorageSpec
 from fleet.policies.base import POLICY_ALLOWED
+from fleet.residency import StorageSpec
 from fleet.robotaxi import RobotaxiFleet, RobotaxiParams
 from fleet.vehicle import VehicleSpec
 from fleet.workload import BatchParams, InteractiveParams
