@@ -249,7 +249,9 @@ AZURE_CONV_2023_OUTPUT_DIST = TokenDistribution(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_rate(rate_per_s: float) -> None:
+def _check_rate(rate_per_s: float | None) -> None:
+    if rate_per_s is None:  # given per 1,000 vehicles: the runner sets the fleet's rate
+        return
     if not (isinstance(rate_per_s, (int, float)) and math.isfinite(rate_per_s) and rate_per_s >= 0):
         raise ValueError(f"rate_per_s is {rate_per_s!r}; expected a finite number >= 0")
 
@@ -275,8 +277,9 @@ class InteractiveParams:
     """
 
     # The built-in scenario's load (sweep it).
-    rate_per_s: float = param(0.5, doc="mean interactive arrival rate, requests/s (daily mean of the diurnal profile)",
-                              lo=0.0, hi=1e7)
+    rate_per_s: float | None = param(None, doc="mean interactive arrival rate of the whole fleet, requests/s (daily "
+                                     "mean of the diurnal profile); default: none, the rate per 1,000 vehicles "
+                                     "applies", lo=0.0, hi=1e7)
     # DIURNAL_DEFAULT above: an ASSUMPTION, no public diurnal LLM-demand profile.
     diurnal: tuple[float, ...] | str = param(
         "default", kind="str", doc="diurnal rate profile: 'default' (ASSUMPTION: trough 04 h, evening peak) or 'flat'",
@@ -319,7 +322,8 @@ class InteractiveParams:
 class BatchParams:
     """Batch work units: homogeneous Poisson arrivals, fixed token counts, a deadline."""
 
-    rate_per_s: float = param(0.5, doc="batch work-unit arrival rate, units/s", lo=0.0, hi=1e7)
+    rate_per_s: float | None = param(None, doc="batch work-unit arrival rate of the whole fleet, units/s; default: "
+                                     "none, the rate per 1,000 vehicles applies", lo=0.0, hi=1e7)
     prompt_tokens: int = param(DEFAULT_BATCH_PROMPT_TOKENS, doc="prompt tokens per work unit", lo=1, hi=1e7)
     output_tokens: int = param(DEFAULT_BATCH_OUTPUT_TOKENS, doc="output tokens per work unit", lo=1, hi=1e7)
     deadline_s: float = param(DEFAULT_BATCH_DEADLINE_S, doc="batch deadline after arrival, s; ASSUMPTION",

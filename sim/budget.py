@@ -50,6 +50,7 @@ from typing import Any, Protocol
 from fleet import channels as ch
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.inputs import check_data_file, quote
+from sim.settings import DEFAULT_RATE_PER_S_PER_1000_VEHICLES, class_rate_per_s
 
 DAY_S = 86400.0
 
@@ -429,13 +430,15 @@ def estimate_run(scenario: ScenarioLike, *, report: bool | None = None) -> Estim
         job_drivers = _rank(factors)
         what = f"{format_count(jobs)} jobs from a trace of {format_count(rows)} rows"
     else:
-        r_i = float(sc["workload.interactive.rate_per_s"])
-        r_b = float(sc["workload.batch.rate_per_s"])
+        r_i = class_rate_per_s(sc, "interactive")
+        r_b = class_rate_per_s(sc, "batch")
         jobs = (r_i + r_b) * horizon
         wait_b = sc["workload.batch.max_wait_s"] or sc["workload.batch.deadline_s"]
         live = r_i * min(horizon, float(sc["workload.interactive.max_wait_s"])) + r_b * min(horizon, float(wait_b))
-        key, rate = (("workload.interactive.rate_per_s", r_i) if r_i >= r_b else ("workload.batch.rate_per_s", r_b))
-        job_drivers = _rank([(key, rate, rate / _default(key)), ("run.days", days, d_ratio)])
+        name, rate = ("interactive", r_i) if r_i >= r_b else ("batch", r_b)
+        key = next((k for k in (f"workload.{name}.rate_per_s", f"workload.{name}.rate_per_s_per_1000_vehicles")
+                    if sc[k] is not None), "fleet.vehicles")
+        job_drivers = _rank([(key, sc[key], rate / DEFAULT_RATE_PER_S_PER_1000_VEHICLES), ("run.days", days, d_ratio)])
         what = f"{format_count(jobs)} jobs"
     units.update(jobs=jobs, live_jobs=live)
     terms.append(Term("jobs", jobs, mem("jobs", "live_jobs"), EVENTS_PER_JOB * jobs, OUT_JOB_BYTES * jobs,

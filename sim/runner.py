@@ -55,6 +55,7 @@ from sim.settings import (
     RunSpec,
     ServingSpec,
     WorkloadSpec,
+    class_rate_per_s,
 )
 
 ARRIVAL_CHUNK_S = 3600.0  # arrivals are drawn one hour at a time
@@ -268,8 +269,10 @@ class Simulation:
         self.dispatcher.stored = stored_models(storage, self.models)
         self.dispatcher.load_links = build_links(sc)
         try:
-            interactive = build_spec(InteractiveParams, sc, "workload.interactive")
-            batch = build_spec(BatchParams, sc, "workload.batch")
+            interactive = dataclasses.replace(build_spec(InteractiveParams, sc, "workload.interactive"),
+                                              rate_per_s=class_rate_per_s(sc, "interactive"))
+            batch = dataclasses.replace(build_spec(BatchParams, sc, "workload.batch"),
+                                        rate_per_s=class_rate_per_s(sc, "batch"))
             batch_max_wait_s = build_spec(BatchLimits, sc, "workload.batch").max_wait_s or batch.deadline_s
             self.workload, self._exp_mean_for_trace = build_workload(
                 build_spec(WorkloadSpec, sc, "workload"), interactive, batch, self.horizon_s, self.clock,

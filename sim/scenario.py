@@ -77,8 +77,7 @@ class Scenario:
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """A new scenario with dotted-key ``overrides`` applied and validated."""
         raw = self.to_dict()
-        for path, value in overrides.items():
-            _set_path(raw, path, value)
+        _apply_overrides(raw, list(overrides.items()))
         return resolve(raw, self.source)
 
 
@@ -112,11 +111,28 @@ def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -
         _anchor_paths(raw, Path(path).parent, "the scenario file's folder", check_policy=not policy_given)
     if policy_given:
         check_policy_location(policy, Path.cwd(), "the current folder")
-    for key, value in parsed:
-        _set_path(raw, key, value)
+    _apply_overrides(raw, parsed)
     scenario = resolve(raw, source)
     _check_files(scenario)
     return scenario
+
+
+#: the two forms of a job class's arrival rate (``workload.<class>.*``)
+_RATE_FORMS = ("rate_per_s", "rate_per_s_per_1000_vehicles")
+
+
+def _apply_overrides(raw: dict[str, Any], items: list[tuple[str, Any]]) -> None:
+    """Set each dotted key of ``items`` in ``raw``. An override of one form of a class's rate
+    replaces the other form given before it (in the file or the scenario overridden), unless the
+    overrides give both (then :func:`resolve` refuses them)."""
+    given = {key for key, _ in items}
+    for key, value in items:
+        head, _, leaf = key.rpartition(".")
+        if leaf in _RATE_FORMS and head in ("workload.interactive", "workload.batch"):
+            other = f"{head}.{_RATE_FORMS[1 - _RATE_FORMS.index(leaf)]}"
+            if other not in given:
+                _set_path(raw, other, None)
+        _set_path(raw, key, value)
 
 
 # Keys whose value may be a file path; relative paths in a scenario file are relative to it.
@@ -519,6 +535,12 @@ def _check_cross(v: dict[str, Any]) -> None:
             f"fleet.initial_soc_max = {f['initial_soc_max']!r}: allowed: <= "
             f"fleet.battery.charge_limit_soc ({bat['charge_limit_soc']!r})"
         )
+    for name in ("interactive", "batch"):
+        cls = v["workload"][name]
+        if cls["rate_per_s"] is not None and cls["rate_per_s_per_1000_vehicles"] is not None:
+            raise ScenarioError(f"workload.{name}.rate_per_s = {cls['rate_per_s']!r} and workload.{name}."
+                                f"rate_per_s_per_1000_vehicles = {cls['rate_per_s_per_1000_vehicles']!r}: allowed: "
+                                "one of them (a rate for the whole fleet, or per 1,000 vehicles)")
     carbon = v["grid"]["carbon"]
     if carbon not in CARBON_PROFILES and not carbon.lower().endswith(".csv"):
         raise ScenarioError(f"grid.carbon = {quote(carbon)}: allowed: one of {', '.join(sorted(CARBON_PROFILES))} "

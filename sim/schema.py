@@ -35,6 +35,7 @@ from sim.core.params import param_info
 from sim.settings import (
     BatchLimits,
     ChargingSpec,
+    ClassDemand,
     ClassModel,
     DispatchSpec,
     FleetSpec,
@@ -165,8 +166,10 @@ SPECS: tuple[tuple[str, type, bool], ...] = (
     ("fleet.robotaxi.depot", DepotSpec, False),
     ("workload", WorkloadSpec, False),
     ("workload.interactive", InteractiveParams, False),
+    ("workload.interactive", ClassDemand, False),
     ("workload.interactive", ClassModel, False),
     ("workload.batch", BatchParams, False),
+    ("workload.batch", ClassDemand, False),
     ("workload.batch", BatchLimits, False),
     ("workload.batch", ClassModel, False),
     ("dispatch", DispatchSpec, False),
@@ -224,9 +227,15 @@ KEYS: tuple[Key, ...] = (
     *spec_keys("fleet.robotaxi.depot", DepotSpec),
     # ------------------------------------------------------------------ workload
     *spec_keys("workload", WorkloadSpec),
-    *spec_keys("workload.interactive", InteractiveParams),
+    *spec_keys("workload.interactive", InteractiveParams, fields=("rate_per_s",)),
+    *spec_keys("workload.interactive", ClassDemand),
+    *spec_keys("workload.interactive", InteractiveParams, fields=tuple(
+        f.name for f in dataclasses.fields(InteractiveParams) if f.name != "rate_per_s")),
     *spec_keys("workload.interactive", ClassModel),
-    *spec_keys("workload.batch", BatchParams),
+    *spec_keys("workload.batch", BatchParams, fields=("rate_per_s",)),
+    *spec_keys("workload.batch", ClassDemand),
+    *spec_keys("workload.batch", BatchParams, fields=tuple(
+        f.name for f in dataclasses.fields(BatchParams) if f.name != "rate_per_s")),
     *spec_keys("workload.batch", BatchLimits),
     *spec_keys("workload.batch", ClassModel),
     # ------------------------------------------------------------------ dispatch

@@ -105,6 +105,34 @@ class BatchLimits:
                                      "overflow, s (default: the deadline)", **LIMIT_S)
 
 
+#: the built-in demand of each job class, per 1,000 simulated vehicles (1/s); ASSUMPTION: no public
+#: figure of LLM demand per car exists. 0.5 requests/s per 1,000 cars is 43 requests per car and day.
+DEFAULT_RATE_PER_S_PER_1000_VEHICLES = 0.5
+
+
+@dataclass(frozen=True)
+class ClassDemand:
+    """A job class's demand as a rate per 1,000 vehicles (``workload.<class>.rate_per_s_per_1000_vehicles``),
+    the alternative to its absolute ``rate_per_s``: a fleet of any size sees the same load per car."""
+
+    rate_per_s_per_1000_vehicles: float | None = param(
+        None, doc="arrival rate per 1,000 simulated vehicles (personal and robotaxi), 1/s; when neither this nor "
+        "rate_per_s is given: 0.5 (ASSUMPTION: 43 a car and day); giving both is refused", lo=0.0, hi=1e7)
+
+
+def class_rate_per_s(sc, name: str) -> float:
+    """The arrival rate (1/s) of job class ``name`` in scenario ``sc``: its absolute ``rate_per_s``,
+    else its rate per 1,000 vehicles (the built-in one when neither is given) times the simulated
+    vehicles (personal and robotaxi) / 1,000."""
+    absolute = sc[f"workload.{name}.rate_per_s"]
+    if absolute is not None:
+        return float(absolute)
+    per_1000 = sc[f"workload.{name}.rate_per_s_per_1000_vehicles"]
+    if per_1000 is None:
+        per_1000 = DEFAULT_RATE_PER_S_PER_1000_VEHICLES
+    return per_1000 * (sc["fleet.vehicles"] + sc["fleet.robotaxi.vehicles"]) / 1000.0
+
+
 @dataclass(frozen=True)
 class ClassModel:
     """The model a job class needs (``workload.<class>.model``; batched serving)."""

@@ -14,7 +14,8 @@ from fleet.network import BYTES_PER_TOKEN, LINK_PRESETS
 from sim.runner import run
 from sim.scenario import default_scenario
 
-HOME_ONLY = {"fleet.mobility": False, "fleet.opt_in_share": 1.0, "report.figures": False}
+HOME_ONLY = {"fleet.mobility": False, "fleet.opt_in_share": 1.0, "report.figures": False,
+             "workload.interactive.rate_per_s": 0.5, "workload.batch.rate_per_s": 0.5}
 
 
 def test_network_time_is_one_round_trip_plus_the_bytes():
@@ -91,7 +92,8 @@ def test_objectives_hold_for_jobs_the_data_center_finished():
     """Overflowed interactive jobs carry their time to first token too: a 1 ms objective fails them."""
     res = run(default_scenario().with_overrides({
         "run.days": 0.2, "fleet.vehicles": 100, "fleet.chip.serving": "batched", "report.figures": False,
-        "dispatch.on_max_wait": "overflow", "workload.interactive.ttft_slo_s": 0.001}))
+        "dispatch.on_max_wait": "overflow", "workload.interactive.ttft_slo_s": 0.001,
+        "workload.interactive.rate_per_s": 0.5, "workload.batch.rate_per_s": 0.5}))
     jobs = res.jobs
     dc = jobs[(jobs["served_by"] == "datacenter") & jobs["latency_s"].notna() & (jobs["job_class"] == "interactive")]
     assert len(dc) > 10

@@ -319,7 +319,8 @@ def test_policies_see_an_end_estimate_for_jobs_in_a_batch():
 
     sim = Simulation(default_scenario().with_overrides({
         "run.days": 0.1, "fleet.vehicles": 50, "fleet.chip.serving": "batched", "report.figures": False,
-        "dispatch.policy": "least_work_left"}))
+        "dispatch.policy": "least_work_left", "workload.interactive.rate_per_s": 0.5,
+        "workload.batch.rate_per_s": 0.5}))
     res = sim.run()
     running = [j for v in sim.vehicles for j in v.jobs]
     assert running and res.summary["jobs"]["completed"] > 1000

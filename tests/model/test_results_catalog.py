@@ -20,7 +20,8 @@ from sim.runner import run
 from sim.scenario import default_scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = {"run.days": 0.1, "fleet.vehicles": 60}
+SMALL = {"run.days": 0.1, "fleet.vehicles": 60,
+         "workload.interactive.rate_per_s": 0.5, "workload.batch.rate_per_s": 0.5}
 #: documented summary keys no run here writes: none (the three runs below write every one)
 NOT_TRIGGERED: frozenset[str] = frozenset()
 

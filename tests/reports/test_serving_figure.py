@@ -16,7 +16,8 @@ from sim.results import Results, load_results, write_results
 from sim.runner import run
 from sim.scenario import default_scenario
 
-SHORT = {"run.days": 0.05, "fleet.vehicles": 20}
+SHORT = {"run.days": 0.05, "fleet.vehicles": 20,
+         "workload.interactive.rate_per_s": 0.5, "workload.batch.rate_per_s": 0.5}
 BATCHED = {**SHORT, "fleet.chip.serving": "batched"}
 H100 = {**BATCHED, "fleet.chip.preset": "h100_sxm", "fleet.model.preset": "llama-3.1-8b-bf16"}
 COLUMNS = ("output_tokens_per_s", "j_per_output_token")  # the panels' y values, left to right
