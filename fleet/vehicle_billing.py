@@ -176,5 +176,7 @@ class JobBilling:
         grid_kwh = stored_wh / self.charger.efficiency / 1000.0
         e0 = self.energy_wh
         e1 = e0 + stored_wh
+        if e1 <= 0.0:  # nothing stored (a battery empty to the last bit): the average stands
+            return
         self.batt_g_per_wh = (self.batt_g_per_wh * e0 + grid_kwh * dc / dt) / e1
         self.batt_usd_per_wh = (self.batt_usd_per_wh * e0 + grid_kwh * dp / dt) / e1

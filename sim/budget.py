@@ -403,6 +403,13 @@ def estimate_run(scenario: ScenarioLike, *, report: bool | None = None) -> Estim
         EVENTS_PER_CAR * n + EVENTS_PER_CAR_DAY * cars * days + EVENTS_PER_TAXI_DAY * taxis * days,
         OUT_CAR_BYTES * n, _rank([main[:3], ("run.days", days, d_ratio)]),
         f"{format_count(n)} vehicles over {days:g} days"))
+    warm = float(sc["run.warmup_days"]) if (sc["fleet.mobility"] or taxis) else 0.0
+    if warm > 0.0:  # a run of its own before this one (its memory is freed before this one's fleet is built)
+        events = EVENTS_PER_CAR * n + EVENTS_PER_CAR_DAY * cars * warm + EVENTS_PER_TAXI_DAY * taxis * warm
+        terms.append(Term(
+            "warm-up", n, 0.0, events, 0.0,
+            _rank([("run.warmup_days", warm, warm / _default("run.warmup_days")), main[:3]]),
+            f"a warm-up of {format_count(n)} vehicles over {warm:g} days"))
 
     # jobs: expected arrivals, and the jobs queued at once in an overload
     trace = sc["workload.trace"]

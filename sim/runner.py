@@ -10,6 +10,7 @@ import gc
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 
@@ -296,6 +297,37 @@ class Simulation:
         self._bar = None  # progress bar over simulated days (execute(progress=True))
         self.site_series: list[tuple] = []  # (t0, t1, draw W*s, plugged car*s, waiting car*s) at the depot
 
+    def _warmed_soc(self, fleet: FleetSpec, n_taxi: int) -> np.ndarray | None:
+        """Each car's state of charge at the start after ``run.warmup_days`` of the same fleet's
+        driving and charging (no jobs: the warm-up's only product), or None when there is no
+        warm-up (none asked for, or a fleet without trips).
+
+        The warm-up covers the days before the start; where the allowed years or the grid's data
+        files do not reach back that far, the same span from the start (a pre-run of the run's own
+        first days), ending at the start's local hour either way."""
+        days = self.run_spec.warmup_days
+        if days <= 0.0 or not (fleet.mobility or n_taxi):
+            return None
+        sc = self.scenario
+        start = sc.start_datetime()
+        errors = []
+        for first in (start - timedelta(days=days), start):
+            stamp = (f"{first.strftime('%Y-%m-%dT%H:%M:%S')} {first.tzinfo.key}" if hasattr(first.tzinfo, "key")
+                     else first)
+            try:
+                warm = Simulation(sc.with_overrides({
+                    "run.start": stamp, "run.days": days, "run.warmup_days": 0.0,
+                    "run.sample_interval_s": days * DAY_S, "workload.trace": "",
+                    "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,
+                    "report.figures": False}))
+            except ScenarioError as exc:
+                errors.append(str(exc))
+                continue
+            warm.execute()
+            return np.array([v.energy_wh / v.spec.battery.capacity_wh for v in warm.vehicles])
+        raise ScenarioError(f"run.warmup_days = {days!r}: the warm-up cannot run ({errors[-1]}); allowed: a shorter "
+                            "warm-up or 0")
+
     def _build_fleet(self, streams: RandomStreams, dispatch: DispatchSpec) -> None:
         sc = self.scenario
         fleet = build_spec(FleetSpec, sc, "fleet")
@@ -307,6 +339,7 @@ class Simulation:
         home_charger = draw.random(n) < fleet.home_charger_share
         lo, hi = fleet.initial_soc_min, fleet.initial_soc_max
         soc0 = lo + (hi - lo) * draw.random(n)
+        warm = self._warmed_soc(fleet, taxis.vehicles)
         params = build_spec(MobilityParams, sc, "fleet.itinerary")
         model = MobilityModel(params, streams.get("mobility"))
         commuter = model.draw_commuters(n)
@@ -322,6 +355,8 @@ class Simulation:
             home_charger = np.concatenate([home_charger, np.ones(n_taxi, dtype=bool)])
             commuter = np.concatenate([commuter, np.zeros(n_taxi, dtype=bool)])
             workplace = np.concatenate([workplace, np.zeros(n_taxi, dtype=bool)])
+        if warm is not None:
+            soc0 = warm
         self.commuter = commuter
         if not fleet.mobility:
             planner = _NoTrips(n + n_taxi)

@@ -189,6 +189,7 @@ def test_battery_content_charged_overnight_prices_jobs_served_away_on_the_batter
         "run.days": horizon / DAY_S, "fleet.vehicles": 1, "fleet.opt_in_share": 1.0,
         "fleet.home_charger_share": 1.0, "fleet.away_connectivity": 1.0, "fleet.charger.power_w": 1400.0,
         "fleet.battery.discharge_efficiency": de, "fleet.initial_soc_min": 0.3, "fleet.initial_soc_max": 0.3,
+        "run.warmup_days": 0.0,
         "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,
     }))
     sim.ctx.planner = FixedPlanner([[(28800.0, 30600.0, 30.0, WORK), (61200.0, 63000.0, 30.0, HOME)]])

@@ -18,6 +18,7 @@ from sim.scenario import default_scenario
 
 BASE = {
     "run.days": 1.0,
+    "run.warmup_days": 0.0,  # the hand computation starts from the stated state of charge
     "fleet.network.enabled": False,  # no link outages: the hand computation assumes the car stays online
     "fleet.vehicles": 1,
     "fleet.opt_in_share": 1.0,
