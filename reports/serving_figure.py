@@ -113,6 +113,11 @@ def make_serving(results: Results, dpi: int = 110) -> Figure | None:
     model, visited, measured = (sv[sv["kind"] == k].sort_values("batch", kind="stable")
                                 for k in ("model", "visited", "measured"))
     share, norm, visited_label = _visited_style(visited)
+    shared = [m["name"] for m in results.summary["serving"].get("models") or []
+              if m["name"] != sc["fleet.model.preset"] and m["arrived"]]
+    if shared and len(visited):  # a decode round reads every model with a job in it: not the curve's
+        visited_label += (f"\nincluding rounds shared with {', '.join(shared)} jobs (the curve: "
+                          f"'{sc['fleet.model.preset']}' alone)")
     order = np.argsort(share, kind="stable")  # the longest drawn last, on top
     handles: dict[str, Artist] = {}  # legend entries in order: model, visited, measured
     for ax, (col, _) in zip(axes, PANELS, strict=True):
@@ -136,6 +141,7 @@ def make_serving(results: Results, dpi: int = 110) -> Figure | None:
         bar = fig.colorbar(handles["visited"], ax=list(axes), pad=0.01, aspect=30)
         bar.set_label("share of decoding time at that batch (%, log scale)")
         bar.formatter = FuncFormatter(_plain)
+        bar.ax.yaxis.set_minor_formatter(FuncFormatter(_plain))  # 20, 30, ... rather than 2x10^1
         # the legend's sample point in a mid-scale colour rather than whichever point came first
         handles["visited"] = Line2D([], [], ls="", marker="o", ms=6, mfc=colormaps[VISITED_CMAP](0.5),
                                     mec="#222222", mew=0.5, label=visited_label)

@@ -149,3 +149,24 @@ def test_slots_run_has_no_serving_figure(tmp_path):
     assert not (slots / "figures" / "serving.png").exists()  # a stale copy does not outlive its data
     assert "serving.png" not in (slots / "report.html").read_text(encoding="utf-8")
 
+
+
+def test_a_run_of_two_models_says_its_points_include_shared_rounds():
+    """The curve is the fleet's model alone; a decode round with another model's jobs reads that
+    model's weights too, so the legend says the points include such rounds."""
+    res = run(default_scenario().with_overrides({
+        **BATCHED, "fleet.vehicles": 3, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+        "workload.interactive.rate_per_s": 1.0, "workload.batch.rate_per_s": 0.01,
+        "workload.batch.output_tokens": 500, "workload.batch.model": "llama-3.2-3b-q4"}))
+    fig = make_serving(res, dpi=40)
+    _check_panels(fig, res)
+    legend = _legend(fig)
+    assert legend[1].endswith("including rounds shared with llama-3.2-3b-q4 jobs (the curve: 'llama-3.1-8b-q4' "
+                              "alone)")
+    if len(fig.axes) == 3:  # a colour bar: its labels are plain numbers, major and minor
+        fig.canvas.draw()
+        bar = fig.axes[2]
+        labels = [t.get_text() for t in (*bar.get_yticklabels(), *bar.get_yticklabels(minor=True)) if t.get_text()]
+        assert labels and not any("times" in t or "^" in t for t in labels)
+    single = make_serving(run(default_scenario().with_overrides(BATCHED)), dpi=40)
+    assert "shared" not in _legend(single)[1]
