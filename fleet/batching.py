@@ -135,8 +135,8 @@ class BatchServer:
         evicting models that hold no job)."""
         if self.jobs_held >= self.chip.max_batch:
             return False
-        if model is None and self.own_held:
-            return self.kv_reserved + self.context_tokens <= self.kv_capacity
+        if model is None and self.own_held and self.kv_reserved + self.context_tokens <= self.kv_capacity:
+            return True
         return self._room_for(model or self.model, self.env.now)
 
     def holds(self, model: ModelSpec | None) -> bool:
@@ -156,8 +156,11 @@ class BatchServer:
 
     # ------------------------------------------------------------------ changes
     def admit(self, job, now: float) -> None:
-        """Take ``job`` at ``now`` (its model in memory): it queues for its prefill."""
+        """Take ``job`` at ``now`` (its model in memory, room checked by :meth:`has_room`): it
+        queues for its prefill."""
         self._advance(now)
+        if len(self.ready_s) > 1:
+            self._make_room(job.model or self.model, now)
         self._reserve(job, now)
         job.batch_v = -1.0
         self.prefills.append(job)
@@ -170,11 +173,7 @@ class BatchServer:
         """Start loading ``model`` at ``now`` for ``seconds``, evicting the least recently used models
         that hold no job until it and a request's KV cache fit; return when it is ready (s).
         The caller checked :meth:`has_room` for it."""
-        idle = sorted((m for m, n in self.held.items() if not n and self.ready_s[m] <= now), key=self.used_s.get)
-        for m in idle:
-            if self._room_for(model, now, evict=False):
-                break
-            self._drop(m)
+        self._make_room(model, now)
         ready = now + seconds
         self._place(model, ready)
         return ready
@@ -182,6 +181,8 @@ class BatchServer:
     def hold(self, job, now: float) -> None:
         """Take ``job`` at ``now`` to wait for its model's load (its memory and batch place reserved)."""
         self._advance(now)
+        if len(self.ready_s) > 1:
+            self._make_room(job.model or self.model, now)
         self._reserve(job, now)
         job.batch_v = -1.0
         self.waiting.append(job)
@@ -261,16 +262,29 @@ class BatchServer:
         self.used_s[m] = now
 
     def _room_for(self, model: ModelSpec, now: float, evict: bool = True) -> bool:
-        """Whether a request of ``model`` fits memory now; if ``model`` is not in memory, with its
-        weights, after evicting (``evict``) every model that holds no job."""
+        """Whether a request of ``model`` fits memory now, with its weights if it is not in memory;
+        with ``evict``, after evicting every other model that holds no job."""
         own_kv = self.model.kv_bytes_per_token
         need = model.context_tokens * model.kv_bytes_per_token / own_kv
-        if model in self.ready_s:
-            return self.kv_reserved + need <= self.kv_capacity
-        free = self.kv_capacity
-        if evict:
-            free += sum(m.weight_bytes for m, n in self.held.items() if not n and self.ready_s[m] <= now) / own_kv
-        return self.kv_reserved + need + model.weight_bytes / own_kv <= free
+        if model not in self.ready_s:
+            need += model.weight_bytes / own_kv
+        free = self.kv_capacity - self.kv_reserved
+        if need <= free or not evict:
+            return need <= free
+        return need <= free + sum(m.weight_bytes for m in self._idle(model, now)) / own_kv
+
+    def _idle(self, keep: ModelSpec, now: float) -> list[ModelSpec]:
+        """The models in memory other than ``keep`` that hold no job and are not loading, least
+        recently used first."""
+        return sorted((m for m, n in self.held.items() if not n and m is not keep and self.ready_s[m] <= now),
+                      key=self.used_s.get)
+
+    def _make_room(self, model: ModelSpec, now: float) -> None:
+        """Evict idle models, least recently used first, until a request of ``model`` fits."""
+        for m in self._idle(model, now):
+            if self._room_for(model, now, evict=False):
+                return
+            self._drop(m)
 
     def _place(self, model: ModelSpec, ready_s: float) -> None:
         """Put ``model``'s weights in memory, ready at ``ready_s``."""

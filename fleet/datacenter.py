@@ -152,6 +152,9 @@ class DataCenterPool:
             gpu = self._pick()
             if gpu is None:
                 return
+            head = (q0 or q1)[0]
+            if head.model is not None and not gpu.server.has_room(head.model):
+                return  # a model with a larger KV cache: it waits for room on the least loaded GPU
             self._start((q0 or q1).popleft(), gpu, now)
 
     def _start(self, job, gpu: _Gpu, now: float) -> None:

@@ -344,8 +344,8 @@ class Dispatcher:
             started = False
             while len(q) and v.busy < v.cap:
                 nxt = q.peek()
-                if nxt.model is not None and self._misfit(nxt, v):
-                    break
+                if nxt.model is not None and not v.server.has_room(nxt.model):
+                    break  # it waits here for room for its model (counted when it was queued here)
                 q.pop()
                 self._unqueue(nxt)
                 self._start(nxt, v)

@@ -10,7 +10,7 @@ import gc
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import numpy as np
 
@@ -308,16 +308,18 @@ class Simulation:
         days = self.run_spec.warmup_days
         if days <= 0.0 or not (fleet.mobility or n_taxi):
             return None
+        if days * DAY_S < 1.0:
+            raise ScenarioError(f"run.warmup_days = {days!r}: allowed: 0 or at least one simulated second "
+                                f"({1 / DAY_S:.3g} days)")
         sc = self.scenario
         start = sc.start_datetime()
         errors = []
-        for first in (start - timedelta(days=days), start):
-            stamp = (f"{first.strftime('%Y-%m-%dT%H:%M:%S')} {first.tzinfo.key}" if hasattr(first.tzinfo, "key")
-                     else first)
+        # ``days`` of elapsed time before the start (across a clock change too), then from the start
+        for first in ((start.astimezone(timezone.utc) - timedelta(days=days)).astimezone(start.tzinfo), start):
             try:
                 warm = Simulation(sc.with_overrides({
-                    "run.start": stamp, "run.days": days, "run.warmup_days": 0.0,
-                    "run.sample_interval_s": days * DAY_S, "workload.trace": "",
+                    "run.start": first, "run.days": days, "run.warmup_days": 0.0,
+                    "run.sample_interval_s": max(1.0, days * DAY_S), "workload.trace": "",
                     "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,
                     "report.figures": False}))
             except ScenarioError as exc:

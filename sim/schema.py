@@ -251,6 +251,8 @@ KEYS: tuple[Key, ...] = (
 )
 
 KEYS_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}
+#: the sections whose fields default to their preset's (``fleet.chip``, ``fleet.model``, ...)
+_PRESET_SECTIONS = frozenset(k.path.rpartition(".")[0] for k in PRESET_KEYS)
 TABLES = ("run", "fleet", "workload", "dispatch", "grid", "report")
 
 
@@ -266,8 +268,8 @@ def reference_markdown() -> str:
         d = k.default
         if k.kind == "hours24":
             shown = "NHTS 2022 weekday shares"
-        elif d is None:
-            shown = "from the preset"
+        elif d is None:  # a preset's field, or a key whose meaning says what applies when it is not given
+            shown = "from the preset" if k.path.rpartition(".")[0] in _PRESET_SECTIONS else "none"
         elif isinstance(d, bool):
             shown = str(d).lower()
         elif isinstance(d, str):

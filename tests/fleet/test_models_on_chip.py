@@ -312,9 +312,62 @@ def test_the_data_center_holds_the_models_the_classes_need():
     assert pool.resident == (pool.model, L3, L70)
     assert fit_error(H100, pool.model, (L3, L70)) is None
     with pytest.raises(Exception, match="cannot hold the models"):
-        DataCenterPool(env, DataCenterSpec(), None, None, other_models=(L70, MODEL_PRESETS["llama-3.1-8b-bf16"],
-                                                                        L7, L8, L3, L1) + (L70,) * 0)
+        DataCenterPool(env, DataCenterSpec(), None, None, other_models=(L70, L7, L8, L3, L1))
     # 16 GB + 39.7 GB + 3.8 + 4.5 + 1.8 + 0.7 GB of weights and a 70B request's 10.7 GB do not fit 72 GB
+
+
+def test_the_data_center_admits_another_models_job_only_with_room_for_its_kv_cache(monkeypatch):
+    """A 70B request reserves 2.5 times the KV cache of the pool's own 8B one: a GPU takes it only
+    while that fits."""
+    from fleet.jobs import INTERACTIVE_CLASS, OVERFLOW, Job
+    from tests.fleet.test_datacenter import flat_table
+
+    seen = []
+    admit = BatchServer.admit
+
+    def checked(self, job, now):
+        seen.append(self.has_room(job.model))
+        admit(self, job, now)
+
+    monkeypatch.setattr(BatchServer, "admit", checked)
+    env = Environment()
+    pool = DataCenterPool(env, DataCenterSpec(servers=1), [], flat_table(), other_models=(L70,))
+    for i in range(40):
+        job = Job(i, INTERACTIVE_CLASS, 0.0, 20_000, 10_000, 1e9, 1e9)
+        job.model, job.state = L70, OVERFLOW
+        pool.submit(job)
+    server = pool.gpus[0].server
+    assert seen and all(seen) and server.jobs_held == len(seen) < 40
+    assert server.kv_reserved <= server.kv_capacity
+
+
+def test_an_idle_model_is_evicted_for_the_chips_own_jobs():
+    """A chip holding another model that no job uses makes room for its own model's requests."""
+    env = Environment()
+    chip = dataclasses.replace(HW4, memory_gb=10.5)  # 9.45 GB: 8B + its request, or 8B + 3B, not all three
+    server = BatchServer(env, chip, L8, 64, lambda j, now: None, lambda now: None, resident=(L8, L3))
+    assert server.kv_reserved + L8.context_tokens > server.kv_capacity  # no room beside the idle 3B weights
+    assert server.has_room()
+    server.admit(_Job(0, 0.0, 10, 5), 0.0)
+    assert set(server.ready_s) == {L8} and server.kv_reserved <= server.kv_capacity
+
+
+def test_a_car_that_served_another_model_keeps_serving_its_own():
+    """One always-available car with room for its 8B model's request or for the 3B model beside it,
+    not both: after a 3B job, the 8B jobs are still served (the idle 3B model is evicted)."""
+    sim = Simulation(default_scenario().with_overrides({
+        "run.days": 0.5, "fleet.vehicles": 1, "fleet.mobility": False, "fleet.opt_in_share": 1.0,
+        "fleet.network.enabled": False, "fleet.chip.serving": "batched", "fleet.chip.memory_gb": 11.45,
+        "workload.interactive.rate_per_s": 0.02, "workload.interactive.diurnal": "flat",
+        "workload.batch.rate_per_s": 0.0002, "workload.batch.prompt_tokens": 100, "workload.batch.output_tokens": 50,
+        "workload.batch.model": "llama-3.2-3b-q4", "report.figures": False}))
+    sim.execute()
+    jobs = sim.results().jobs
+    small = jobs[(jobs["model"] == "llama-3.2-3b-q4") & (jobs["outcome"] == "completed")]
+    assert len(small) >= 1
+    later = jobs[(jobs["model"] == "llama-3.1-8b-q4") & (jobs["arrival_s"] > small["finish_s"].min() + 1.0)]
+    assert len(later) > 100 and (later["outcome"] != "dropped").all()
+    assert sim.vehicles[0].server.has_room()
 
 
 @pytest.mark.parametrize("over, needle", [
