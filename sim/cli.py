@@ -11,6 +11,7 @@ from pathlib import Path
 from sim import __version__
 from sim.core.errors import FleetsimInputError
 from sim.core.inputs import quote, show_path
+from sim.core.quantities import co2_kg, count, energy_kwh, usd
 from sim.publish import FolderLock, check_out_path, check_replaceable, update_folder
 
 EXIT_CHECKS_FAILED = 1
@@ -154,7 +155,11 @@ def cmd_run(args) -> int:
     with FolderLock(out):
         check_replaceable(out, "results")
         sim = Simulation(scenario)
-        results = sim.run(progress=not args.no_progress and sys.stderr.isatty())
+        progress = not args.no_progress and sys.stderr.isatty()
+        sim.execute(progress)
+        if progress:  # the tables, files and figures take seconds more: say so
+            print(f"fleetsim: writing the results{' and figures' if report else ''} ...", file=sys.stderr, flush=True)
+        results = sim.results()
         draw = None
         if report:
             from reports import build_report
@@ -175,20 +180,28 @@ def cmd_run(args) -> int:
 
 
 def _print_headline(s: dict, folder: Path) -> None:
-    j, e = s["jobs"], s["energy_kwh"]
-    lat = j["latency_s"]
-    p95 = f"{lat['p95']:.1f} s" if lat["p95"] is not None else "n/a"
+    """The run's headline on stdout: jobs, latency per class, energy, cost and CO2."""
+    j, e, c = s["jobs"], s["energy_kwh"], s["cost_usd"]
     slo = f"{100 * j['slo_attainment']:.1f} %" if j["slo_attainment"] is not None else "n/a"
+    p95 = []
+    for name, cls in j["by_class"].items():
+        value = cls["latency_s"]["p95"]
+        if value is not None:
+            p95.append(f"{name} {value:,.1f} s")
+    breakdown = ", ".join(f"{label} {usd(c[key])}" for key, label in (
+        ("electricity", "electricity"), ("carbon", "carbon price"), ("owner_payouts", "owner payouts")) if c[key])
     lines = [
         f"fleetsim {s['fleetsim_version']}: scenario '{s['scenario']}', seed {s['seed']}, "
-        f"{s['run']['days']:g} days, {s['fleet']['vehicles_simulated']} vehicles, "
+        f"{s['run']['days']:g} days, {count(s['fleet']['vehicles_simulated'])} vehicles, "
         f"{s['run']['wall_s']:.1f} s wall",
-        f"  jobs: {j['arrived']} arrived, {j['completed']} completed, {j['dropped']} dropped, "
-        + (f"{j['overflowed']} to the data center, " if s.get("overflow") else "")
-        + f"{j['preempted']} preemptions; p95 latency {p95}; SLO attainment {slo}",
-        f"  utilization {100 * s['utilization']['mean']:.1f} %; grid {e['grid_import']:.1f} kWh, "
-        f"${s['cost_usd']['electricity']:.2f}, {s['co2_kg']['total']:.1f} kg CO2; "
-        f"trips impacted {s['fleet']['trips_impacted']}",
+        f"  jobs: {count(j['arrived'])} arrived, {count(j['completed'])} completed, {count(j['dropped'])} dropped, "
+        + (f"{count(j['overflowed'])} to the data center, " if s.get("overflow") else "")
+        + f"{count(j['running_at_end'])} running and {count(j['queued_at_end'])} queued at the end; "
+        f"{count(j['preempted'])} preemptions",
+        f"  latency p95: {', '.join(p95) or 'n/a'}; SLO attainment {slo}",
+        f"  utilization {100 * s['utilization']['mean']:.1f} %; grid {energy_kwh(e['grid_import'])}, "
+        f"{co2_kg(s['co2_kg']['total'])}; cost {usd(c['total'])}" + (f" ({breakdown})" if breakdown else "")
+        + f"; trips impacted {count(s['fleet']['trips_impacted'])}",
         f"  results: {folder}",
     ]
     print("\n".join(lines))

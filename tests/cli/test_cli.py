@@ -180,3 +180,25 @@ def test_progress_bar_follows_simulated_days(capsys):
     assert "simulating" in capsys.readouterr().err
     assert sim._bar.n == pytest.approx(0.5) and sim._bar.total == pytest.approx(0.5)  # reached the horizon
     assert shown.jobs.equals(quiet.jobs) and shown.timeseries.equals(quiet.timeseries)
+
+
+def test_headline_prints_latency_per_class_total_cost_and_jobs_left(tmp_path):
+    """The printed headline: each class's own p95, the total cost with payouts, the jobs still
+    queued or running, and quantities in units that fit (checked against summary.json)."""
+    import json
+
+    from sim.core.quantities import co2_kg, energy_kwh, usd
+
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--out", str(out), "--no-progress", "--no-report",
+                        "--set", "run.days=0.5", "--set", "fleet.vehicles=100"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    s = json.loads((out / "summary.json").read_text())
+    j = s["jobs"]
+    text = p.stdout
+    for name in ("interactive", "batch"):
+        assert f"{name} {j['by_class'][name]['latency_s']['p95']:,.1f} s" in text
+    assert f"{j['running_at_end']:,} running and {j['queued_at_end']:,} queued at the end" in text
+    assert f"cost {usd(s['cost_usd']['total'])} (electricity {usd(s['cost_usd']['electricity'])}, owner payouts " \
+           f"{usd(s['cost_usd']['owner_payouts'])})" in text
+    assert f"grid {energy_kwh(s['energy_kwh']['grid_import'])}, {co2_kg(s['co2_kg']['total'])}" in text
