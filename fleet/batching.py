@@ -139,10 +139,6 @@ class BatchServer:
             return True
         return self._room_for(model or self.model, self.env.now)
 
-    def holds(self, model: ModelSpec | None) -> bool:
-        """Whether ``model`` (None: the server's own) is in memory or loading."""
-        return (model or self.model) in self.ready_s
-
     def prefill_s(self, job) -> float:
         """Seconds ``job``'s prefill takes on this chip (its prompt and any output kept from earlier)."""
         return self._prefill_step(job)[0]
