@@ -174,16 +174,24 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
         ("inference energy per generated token", fmt_num(g("inference_j_per_token")), "J/token"),
     ]
     if g("availability") is not None:
+        # one unit for the section, the one that fits the nameplate (a 1,000-car fleet's is in kW)
+        div_gw, p_unit = style.power_unit(float(g("availability.nameplate_gw") or 0.0) * 1e9)
+        div_gw /= 1e9
+
+        def in_unit(key: str) -> str:
+            v = g(key)
+            return fmt_num(None if v is None else float(v) / div_gw)
+
         rows += [
             "Available inference power (represented fleet)",
-            ("chips' nameplate power", fmt_num(g("availability.nameplate_gw")), "GW"),
-            ("available, average", fmt_num(g("availability.available_gw")), "GW"),
-            ("available, peak hour", fmt_num(g("availability.peak_hour_available_gw")), "GW"),
+            ("chips' nameplate power", in_unit("availability.nameplate_gw"), p_unit),
+            ("available, average", in_unit("availability.available_gw"), p_unit),
+            ("available, peak hour", in_unit("availability.peak_hour_available_gw"), p_unit),
         ]
         for cause, label in (("driving", "driving"), ("opted_out", "owners not opted in"),
                              ("no_connection", "no connection away from home"),
                              ("low_battery", "battery at what the car must keep")):
-            rows.append((f"lost to {label}", fmt_num(g(f"availability.lost_gw.{cause}")), "GW"))
+            rows.append((f"lost to {label}", in_unit(f"availability.lost_gw.{cause}"), p_unit))
     if g("comparison.fleet") is not None:
         rows.append("Fleet against a data center, per million generated tokens")
         for side in ("fleet", "datacenter"):

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from sim.core import quantities
 from sim.results import Results, schema
 
 # Vehicle states, bottom to top of the stacked area, and their colours.
@@ -81,27 +82,9 @@ CLASS_COLORS = {"interactive": "#1F4E9C", "batch": "#A0522D"}
 SIZE_WIDE = (11.0, 5.0)
 SIZE_TALL = (11.0, 6.5)
 
-_POWER_UNITS = ((1e9, "GW"), (1e6, "MW"), (1e3, "kW"), (1.0, "W"))
-_ENERGY_UNITS = ((1e6, "GWh"), (1e3, "MWh"), (1.0, "kWh"))
-
-
-def _unit(max_abs: float, units: tuple[tuple[float, str], ...]) -> tuple[float, str]:
-    """The first (divisor, name) of ``units`` (largest first) at or below ``max_abs``; else the last."""
-    m = abs(float(max_abs)) if np.isfinite(max_abs) else 0.0
-    for div, name in units:
-        if m >= div:
-            return div, name
-    return units[-1]
-
-
-def power_unit(max_abs_w: float) -> tuple[float, str]:
-    """The (divisor, unit name) that shows ``max_abs_w`` (W) as a number below 1000."""
-    return _unit(max_abs_w, _POWER_UNITS)
-
-
-def energy_unit(max_abs_kwh: float) -> tuple[float, str]:
-    """The (divisor, unit name) that shows ``max_abs_kwh`` (kWh) as a number below 1000 (kWh at least)."""
-    return _unit(max_abs_kwh, _ENERGY_UNITS)
+# Axis units that fit the data: one table for the figures, the page and the command line
+power_unit = quantities.power_unit  # (divisor, unit) that shows a power in W below 1,000
+energy_unit = quantities.energy_unit  # (divisor, unit) that shows an energy in kWh below 1,000 (kWh at least)
 
 
 def zone(results: Results) -> tzinfo | None:

@@ -6,7 +6,7 @@ import pytest
 from sim.core.quantities import co2_kg, count, energy_kwh, power_w, usd
 
 
-@pytest.mark.parametrize("kwh, text", [(0.85, "850 Wh"), (39176.2, "39.2 MWh"), (6064159479.1, "6.06 TWh"),
+@pytest.mark.parametrize("kwh, text", [(0.85, "0.85 kWh"), (39176.2, "39.2 MWh"), (6064159479.1, "6.06 TWh"),
                                        (1.0, "1 kWh"), (123.4, "123 kWh"), (2.5e12, "2,500 TWh")])
 def test_energy(kwh, text):
     assert energy_kwh(kwh) == text
