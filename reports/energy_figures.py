@@ -178,13 +178,22 @@ def energy_flows(energy_kwh: dict[str, Any]) -> tuple[list[Flow], list[Flow]] | 
 
 
 def attribution_flows(summary: dict[str, Any]) -> list[Flow] | None:
-    """Inference energy (kWh) split into jobs served and standby, or None without an attribution."""
+    """Inference energy (kWh) split into jobs served and standby, or None without an attribution.
+
+    The attribution bills the simulated cars' jobs; with representative vehicles (``fleet.weight``)
+    the fleet's inference energy is theirs times the weight, so the split is scaled by it and the
+    bar ends where the fleet's inference does."""
     a = summary.get("attribution")
     if not isinstance(a, dict) or a.get("jobs_served_kwh") is None or a.get("standby_kwh") is None:
         return None
     served, standby = float(a["jobs_served_kwh"]), float(a["standby_kwh"])
     if served + standby <= 0:
         return None
+    fleet = summary.get("fleet") or {}
+    if fleet.get("vehicles_simulated") and fleet.get("vehicles_represented"):
+        weight = float(fleet["vehicles_represented"]) / float(fleet["vehicles_simulated"])
+        if weight != 1.0:  # a represented fleet
+            served, standby = served * weight, standby * weight
     return [Flow("jobs_served", "jobs served (busy chip slots)", served, style.ATTRIBUTION_COLORS["jobs_served"]),
             Flow("standby", "standby (idle chip, awake overhead)", standby, style.ATTRIBUTION_COLORS["standby"])]
 

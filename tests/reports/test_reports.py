@@ -434,6 +434,26 @@ def test_energy_flow_bars_balance_and_match_the_summary(small):
     assert split["jobs_served"][0] == pytest.approx(first_inference)  # drawn under the inference segments
 
 
+def test_a_represented_fleets_attribution_bar_spans_its_inference(small):
+    """With fleet.weight the fleet's inference is the simulated cars' times the weight: the split
+    (billed on the simulated cars' jobs) is scaled by it, and ends where the inference segments do."""
+    res = load_results(small)
+    s = res.summary
+    weight = 50_000.0
+    energy = {k: (v * weight if isinstance(v, float) else v) for k, v in s["energy_kwh"].items()}
+    fleet = {**s["fleet"], "vehicles_represented": s["fleet"]["vehicles_simulated"] * weight}
+    summary = {**s, "energy_kwh": energy, "fleet": fleet}
+    fig = energy_figures.make_energy_flows(dataclasses.replace(res, summary=summary), dpi=40)
+    div, _ = style.energy_unit(energy["grid_import"] + max(-energy["battery_change"], 0.0))
+    uses, split = _bars(fig, "use:"), _bars(fig, "attribution:")
+    a = s["attribution"]
+    assert split["standby"][1] * div == pytest.approx(a["standby_kwh"] * weight, rel=1e-9)
+    inference = [uses[c] for c in energy_figures.INFERENCE_KEYS if c in uses]
+    start, end = min(x for x, _ in inference), max(x + w for x, w in inference)
+    assert split["jobs_served"][0] == pytest.approx(start)
+    assert (split["standby"][0] + split["standby"][1]) == pytest.approx(end, rel=1e-6)
+
+
 def test_energy_flows_battery_drawdown_and_missing_parts(small):
     res = load_results(small)
     energy = {"driving": 60.0, "inference_active": 10.0, "inference_idle": 5.0, "awake_overhead": 5.0,
