@@ -159,11 +159,7 @@ class BatchServer:
             self._make_room(job.model or self.model, now)
         self._reserve(job, now)
         job.batch_v = -1.0
-        self.prefills.append(job)
-        if len(self.prefills) == 1:
-            self._start_prefill(now)
-        self._refresh()
-        self._schedule(now)
+        self._queue_prefill(job, now)
 
     def load(self, model: ModelSpec, now: float, seconds: float) -> float:
         """Start loading ``model`` at ``now`` for ``seconds``, evicting the least recently used models
@@ -187,11 +183,7 @@ class BatchServer:
         """``job``'s model is loaded at ``now``: it queues for its prefill."""
         self._advance(now)
         self.waiting.remove(job)
-        self.prefills.append(job)
-        if len(self.prefills) == 1:
-            self._start_prefill(now)
-        self._refresh()
-        self._schedule(now)
+        self._queue_prefill(job, now)
 
     def power_down(self) -> None:
         """The chip leaves serving (the car drives or sleeps) holding no job: its memory is lost."""
@@ -373,6 +365,14 @@ class BatchServer:
         if tw is None:
             tw = cache[tokens] = roofline.prefill(self.chip, m or self.model, tokens)
         return tw
+
+    def _queue_prefill(self, job, now: float) -> None:
+        """``job`` (held) joins the prefill queue at ``now``; it starts at once if the queue was empty."""
+        self.prefills.append(job)
+        if len(self.prefills) == 1:
+            self._start_prefill(now)
+        self._refresh()
+        self._schedule(now)
 
     def _start_prefill(self, now: float) -> None:
         t, w = self._prefill_step(self.prefills[0])

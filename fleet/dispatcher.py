@@ -35,7 +35,7 @@ from fleet.mobility import HOME
 from fleet.network import lognormal
 from fleet.policies import DispatchPolicy
 from fleet.queues import FIFO, JobQueue
-from fleet.residency import DOWNLOADED, load_s
+from fleet.residency import DOWNLOADED, FROM_STORAGE, load_s
 from sim.core.errors import FleetsimInputError
 from sim.core.timers import call_later
 
@@ -102,7 +102,7 @@ class Dispatcher:
         self.storage = None
         self.stored: frozenset = frozenset()
         self.load_links = None
-        self.model_loads = {"storage": [0, 0.0, 0.0], "download": [0, 0.0, 0.0]}
+        self.model_loads = {FROM_STORAGE: [0, 0.0, 0.0], DOWNLOADED: [0, 0.0, 0.0]}
         self.model_refusals = 0  # choices of a car whose memory could not take the job's model then
         self._on_loaded_callbacks = [self._on_loaded]
 
@@ -291,7 +291,7 @@ class Dispatcher:
         current link; count it; return when it is ready (s)."""
         link = self.load_links[0 if v.place == HOME else 1]
         seconds, source = load_s(model, self.storage, model in self.stored, link)
-        book = self.model_loads[source if source == DOWNLOADED else "storage"]
+        book = self.model_loads[source]
         book[0] += 1
         book[1] += seconds
         book[2] += seconds * (v.spec.chip.idle_w + v.spec.awake_overhead_w) * v.weight / 3600.0

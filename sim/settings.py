@@ -25,9 +25,9 @@ class RunSpec:
     start: str = param("2022-06-06T00:00:00 America/Los_Angeles", kind="datetime",
                        doc="start instant, local time with its zone (a Monday)")
     sample_interval_s: float = param(900.0, doc="time-series sample interval (s)", lo=1.0, hi=31622400.0)
-    # One day brings a fleet drawn with uniform states of charge to its daily cycle: the first six
-    # hours' peak grid power falls from 7.5x the later daily peaks to 0.54x, and a second day moves
-    # the grid energy by 0.07 % (tests/model/test_steady_state.py).
+    # One day brings a fleet drawn with uniform states of charge to its daily cycle: in the built-in
+    # run the first six hours' peak grid power falls from 7.3x the later daily peaks to 0.52x, and a
+    # second day moves the grid energy by 0.09 % (the runs of tests/model/test_steady_state.py).
     warmup_days: float = param(1.0, doc="days of the fleet's driving and charging (no jobs) simulated before the "
                                "start, whose end gives the cars' states of charge at the start (the steady daily "
                                "cycle instead of a start-up peak); not reported; 0 = start from the drawn states; "

@@ -12,6 +12,7 @@ from fleet import channels as ch
 from fleet import roofline
 from fleet.chip import H100_LLAMA_3_1_8B_BF16
 from fleet.jobs import CLASS_NAMES, COMPLETED, INTERACTIVE_CLASS, OUTCOME_NAMES, OVERFLOW
+from fleet.residency import DOWNLOADED, FROM_STORAGE
 from sim import __version__
 from sim.results.metrics import (
     attribute,
@@ -114,10 +115,11 @@ def _serving(sim, jobs: pd.DataFrame) -> dict[str, Any]:
                            "model_refusals": None, "models": _per_model(sim, jobs)}
     if servers:
         loads = sim.dispatcher.model_loads
-        out["model_loads_from_storage"] = loads["storage"][0]
-        out["model_loads_downloaded"] = loads["download"][0]
-        out["model_load_s"] = loads["storage"][1] + loads["download"][1]
-        out["model_load_wh"] = loads["storage"][2] + loads["download"][2]
+        stored, fetched = loads[FROM_STORAGE], loads[DOWNLOADED]  # [loads, s, Wh] each
+        out["model_loads_from_storage"] = stored[0]
+        out["model_loads_downloaded"] = fetched[0]
+        out["model_load_s"] = stored[1] + fetched[1]
+        out["model_load_wh"] = stored[2] + fetched[2]
         out["model_refusals"] = sim.dispatcher.model_refusals
     busy_s = sum(s.busy_s for s in servers)
     tokens = sum(s.tokens_out for s in servers)

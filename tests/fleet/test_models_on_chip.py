@@ -28,77 +28,11 @@ from fleet.serving import fit_error
 from sim.core.engine import Environment
 from sim.runner import Simulation, run
 from sim.scenario import default_scenario
+from tests.fleet.per_token import Job, brute_force, round_s
 
 H100, HW4 = CHIP_PRESETS["h100_sxm"], CHIP_PRESETS["hw4"]
 L1, L3, L8 = (MODEL_PRESETS[n] for n in ("llama-3.2-1b-q4", "llama-3.2-3b-q4", "llama-3.1-8b-q4"))
 L7, L70 = MODEL_PRESETS["llama-2-7b-q4"], MODEL_PRESETS["llama-3.1-70b-q4"]
-
-
-class _Job:
-    """The fields the server reads and writes."""
-
-    def __init__(self, i: int, arrival_s: float, prompt: int, out: int, model=None) -> None:
-        self.job_id, self.arrival_s, self.prompt_tokens, self.output_tokens = i, arrival_s, prompt, out
-        self.model = model
-        self.output_done = 0
-        self.first_token_s = self.finish_s = -1.0
-
-
-# ---------------------------------------------------------------------- decode rounds of several models
-def _round_s(chip, own, decoding) -> float:
-    """One decode round from its definition: it reads the weights of every model with a decoding job
-    and each job's KV cache (prompt plus half its output), and does 2 FLOPs per parameter per job."""
-    models = {j.model or own for j in decoding}
-    read_b = sum(m.weight_bytes for m in models) + sum(
-        (j.prompt_tokens + j.output_tokens / 2.0) * (j.model or own).kv_bytes_per_token for j in decoding)
-    flops = sum(2.0 * (j.model or own).params_b * 1e9 for j in decoding)
-    mem = read_b / (chip.bandwidth_gb_per_s * 1e9 * chip.bandwidth_efficiency)
-    comp = flops / (chip.peak_tflops * 1e12 * chip.compute_efficiency)
-    return roofline.joined_s(chip, mem, comp)
-
-
-def _brute_force(jobs, chip, own):
-    """The schedule token by token (prefill first, FIFO; every decoding job advances each round)."""
-    t = 0.0
-    pending = deque(sorted(jobs, key=lambda j: j.arrival_s))
-    waiting, prefills, decoding = deque(), deque(), {}
-    held, prefill_end, result = 0, math.inf, {}
-
-    def prefill_s(j):
-        return roofline.prefill(chip, j.model or own, j.prompt_tokens)[0]
-
-    while pending or waiting or prefills or decoding:
-        if decoding and not prefills:
-            rate = 1.0 / _round_s(chip, own, list(decoding))
-            next_token = t + min((math.floor(p + 1e-9) + 1 - p) for p in decoding.values()) / rate
-        else:
-            rate, next_token = 0.0, math.inf
-        t_next = min(pending[0].arrival_s if pending else math.inf, prefill_end, next_token)
-        for j in decoding:
-            decoding[j] += (t_next - t) * rate
-        t = t_next
-        if t == prefill_end:
-            j = prefills.popleft()
-            j.first_token_s = t
-            if j.output_tokens > 1:
-                decoding[j] = 0.0
-            else:
-                result[j.job_id] = t
-                held -= 1
-            prefill_end = t + prefill_s(prefills[0]) if prefills else math.inf
-        for j in [j for j, p in decoding.items() if p >= j.output_tokens - 1 - 1e-9]:
-            del decoding[j]
-            result[j.job_id] = t
-            held -= 1
-        while pending and pending[0].arrival_s <= t:
-            waiting.append(pending.popleft())
-        while waiting and held < chip.max_batch:
-            j = waiting.popleft()
-            held += 1
-            prefills.append(j)
-            if len(prefills) == 1:
-                prefill_end = t + prefill_s(j)
-    return [(j.first_token_s, result[j.job_id]) for j in jobs]
 
 
 def _with_server(jobs, chip, own, resident):
@@ -139,10 +73,10 @@ def test_several_models_match_a_per_token_simulation(seed):
     sizes = [(rng.randint(1, 30), rng.randint(1, 25)) for _ in arrivals]
 
     def make():
-        return [_Job(i, a, *sizes[i], model=picks[i]) for i, a in enumerate(arrivals)]
+        return [Job(i, a, *sizes[i], model=picks[i]) for i, a in enumerate(arrivals)]
 
     fast = _with_server(make(), chip, own, resident=tuple(models))
-    slow = _brute_force(make(), chip, own)
+    slow = brute_force(make(), chip, own)
     assert np.allclose(fast, slow, rtol=1e-9, atol=1e-9)
 
 
@@ -151,12 +85,12 @@ def test_a_round_of_two_models_reads_both_weights():
     than one after the other (the KV and weights are read in one round)."""
     env = Environment()
     server = BatchServer(env, HW4, L8, 64, lambda j, now: None, lambda now: None, resident=(L8, L3))
-    a, b = _Job(0, 0.0, 10, 1000), _Job(1, 0.0, 10, 1000, model=L3)
+    a, b = Job(0, 0.0, 10, 1000), Job(1, 0.0, 10, 1000, model=L3)
     server.admit(a, 0.0)
     server.admit(b, 0.0)
     env.run_until(1.0)  # both prefilled, both decoding
     assert server.decoding == 2
-    expected = _round_s(HW4, L8, [a, b])
+    expected = round_s(HW4, L8, [a, b])
     assert 1.0 / server.rate == pytest.approx(expected, rel=1e-12)
     alone8 = roofline.decode_step(HW4, L8, 1, 10 + 500)[0]
     alone3 = roofline.decode_step(HW4, L3, 1, 10 + 500)[0]
@@ -187,7 +121,7 @@ def test_a_model_in_use_is_not_evicted_and_a_job_that_cannot_fit_waits():
     env = Environment()
     chip = dataclasses.replace(HW4, memory_gb=10.5)
     server = BatchServer(env, chip, L8, 64, lambda j, now: None, lambda now: None)
-    job = _Job(0, 0.0, 100, 50)
+    job = Job(0, 0.0, 100, 50)
     server.admit(job, 0.0)
     assert not server.has_room(L3)  # the 8B model holds a job: no room for the 3B beside it
     env.run_until(100.0)  # the job finishes
@@ -200,7 +134,7 @@ def test_least_recently_used_idle_model_goes_first():
     server = BatchServer(env, chip, L1, 64, lambda j, now: None, lambda now: None)
     server.load(L3, 0.0, 1.0)
     env.run_until(2.0)
-    server.admit(_Job(0, 2.0, 10, 2, model=L3), 2.0)  # the 3B model is used after the 1B model
+    server.admit(Job(0, 2.0, 10, 2, model=L3), 2.0)  # the 3B model is used after the 1B model
     env.run_until(50.0)
     assert set(server.ready_s) == {L1, L3} and server.jobs_held == 0
     need_b = L8.weight_bytes + L8.context_tokens * L8.kv_bytes_per_token
@@ -299,8 +233,8 @@ def test_fleet_view_shows_the_models_a_car_holds():
     car = _Car()
     assert view.model_names == ("llama-3.1-8b-q4", "llama-3.2-3b-q4")
     assert view.models_held(car) == ("llama-3.1-8b-q4",)
-    assert view.job_model(_Job(0, 0.0, 1, 1)) == "llama-3.1-8b-q4"
-    assert view.job_model(_Job(0, 0.0, 1, 1, model=L3)) == "llama-3.2-3b-q4"
+    assert view.job_model(Job(0, 0.0, 1, 1)) == "llama-3.1-8b-q4"
+    assert view.job_model(Job(0, 0.0, 1, 1, model=L3)) == "llama-3.2-3b-q4"
     car.server.load(L3, 0.0, 4.5)
     assert view.holds_model(car, "llama-3.2-3b-q4") and view.model_ready_s(car, "llama-3.2-3b-q4") == 4.5
     assert view.model_ready_s(car, "llama-3.1-70b-q4") == math.inf
@@ -348,7 +282,7 @@ def test_an_idle_model_is_evicted_for_the_chips_own_jobs():
     server = BatchServer(env, chip, L8, 64, lambda j, now: None, lambda now: None, resident=(L8, L3))
     assert server.kv_reserved + L8.context_tokens > server.kv_capacity  # no room beside the idle 3B weights
     assert server.has_room()
-    server.admit(_Job(0, 0.0, 10, 5), 0.0)
+    server.admit(Job(0, 0.0, 10, 5), 0.0)
     assert set(server.ready_s) == {L8} and server.kv_reserved <= server.kv_capacity
 
 

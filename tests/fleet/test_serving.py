@@ -10,7 +10,6 @@ sizes check it where it was not fitted. Jetson AGX Orin, Llama-2-7B 4 bit, batch
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 from collections import deque
 
@@ -25,6 +24,7 @@ from fleet.serving import fit_error
 from sim.core.engine import Environment
 from sim.runner import run
 from sim.scenario import default_scenario
+from tests.fleet.per_token import Job, brute_force
 
 H100, ORIN = CHIP_PRESETS["h100_sxm"], CHIP_PRESETS["jetson_agx_orin_64gb"]
 L8_BF16 = MODEL_PRESETS["llama-3.1-8b-bf16"]
@@ -150,16 +150,6 @@ def test_memory_fit_is_weights_plus_one_request():
 
 
 # ---------------------------------------------------------------------- bookkeeping
-class _Job:
-    """The fields the server reads and writes."""
-
-    def __init__(self, i: int, arrival_s: float, prompt: int, out: int) -> None:
-        self.job_id, self.arrival_s, self.prompt_tokens, self.output_tokens = i, arrival_s, prompt, out
-        self.model = None  # the server's own
-        self.output_done = 0
-        self.first_token_s = self.finish_s = -1.0
-
-
 def _with_server(jobs, chip, model):
     """Finish and first-token times of ``jobs`` through :class:`BatchServer`, admitted in arrival
     order whenever the chip has room."""
@@ -194,64 +184,18 @@ def _with_server(jobs, chip, model):
     return [(j.first_token_s, j.finish_s) for j in jobs]
 
 
-def _brute_force(jobs, chip, model):
-    """The same schedule simulated token by token: every decoding job's progress is advanced at every
-    event, and each token of each job is an event."""
-    t = 0.0
-    pending = deque(sorted(jobs, key=lambda j: j.arrival_s))
-    waiting, prefills, decoding = deque(), deque(), {}  # decoding: job -> tokens decoded (float)
-    held = 0
-    prefill_end = math.inf
-    result = {}
-    while pending or waiting or prefills or decoding:
-        if decoding and not prefills:
-            kv = sum(j.prompt_tokens + (j.output_tokens - 0) / 2.0 for j in decoding)
-            step, _ = roofline.decode_step(chip, model, len(decoding), kv)
-            rate = 1.0 / step
-            next_token = t + min((math.floor(p + 1e-9) + 1 - p) for p in decoding.values()) / rate
-        else:
-            rate, next_token = 0.0, math.inf
-        next_arrival = pending[0].arrival_s if pending else math.inf
-        t_next = min(next_arrival, prefill_end, next_token)
-        for j in decoding:
-            decoding[j] += (t_next - t) * rate
-        t = t_next
-        if t == prefill_end:
-            j = prefills.popleft()
-            j.first_token_s = t
-            if j.output_tokens > 1:
-                decoding[j] = 0.0
-            else:
-                result[j.job_id] = t
-                held -= 1
-            prefill_end = t + roofline.prefill(chip, model, prefills[0].prompt_tokens)[0] if prefills else math.inf
-        for j in [j for j, p in decoding.items() if p >= j.output_tokens - 1 - 1e-9]:
-            del decoding[j]
-            result[j.job_id] = t
-            held -= 1
-        while pending and pending[0].arrival_s <= t:
-            waiting.append(pending.popleft())
-        while waiting and held < chip.max_batch:
-            j = waiting.popleft()
-            held += 1
-            prefills.append(j)
-            if len(prefills) == 1:
-                prefill_end = t + roofline.prefill(chip, model, j.prompt_tokens)[0]
-    return [(j.first_token_s, result[j.job_id]) for j in jobs]
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_bookkeeping_matches_per_token_simulation(seed):
     rng = random.Random(seed)
     chip = dataclasses.replace(H100, max_batch=rng.randint(1, 4))
     model = MODEL_PRESETS[rng.choice(sorted(MODEL_PRESETS))]
     arrivals = sorted(rng.uniform(0.0, 2.0) for _ in range(rng.randint(3, 12)))
-    make = lambda: [_Job(i, a, rng2.randint(1, 30), rng2.randint(1, 25))  # noqa: E731
+    make = lambda: [Job(i, a, rng2.randint(1, 30), rng2.randint(1, 25))  # noqa: E731
                     for i, a in enumerate(arrivals)]
     rng2 = random.Random(seed + 100)
     fast = _with_server(make(), chip, model)
     rng2 = random.Random(seed + 100)
-    slow = _brute_force(make(), chip, model)
+    slow = brute_force(make(), chip, model)
     assert np.allclose(fast, slow, rtol=1e-9, atol=1e-9)
 
 
@@ -262,7 +206,7 @@ def test_a_chip_late_in_a_long_run_never_stalls_on_round_off():
     model = MODEL_PRESETS["llama-3.2-1b-q4"]
     for _ in range(100):
         env = Environment()
-        job = _Job(0, rng.uniform(1e6, 3e6), rng.randint(1, 50), 2)
+        job = Job(0, rng.uniform(1e6, 3e6), rng.randint(1, 50), 2)
         server = BatchServer(env, H100, model, 64, lambda j, now: setattr(j, "finish_s", now), lambda now: None)
         env.call_at(job.arrival_s, [lambda ev, s=server, j=job, e=env: s.admit(j, e.now)])
         env.run_until(job.arrival_s + 10.0)

@@ -163,10 +163,10 @@ def test_a_run_of_two_models_says_its_points_include_shared_rounds():
     legend = _legend(fig)
     assert legend[1].endswith("including rounds shared with llama-3.2-3b-q4 jobs (the curve: 'llama-3.1-8b-q4' "
                               "alone)")
-    if len(fig.axes) == 3:  # a colour bar: its labels are plain numbers, major and minor
-        fig.canvas.draw()
-        bar = fig.axes[2]
-        labels = [t.get_text() for t in (*bar.get_yticklabels(), *bar.get_yticklabels(minor=True)) if t.get_text()]
-        assert labels and not any("times" in t or "^" in t for t in labels)
+    assert len(fig.axes) == 3  # several batch sizes: a colour bar, labelled in plain numbers, major and minor
+    fig.canvas.draw()
+    bar = fig.axes[2]
+    labels = [t.get_text() for t in (*bar.get_yticklabels(), *bar.get_yticklabels(minor=True)) if t.get_text()]
+    assert labels and not any("times" in t or "^" in t for t in labels)
     single = make_serving(run(default_scenario().with_overrides(BATCHED)), dpi=40)
     assert "shared" not in _legend(single)[1]
