@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator, PercentFormatter
 
-from reports import depot, energy_figures, serving_figure, style
+from reports import cohort_figure, depot, energy_figures, serving_figure, style
 from sim.results import Results
 
 ECDF_MAX_POINTS = 4000  # quantiles drawn per class; enough for a smooth curve at any dpi
@@ -336,6 +336,7 @@ FIGURES: dict[str, Callable[[Results, int], Figure | None]] = {
     "grid.png": energy_figures.make_grid,
     "energy_flows.png": energy_figures.make_energy_flows,
     "comparison.png": energy_figures.make_comparison,
+    "cohorts.png": cohort_figure.make_cohorts,
 }
 DEPOT_FIGURE = "depot.png"  # drawn last, from the per-site samples (sites.csv) when the run has them
 

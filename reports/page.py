@@ -50,6 +50,9 @@ CAPTIONS = {
                       "emissions (g CO₂) and cost ($, stacked by component: electricity, carbon price, "
                       "owner payouts or hardware) of serving the same tokens. Drawn only when the run "
                       "has a data-center comparison and generated tokens.",
+    "cohorts.png": "A mixed fleet (fleet.cohorts): each cohort's mean available inference power (stacked), its "
+                   "share of the fleet's cars, chip nameplate, available power and tokens served, and its cars' own "
+                   "inference energy per million tokens they served.",
     "depot.png": "Depot sites: each site's charging load against its power cap (dashed) and its solar "
                  "output (filled), one panel per site (the four busiest by energy delivered when there "
                  "are more). Drawn only when the run has per-site samples (sites.csv).",

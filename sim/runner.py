@@ -38,13 +38,14 @@ from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
 from grid.sites import DepotSpec
 from sim.builders import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
+from sim.cohorts import Cohort, fleet_cohorts
 from sim.core.clock import DAY_S, Clock
 from sim.core.engine import Environment
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.recorder import Recorder
 from sim.core.rng import RandomStreams
 from sim.results import Results, assemble_results
-from sim.scenario import Scenario, build_from_preset, build_spec
+from sim.scenario import PERSONAL, ROBOTAXI, Scenario, build_from_preset, build_spec
 from sim.settings import (
     BatchLimits,
     ChargingSpec,
@@ -330,51 +331,82 @@ class Simulation:
         raise ScenarioError(f"run.warmup_days = {days!r}: the warm-up cannot run ({errors[-1]}); allowed: a shorter "
                             "warm-up or 0")
 
+    def _cohort_specs(self, cohorts: tuple[Cohort, ...]) -> list[VehicleSpec]:
+        """Each cohort's vehicle spec (robotaxis: the depot's charger and their own pack), its chip
+        checked against its model and the job classes' models."""
+        mixed = bool(self.scenario["fleet.cohorts"])
+        specs = []
+        for c in cohorts:
+            try:
+                spec = build_vehicle_spec(c.scenario) if mixed else self.spec
+                if mixed and self.class_models:
+                    build_class_models(c.scenario, spec.chip)
+                if c.profile == ROBOTAXI:
+                    depot = build_spec(DepotSpec, self.scenario, "fleet.robotaxi.depot")
+                    spec = robotaxi_spec(build_spec(RobotaxiFleet, c.scenario, "fleet.robotaxi"), depot, spec)
+            except ScenarioError as exc:
+                raise ScenarioError(f"[[fleet.cohorts]] {c.name!r}: {exc}") from None
+            specs.append(spec)
+        return specs
+
     def _build_fleet(self, streams: RandomStreams, dispatch: DispatchSpec) -> None:
         sc = self.scenario
-        fleet = build_spec(FleetSpec, sc, "fleet")
-        taxis = build_spec(RobotaxiFleet, sc, "fleet.robotaxi")
-        n = fleet.vehicles
-        n_taxi = taxis.vehicles
+        self.cohorts = cohorts = fleet_cohorts(sc)
+        specs = self._cohort_specs(cohorts)
+        fleets = [build_spec(FleetSpec, c.scenario, "fleet") for c in cohorts]
+        personal = [i for i, c in enumerate(cohorts) if c.profile == PERSONAL]
+        taxi = [i for i, c in enumerate(cohorts) if c.profile == ROBOTAXI]
+        counts = np.array([c.vehicles for c in cohorts], dtype=np.int64)
+        n = int(counts[personal].sum())
+        n_taxi = int(counts[taxi].sum())
+        #: each car's cohort (an index into ``self.cohorts``)
+        self.cohort_of = np.repeat(np.arange(len(cohorts)), counts)
+
+        def per_car(values: list[float], group: list[int]) -> np.ndarray:
+            return np.repeat(np.asarray([values[i] for i in group], dtype=float), counts[group])
+
         draw = streams.get("fleet")
-        opted_in = draw.random(n) < fleet.opt_in_share
-        home_charger = draw.random(n) < fleet.home_charger_share
-        lo, hi = fleet.initial_soc_min, fleet.initial_soc_max
+        opted_in = draw.random(n) < per_car([f.opt_in_share for f in fleets], personal)
+        home_charger = draw.random(n) < per_car([f.home_charger_share for f in fleets], personal)
+        lo, hi = per_car([f.initial_soc_min for f in fleets], personal), per_car([f.initial_soc_max for f in fleets],
+                                                                                  personal)
         soc0 = lo + (hi - lo) * draw.random(n)
-        warm = self._warmed_soc(fleet, taxis.vehicles)
-        params = build_spec(MobilityParams, sc, "fleet.itinerary")
-        model = MobilityModel(params, streams.get("mobility"))
-        commuter = model.draw_commuters(n)
-        workplace = commuter & (streams.get("workplace").random(n) < fleet.workplace_charging_share)
+        warm = self._warmed_soc(fleets[0], n_taxi)
+        groups, commuter = self._itinerary_groups(cohorts, personal, streams)
+        workplace = commuter & (streams.get("workplace").random(n)
+                                < per_car([f.workplace_charging_share for f in fleets], personal))
         self.site = None
-        taxi_spec = None
         if n_taxi:  # robotaxis: ids n.., all opted in (ASSUMPTION: the operator enrols its fleet), depot-based
             depot = build_spec(DepotSpec, sc, "fleet.robotaxi.depot")
-            taxi_spec = robotaxi_spec(taxis, depot, self.spec)
-            self.site = build_depot(depot, self.clock, self.horizon_s, self.price, self.carbon, taxi_spec)
+            floor = max(taxi, key=lambda i: (specs[i].awake_overhead_w + specs[i].chip.active_w))
+            self.site = build_depot(depot, self.clock, self.horizon_s, self.price, self.carbon, specs[floor])
+            lo, hi = per_car([f.initial_soc_min for f in fleets], taxi), per_car([f.initial_soc_max for f in fleets],
+                                                                                 taxi)
             soc0 = np.concatenate([soc0, lo + (hi - lo) * streams.get("robotaxi_fleet").random(n_taxi)])
             opted_in = np.concatenate([opted_in, np.ones(n_taxi, dtype=bool)])
             home_charger = np.concatenate([home_charger, np.ones(n_taxi, dtype=bool)])
             commuter = np.concatenate([commuter, np.zeros(n_taxi, dtype=bool)])
             workplace = np.concatenate([workplace, np.zeros(n_taxi, dtype=bool)])
+            for i in taxi:
+                stream = "robotaxi" if i == taxi[0] else f"robotaxi:{cohorts[i].name}"
+                groups.append((RobotaxiModel(robotaxi_params(cohorts[i].scenario), streams.get(stream)),
+                               int(counts[i])))
         if warm is not None:
             soc0 = warm
         self.commuter = commuter
-        if not fleet.mobility:
+        if not fleets[0].mobility:
             planner = _NoTrips(n + n_taxi)
-        elif n_taxi:
-            taxi_model = RobotaxiModel(robotaxi_params(sc), streams.get("robotaxi"))
-            planner = DayPlanner.from_groups([(model, commuter[:n]), (taxi_model, n_taxi)], self.clock,
-                                             self.horizon_s)
+        elif len(groups) == 1:
+            planner = DayPlanner(groups[0][0], self.clock, commuter, self.horizon_s)
         else:
-            planner = DayPlanner(model, self.clock, commuter, self.horizon_s)
-        self.ctx = FleetContext(
+            planner = DayPlanner.from_groups(groups, self.clock, self.horizon_s)
+        ctx = FleetContext(
             env=self.env,
             rec=self.rec,
             dispatcher=self.dispatcher,
             planner=planner,
             rng=random.Random(int(streams.get("parking").integers(2**63))),
-            away_connectivity=fleet.away_connectivity,
+            away_connectivity=fleets[0].away_connectivity,
             departure_rng=(random.Random(int(streams.get("departure_prediction").integers(2**63)))
                            if dispatch.departure_knowledge == "predicted" else None),
             departure_error_s=dispatch.departure_error_s,
@@ -387,17 +419,30 @@ class Simulation:
             network_rng=(random.Random(int(streams.get("network_outages").integers(2**63)))
                          if self.dispatcher.links is not None else None),
         )
+        contexts = [ctx]
+        #: each cohort's recorder (more than one cohort), whose intervals the sampler adds to the fleet's
+        self.cohort_recs: list[Recorder] = []
+        if len(cohorts) > 1:
+            self.cohort_recs = [Recorder(ch.LEVELS, ch.COUNTERS) for _ in cohorts]
+            contexts = [dataclasses.replace(
+                ctx, rec=rec, metered_levels={}, metered_grid_w={}, away_connectivity=f.away_connectivity,
+                battery_content0=initial_battery_content(self.table, min(self.horizon_s, DAY_S),
+                                                         spec.home_charger.efficiency))
+                for rec, f, spec in zip(self.cohort_recs, fleets, specs)]
+        self.cohort_series: list[list[tuple]] = [[] for _ in self.cohort_recs]
+        self.ctx = ctx
         table = self.table
-        weight = fleet.weight
+        weight = fleets[0].weight
         self.opted_in = opted_in
         self.home_charger = home_charger
         self.vehicles = []
         #: each car's battery energy at the start (Wh), kept here rather than on the cars (memory)
         self.initial_energy_wh = np.empty(n + n_taxi)
         for i in range(n + n_taxi):
-            spec = self.spec if i < n else taxi_spec
+            k = self.cohort_of[i]
+            spec = specs[k]
             self.initial_energy_wh[i] = energy_wh = float(soc0[i] * spec.battery.capacity_wh)
-            v = Vehicle(i, self.ctx, spec, energy_wh, bool(opted_in[i]),
+            v = Vehicle(i, contexts[k % len(contexts)], spec, energy_wh, bool(opted_in[i]),
                         bool(home_charger[i]), GridMeter(self.price, self.carbon, 0.0, table), weight)
             v.has_workplace_charger = bool(workplace[i])
             if i >= n:
@@ -410,6 +455,27 @@ class Simulation:
                     v.server = BatchServer(self.env, v.spec.chip, model, model.context_tokens,
                                            self.dispatcher.complete, v.chip_power_changed)
                     v.cap = 1 if v.server.has_room() else 0  # busy + 1 while the chip takes another job
+
+    def _itinerary_groups(self, cohorts: tuple[Cohort, ...], personal: list[int],
+                          streams: RandomStreams) -> tuple[list[tuple], np.ndarray]:
+        """The itinerary model of each run of personal cohorts with the same itinerary keys (the
+        first on stream ``mobility``, each other on its own), and every personal car's commuter flag."""
+        groups: list[tuple] = []
+        last = None
+        for i in personal:
+            params = build_spec(MobilityParams, cohorts[i].scenario, "fleet.itinerary")
+            n = cohorts[i].vehicles
+            if groups and params == last:
+                model, flags = groups[-1]
+                groups[-1] = (model, np.concatenate([flags, model.draw_commuters(n)]))
+                continue
+            stream = "mobility" if not groups else f"mobility:{cohorts[i].name}"
+            model = MobilityModel(params, streams.get(stream))
+            groups.append((model, model.draw_commuters(n)))
+            last = params
+        if not groups:  # a fleet of robotaxis only
+            return [], np.zeros(0, dtype=bool)
+        return groups, np.concatenate([flags for _, flags in groups])
 
     # ------------------------------------------------------------------ arrivals
     def _load_chunk(self, t0: float) -> None:
@@ -464,6 +530,12 @@ class Simulation:
 
     def _sample(self, t_s: float) -> None:
         duration, integrals, counts = self.rec.close_interval(t_s)
+        for k, rec in enumerate(self.cohort_recs):  # the cohorts' own intervals, added to the fleet's
+            _, part, part_counts = rec.close_interval(t_s)
+            self.cohort_series[k].append((t_s - duration, t_s, part, part_counts))
+            self.rec.add_closed(part)
+            integrals = [a + b for a, b in zip(integrals, part)]
+            counts = [a + b for a, b in zip(counts, part_counts)]
         self.series.append((t_s - duration, t_s, integrals, counts, self.dispatcher.job_totals()))
         if self._bar is not None:
             self._bar.update(duration / DAY_S)

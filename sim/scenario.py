@@ -35,7 +35,17 @@ from grid.profiles import CARBON_PROFILES
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.inputs import MAX_TOML_FILE_BYTES, check_data_file, is_plain_name, quote, show_path
 from sim.core.params import param_info
-from sim.schema import HOURS24_MAX, KEYS, KEYS_BY_PATH, TABLES, TARIFF_NAMES, YEAR_MAX, YEAR_MIN, Key
+from sim.schema import (
+    HOURS24_MAX,
+    KEYS,
+    KEYS_BY_PATH,
+    MAX_COHORTS,
+    TABLES,
+    TARIFF_NAMES,
+    YEAR_MAX,
+    YEAR_MIN,
+    Key,
+)
 
 _ZONED = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)\s+([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)$")
 
@@ -259,6 +269,7 @@ def resolve(raw: dict[str, Any], source: str = "<built-in>") -> Scenario:
             value = copy.deepcopy(key.default)
         _set_path(values, key.path, value)
     _check_cross(values)
+    _check_cohorts(values)
     return Scenario(values, source)
 
 
@@ -476,6 +487,8 @@ def _check(key: Key, value: Any) -> Any:
         if not isinstance(value, dict):
             raise _bad(key, value)
         return value
+    if kind == "cohorts":
+        return _check_cohort_list(key, value)
     if kind == "hours24":
         ok = (
             isinstance(value, list)
@@ -567,6 +580,115 @@ def _check_cross(v: dict[str, Any]) -> None:
             f"2 x (1 - idle_day_share) = {2 * active:g} and max_trips_per_day x (1 - idle_day_share) "
             f"= {it['max_trips_per_day'] * active:g}"
         )
+
+
+# ---------------------------------------------------------------- cohorts
+PERSONAL, ROBOTAXI = "personal", "robotaxi"
+#: a cohort's own fields; every other field of a ``[[fleet.cohorts]]`` table is a fleet key
+COHORT_FIELDS = ("name", "share", "profile")
+#: fleet keys (or sections, ending in '.') that belong to the fleet as a whole, not to a cohort
+_FLEET_WIDE = ("fleet.vehicles", "fleet.weight", "fleet.mobility", "fleet.chip.serving", "fleet.network.",
+               "fleet.storage.", "fleet.payout.", "fleet.robotaxi.vehicles", "fleet.robotaxi.depot.", "fleet.cohorts")
+#: fleet keys that mean nothing for one profile: robotaxis are all enrolled and charge at their depot;
+#: personal cars have no duty cycle
+_NOT_FOR = {ROBOTAXI: ("fleet.itinerary.", "fleet.opt_in_share", "fleet.home_charger_share", "fleet.charger.",
+                       "fleet.workplace_charging_share", "fleet.away_connectivity"),
+            PERSONAL: ("fleet.robotaxi.",)}
+
+
+def _matches(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or (p.endswith(".") and path.startswith(p)) for p in prefixes)
+
+
+#: the keys a cohort may set
+COHORT_KEYS = tuple(k.path for k in KEYS if k.path.startswith("fleet.") and not _matches(k.path, _FLEET_WIDE))
+
+
+def _cohort_leaves(table: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    """The dotted fleet keys a cohort table sets, with their values (nested tables flattened)."""
+    out = []
+    for name, value in table.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict) and path in _TABLE_PATHS:
+            out += _cohort_leaves(value, path + ".")
+        else:
+            out.append((path, value))
+    return out
+
+
+def _check_cohort_list(key: Key, value: Any) -> list[dict[str, Any]]:
+    """``fleet.cohorts`` checked for its shape: tables with a unique plain name, a share, a profile
+    and known per-car fleet keys (their values are checked by :func:`_check_cohorts`)."""
+    if not isinstance(value, list) or len(value) > MAX_COHORTS or not all(isinstance(c, dict) for c in value):
+        raise _bad(key, value)
+    seen: set[str] = set()
+    out = []
+    for i, table in enumerate(value, 1):
+        name = table.get("name")
+        where = f"[[fleet.cohorts]] number {i}"
+        if not is_plain_name(name):
+            raise ScenarioError(f"{where}: name = {_shown(name)}: allowed: {KEYS_BY_PATH['run.name'].allowed()}")
+        if name in seen:
+            raise ScenarioError(f"{where}: name = {quote(name)}: allowed: a name no other cohort has")
+        seen.add(name)
+        where = f"[[fleet.cohorts]] {quote(name)}"
+        share = table.get("share")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 < share <= 1.0:
+            raise ScenarioError(f"{where}: share = {_shown(share)}: allowed: a number > 0 and <= 1 (its share of "
+                                "fleet.vehicles)")
+        profile = table.get("profile", PERSONAL)
+        if profile not in (PERSONAL, ROBOTAXI):
+            raise ScenarioError(f"{where}: profile = {_shown(profile)}: allowed: {PERSONAL!r} or {ROBOTAXI!r}")
+        overrides = {k: v for k, v in table.items() if k not in COHORT_FIELDS}
+        for path, v in _cohort_leaves(overrides, "fleet."):
+            if path in COHORT_KEYS:
+                if _matches(path, _NOT_FOR[profile]):
+                    raise ScenarioError(f"{where}: {path[6:]} = {_shown(v)}: not a key of a {profile} cohort; "
+                                        f"allowed: the other per-car fleet keys")
+                continue
+            if path in KEYS_BY_PATH or path in _TABLE_PATHS:
+                raise ScenarioError(f"{where}: {path[6:]} = {_shown(v)}: {path} holds for the whole fleet; allowed "
+                                    "in a cohort: per-car keys (chip, model, battery, charger, vehicle, itinerary, "
+                                    "robotaxi duty cycle, opt_in_share, home_charger_share, away_connectivity, "
+                                    "initial_soc_min/max, workplace_charging_share)")
+            hint = difflib.get_close_matches(path, COHORT_KEYS, n=1, cutoff=0.6)
+            did = f"; did you mean '{hint[0][6:]}'?" if hint else ""
+            raise ScenarioError(f"{where}: unknown fleet key {quote(path[6:])}{did}")
+        out.append({"name": name, "share": float(share), "profile": profile, **copy.deepcopy(overrides)})
+    return out
+
+
+def cohort_values(values: dict[str, Any], cohort: dict[str, Any]) -> dict[str, Any]:
+    """The scenario ``values`` as one cohort sees them: its fleet keys applied, no cohorts."""
+    raw = copy.deepcopy(values)
+    raw["fleet"]["cohorts"] = []
+    for path, value in _cohort_leaves({k: v for k, v in cohort.items() if k not in COHORT_FIELDS}, "fleet."):
+        _set_path(raw, path, copy.deepcopy(value))
+    return raw
+
+
+def _check_cohorts(v: dict[str, Any]) -> None:
+    """The cohorts' shares add to 1 and each cohort's values are a valid fleet."""
+    cohorts = v["fleet"]["cohorts"]
+    if not cohorts:
+        return
+    total = math.fsum(c["share"] for c in cohorts)
+    if abs(total - 1.0) > 1e-9:
+        raise ScenarioError(f"fleet.cohorts: the shares add to {total:.10g}; allowed: shares that add to 1")
+    if v["fleet"]["robotaxi"]["vehicles"] and any(c["profile"] == ROBOTAXI for c in cohorts):
+        raise ScenarioError(f"fleet.robotaxi.vehicles = {v['fleet']['robotaxi']['vehicles']!r}: allowed: 0 when a "
+                            "cohort has profile = 'robotaxi' (its share of fleet.vehicles gives the robotaxis)")
+    batched = v["fleet"]["chip"]["serving"] == "batched"
+    for c in cohorts:
+        try:
+            cohort = resolve(cohort_values(v, c))
+        except ScenarioError as exc:
+            raise ScenarioError(f"[[fleet.cohorts]] {quote(c['name'])}: {exc}") from None
+        if batched and cohort["fleet.model.preset"] != v["fleet"]["model"]["preset"]:
+            raise ScenarioError(f"[[fleet.cohorts]] {quote(c['name'])}: model.preset = "
+                                f"{quote(cohort['fleet.model.preset'])}: allowed: the fleet's model "
+                                f"({quote(v['fleet']['model']['preset'])}) with fleet.chip.serving = 'batched', where "
+                                "jobs name the model they need (workload.<class>.model)")
 
 
 # ---------------------------------------------------------------- questions the studies ask of a scenario

@@ -53,6 +53,8 @@ from sim.settings import (
 YEAR_MIN, YEAR_MAX = 1900, 2200
 #: largest value of an hours24 entry (shares are normalised; this keeps their sum finite)
 HOURS24_MAX = 1e6
+#: the most cohorts a fleet may have (each builds its own vehicle specs and recorder)
+MAX_COHORTS = 64
 #: built-in tariff names (a tariff key may also name a .toml or .json tariff file)
 TARIFF_NAMES = tuple(sorted(TARIFFS))
 
@@ -97,6 +99,9 @@ class Key:
             return "'' (none) or the path of an existing .epw weather file"
         if self.kind == "table":
             return "a table"
+        if self.kind == "cohorts":
+            return (f"a list of at most {MAX_COHORTS} tables, each with a name, a share (0 to 1; the shares add to 1), "
+                    "an optional profile ('personal' or 'robotaxi') and per-car fleet keys")
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "str":
@@ -225,6 +230,10 @@ KEYS: tuple[Key, ...] = (
     *spec_keys("fleet.robotaxi", RobotaxiFleet, fields=("capacity_wh", "driving_wh_per_km", "plug_below_soc",
                                                         "ready_soc")),
     *spec_keys("fleet.robotaxi.depot", DepotSpec),
+    Key("fleet.cohorts", "cohorts", [], "a mixed fleet: [[fleet.cohorts]] tables, each a share of fleet.vehicles with "
+        "its name, profile ('personal' or 'robotaxi') and its own values of fleet keys (chip, model, battery, "
+        "charger, vehicle, itinerary, robotaxi duty cycle, opt-in and the other per-car shares); see "
+        "docs/cohorts.md. Empty: one fleet"),
     # ------------------------------------------------------------------ workload
     *spec_keys("workload", WorkloadSpec),
     *spec_keys("workload.interactive", InteractiveParams, fields=("rate_per_s",)),
@@ -276,6 +285,8 @@ def reference_markdown() -> str:
             shown = f'"{d}"'
         elif isinstance(d, dict):
             shown = "{}"
+        elif isinstance(d, list):
+            shown = "none"
         else:
             shown = f"{d:g}" if isinstance(d, float) else str(d)
         lines.append(f"| `{k.path}` | {shown} | {k.allowed()} | {k.doc} |")

@@ -105,6 +105,13 @@ class Recorder:
         self.t_open = t_s
         return duration, integrals, counts
 
+    def add_closed(self, integrals: Sequence[float]) -> None:
+        """Add another recorder's closed-interval ``integrals`` (unit*s, one per named level) to this
+        one's totals: a fleet's totals over the recorders of its cohorts."""
+        total = self._total
+        for i, a in enumerate(integrals):
+            total[i] += a
+
     def totals(self) -> dict[str, float]:
         """Integral of every level from t0 to the end of the last closed interval (unit*s)."""
         return dict(zip(self.level_names, self._total))

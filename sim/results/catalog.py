@@ -17,6 +17,7 @@ import re
 from typing import NamedTuple
 
 from sim.results.schema import (
+    COHORTS,
     ENERGY_CATEGORIES,
     JOB_CLASSES,
     JOBS,
@@ -349,6 +350,31 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "`grid.carbon_price_usd_per_tonne`"),
     Entry("comparison.ratio_fleet_to_datacenter.{kwh,co2,usd}", "ratio", "fleet over data center per million "
           "tokens: energy, CO2, cost; null where the data center's figure is 0 or null"),
+    # by cohort
+    Entry("cohorts[].name", "", "the cohort's name (`[[fleet.cohorts]]`); without cohorts `fleet` for the personal "
+          "cars and `robotaxi` for the robotaxis"),
+    Entry("cohorts[].profile", "", "`personal` or `robotaxi`"),
+    Entry("cohorts[].share", "share (0..1)", "its share of `fleet.vehicles`; null without `[[fleet.cohorts]]`"),
+    Entry("cohorts[].{chip,model}", "", "its chip and model presets (`fleet.chip.preset`, `fleet.model.preset`)"),
+    Entry("cohorts[].battery_kwh", "kWh", "its cars' pack; null for a cohort of no simulated car"),
+    Entry("cohorts[].vehicles_simulated", "vehicles", "its simulated cars (the shares apportioned by largest "
+          "remainder)"),
+    Entry("cohorts[].vehicles_represented", "vehicles", "the real cars they stand for"),
+    Entry("cohorts[].opted_in", "vehicles", f"of them, opted in ({_WEIGHTED})"),
+    Entry("cohorts[].nameplate_gw", "GW", f"its chips at full power ({_WEIGHTED})"),
+    Entry("cohorts[].available_gw", "GW", "mean full-load chip power of its online cars"),
+    Entry("cohorts[].available_share", "share (0..1)", "available over nameplate; null without chips"),
+    Entry("cohorts[].utilization", "share (0..1)", "its busy over online chip slot-seconds; null with none online"),
+    Entry("cohorts[].trips", "count", f"trips driven ({_WEIGHTED})"),
+    Entry("cohorts[].km", "km", f"distance driven ({_WEIGHTED})"),
+    Entry("cohorts[].{grid_kwh,driving_kwh,inference_kwh}", "kWh", f"grid import, driving and inference energy "
+          f"({_WEIGHTED})"),
+    Entry("cohorts[].{cost_usd,payout_usd}", "$", f"its grid energy's cost and its owners' payouts ({_WEIGHTED})"),
+    Entry("cohorts[].co2_kg", "kg CO2", f"CO2 of its grid energy ({_WEIGHTED})"),
+    Entry("cohorts[].jobs_completed", "count", f"jobs its cars completed ({_SIMULATED})"),
+    Entry("cohorts[].tokens_served", "tokens", f"prompt and output tokens of those jobs ({_SIMULATED})"),
+    Entry("cohorts[].inference_kwh_per_million_tokens", "kWh/million tokens", "its simulated cars' inference "
+          "energy per million tokens they served; null without any"),
 )
 
 _COUNTS_PER_INTERVAL = "in the interval (the simulated workload, not scaled)"
@@ -424,6 +450,7 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
     ),
     VEHICLES: (
         Entry("vehicle_id", "", "vehicle number"),
+        Entry("cohort", "", "its cohort's name (`cohorts[].name` of the summary)"),
         Entry("profile", "", "`personal` or `robotaxi`"),
         Entry("weight", "vehicles", "real vehicles this one stands for, `fleet.weight`"),
         Entry("opted_in", "", "true when the owner opted in to serve inference"),
@@ -468,6 +495,18 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("plugged", "vehicles", "mean number of cars plugged in at its stalls"),
         Entry("waiting", "vehicles", "mean number of cars waiting for a stall"),
     ),
+    COHORTS: (
+        Entry("t_s", "s", "end of the sample interval, seconds since the start"),
+        Entry("time", "", "the same instant: local ISO 8601 date-time with its UTC offset"),
+        Entry("cohort", "", "the cohort's name"),
+        *(Entry(state, "vehicles", f"mean number of the cohort's represented vehicles {meaning}")
+          for state, meaning in VEHICLE_STATES.items()),
+        Entry("utilization", "share (0..1)", "the cohort's busy over online chip slot-seconds"),
+        Entry("available_inference_w", "W", "mean full-load chip power of its online vehicles"),
+        Entry("power_w_<category>", "W", "its mean power of the energy category (load side)"),
+        Entry("grid_w", "W", "its mean draw from the grid"),
+        Entry("battery_w", "W", "its mean net battery power (positive: charging)"),
+    ),
     SERVING: (
         Entry("kind", "", "`model`: the chip's decode steps at that batch for the run's mean request; `visited`: "
               "a batch size the run decoded at; `measured`: a published end-to-end measurement, prefills included "
@@ -510,6 +549,8 @@ _TABLE_INTROS = {
     JOBS: "One row per job.",
     VEHICLES: "One row per simulated vehicle; its figures are its own, not scaled by its weight.",
     SITES: "Robotaxi runs only: one row per sample interval at the depot.",
+    COHORTS: "A fleet of more than one cohort only: one row per cohort and sample interval, the levels of "
+             "`timeseries.csv` for that cohort's cars (they add up to the fleet's).",
     SERVING: "Batched serving only (`fleet.chip.serving = \"batched\"`): one row per operating point.",
 }
 

@@ -14,6 +14,7 @@ from fleet.chip import H100_LLAMA_3_1_8B_BF16
 from fleet.jobs import CLASS_NAMES, COMPLETED, INTERACTIVE_CLASS, OUTCOME_NAMES, OVERFLOW
 from fleet.residency import DOWNLOADED, FROM_STORAGE
 from sim import __version__
+from sim.results.cohorts import cohort_summary, cohort_timeseries
 from sim.results.metrics import (
     attribute,
     checks,
@@ -29,17 +30,17 @@ from sim.scenario import build_spec
 
 
 # ---------------------------------------------------------------------------------- assembly
-def _timeseries(sim) -> pd.DataFrame:
+def level_columns(rows: list[tuple], clock) -> pd.DataFrame:
+    """The recorder's sampled rows ``(t0, t1, integrals, counts, ...)`` as the time series' level
+    columns: mean vehicles per state, utilization, available inference power and the powers (W)."""
     idx = {name: i for i, name in enumerate(ch.LEVELS)}
-    rows = sim.series
     t0 = np.array([r[0] for r in rows])
     t1 = np.array([r[1] for r in rows])
     dur = t1 - t0
     integ = np.array([r[2] for r in rows]).reshape(len(rows), len(ch.LEVELS))
-    counts = np.array([r[3] for r in rows], dtype=np.float64).reshape(len(rows), len(ch.COUNTERS))
     mean = integ / dur[:, None]
     df = pd.DataFrame({"t_s": t1})
-    df["time"] = [sim.clock.to_datetime(t).isoformat() for t in t1]
+    df["time"] = [clock.to_datetime(t).isoformat() for t in t1]
     for name in ("driving", "parked", "available", "serving", "charging", "plugged", "offline_opted_out",
                  "offline_no_connection", "offline_low_battery"):
         df[name] = mean[:, idx[name]]
@@ -51,6 +52,19 @@ def _timeseries(sim) -> pd.DataFrame:
         df[f"power_w_{cat}"] = mean[:, idx[f"power_w_{cat}"]]
     df["grid_w"] = mean[:, idx["grid_w"]]
     df["battery_w"] = mean[:, idx["battery_w"]]
+    return df
+
+
+def _timeseries(sim) -> pd.DataFrame:
+    idx = {name: i for i, name in enumerate(ch.LEVELS)}
+    rows = sim.series
+    t0 = np.array([r[0] for r in rows])
+    t1 = np.array([r[1] for r in rows])
+    dur = t1 - t0
+    integ = np.array([r[2] for r in rows]).reshape(len(rows), len(ch.LEVELS))
+    counts = np.array([r[3] for r in rows], dtype=np.float64).reshape(len(rows), len(ch.COUNTERS))
+    mean = integ / dur[:, None]
+    df = level_columns(rows, sim.clock)
     edges = np.concatenate([t0[:1], t1]) if len(t1) else np.array([0.0])
     df["price_usd_per_kwh"] = sim.price.means_over(edges) if len(t1) else []
     df["carbon_g_per_kwh"] = sim.carbon.means_over(edges) if len(t1) else []
@@ -197,6 +211,7 @@ def _vehicles(sim) -> pd.DataFrame:
     vs = sim.vehicles
     df = pd.DataFrame({
         "vehicle_id": [v.vid for v in vs],
+        "cohort": np.array([c.name for c in sim.cohorts], dtype=object)[sim.cohort_of],
         "profile": [v.spec.profile for v in vs],
         "weight": [v.weight for v in vs],
         "opted_in": [v.opted_in for v in vs],
@@ -241,12 +256,17 @@ def _availability(sim, totals: dict[str, float]) -> dict[str, Any]:
     over a clock hour from the start (samples grouped by the hour they start in).
     """
     horizon = sim.horizon_s
-    chip_w = {id(v.spec): v.spec.chip.active_w for v in sim.vehicles}
-    nameplate_w = sum(v.weight * chip_w[id(v.spec)] for v in sim.vehicles)
-    mean_chip_w = nameplate_w / sum(v.weight for v in sim.vehicles)
+    nameplate_w = sum(v.weight * v.spec.chip.active_w for v in sim.vehicles)
+    # each cohort's cars have one chip: its lost car-seconds at its chips' power (the fleet's alone
+    # when it is one cohort)
+    parts = []
+    for k, rec in enumerate(sim.cohort_recs or [sim.rec]):
+        cars = [v for v, of in zip(sim.vehicles, sim.cohort_of) if of == k] if sim.cohort_recs else sim.vehicles
+        weight = sum(v.weight for v in cars)
+        parts.append((rec.totals(), sum(v.weight * v.spec.chip.active_w for v in cars) / weight if weight else 0.0))
 
-    def gw(car_s: float) -> float:
-        return car_s / horizon * mean_chip_w / 1e9
+    def gw(level: str) -> float:
+        return sum(t[level] * chip_w for t, chip_w in parts) / horizon / 1e9
 
     idx = ch.LEVELS.index("online_chip_w")
     hourly: dict[int, list[float]] = {}
@@ -262,10 +282,10 @@ def _availability(sim, totals: dict[str, float]) -> dict[str, Any]:
         "available_share": avg_w / nameplate_w if nameplate_w else None,
         "peak_hour_available_gw": peak_w / 1e9,
         "lost_gw": {
-            "driving": gw(totals["driving"]),
-            "opted_out": gw(totals["offline_opted_out"]),
-            "no_connection": gw(totals["offline_no_connection"]),
-            "low_battery": gw(totals["offline_low_battery"]),
+            "driving": gw("driving"),
+            "opted_out": gw("offline_opted_out"),
+            "no_connection": gw("offline_no_connection"),
+            "low_battery": gw("offline_low_battery"),
         },
         "note": "charging does not take a car offline: plugged cars serve while they charge",
     }
@@ -464,4 +484,23 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     summary["availability"] = _availability(sim, totals)
     summary["robotaxi"] = _robotaxi(sim, veh)
     summary["comparison"] = _comparison(sim, jobs, veh, attribution)
-    return Results(summary, ts, jobs, veh, sc, _sites(sim), _serving_points(sim, jobs))
+    summary["cohorts"] = _cohorts(sim, veh, totals)
+    cohort_ts = None
+    if sim.cohort_recs:
+        cohort_ts = cohort_timeseries([c.name for c in sim.cohorts],
+                                      [level_columns(rows, sim.clock) for rows in sim.cohort_series])
+    return Results(summary, ts, jobs, veh, sc, _sites(sim), _serving_points(sim, jobs), cohort_ts)
+
+
+def _cohorts(sim, veh: pd.DataFrame, totals: dict[str, float]) -> list[dict[str, Any]]:
+    """Each cohort's cars, chips, available power, energy, cost and tokens (see :func:`cohort_summary`)."""
+    per_cohort = [rec.totals() for rec in sim.cohort_recs] or [totals]
+    out = []
+    for k, (c, t) in enumerate(zip(sim.cohorts, per_cohort)):
+        cars = [v for v, of in zip(sim.vehicles, sim.cohort_of) if of == k]
+        spec = cars[0].spec if cars else None
+        out.append(cohort_summary(
+            c.name, c.profile, c.share if sim.scenario["fleet.cohorts"] else None, c.scenario["fleet.chip.preset"],
+            c.scenario["fleet.model.preset"], spec.battery.capacity_wh / WH_PER_KWH if spec else None,
+            sum(v.weight * v.spec.chip.active_w for v in cars), veh[veh["cohort"] == c.name], t, sim.horizon_s))
+    return out

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.publish import publish_folder
-from sim.results.schema import JOBS, SCENARIO, SERVING, SITES, SUMMARY, TIMESERIES, VEHICLES, Results
+from sim.results.schema import COHORTS, JOBS, SCENARIO, SERVING, SITES, SUMMARY, TIMESERIES, VEHICLES, Results
 from sim.scenario import resolve
 
 
@@ -49,6 +49,8 @@ def write_results(results: Results, out_dir: str | Path,
             results.sites.to_csv(tmp / SITES, index=False, lineterminator="\n")
         if results.serving is not None:
             results.serving.to_csv(tmp / SERVING, index=False, lineterminator="\n")
+        if results.cohorts is not None:
+            results.cohorts.to_csv(tmp / COHORTS, index=False, lineterminator="\n")
         if before_publish is not None:
             before_publish(tmp)
 
@@ -88,4 +90,5 @@ def load_results(folder: str | Path) -> Results:
         scenario,
         pd.read_csv(f / SITES) if (f / SITES).exists() else None,
         pd.read_csv(f / SERVING) if (f / SERVING).exists() else None,
+        pd.read_csv(f / COHORTS) if (f / COHORTS).exists() else None,
     )

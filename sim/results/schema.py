@@ -35,6 +35,9 @@ SITES = "sites.csv"
 SERVING = "serving.csv"  # batched serving: the chip's curve, the points the run visited, measurements
 
 
+COHORTS = "cohorts.csv"  # a fleet of several cohorts: each cohort's sampled levels
+
+
 WH_PER_KWH = 1000.0
 FIGURES = "figures"  # folder of the PNG figures
 REPORT = "report.html"
@@ -60,6 +63,7 @@ class Results:
     scenario: Scenario
     sites: pd.DataFrame | None = None  # the depot's sampled draw, plugged and waiting cars (robotaxi runs)
     serving: pd.DataFrame | None = None  # batched serving's operating points (SERVING)
+    cohorts: pd.DataFrame | None = None  # each cohort's sampled levels, when there are several (COHORTS)
 
     def metric(self, dotted: str) -> Any:
         """A summary value by dotted path, e.g. ``jobs.latency_s.p95``."""

@@ -406,6 +406,24 @@ def _table_values() -> st.SearchStrategy:
     return st.lists(st.tuples(st.one_of(st.sampled_from(PARAM_NAMES), st.text(max_size=8)), leaf), max_size=3).map(dict)
 
 
+def _cohort_values() -> st.SearchStrategy:
+    """[[fleet.cohorts]] lists: good and bad names, shares, profiles and fleet keys (flat or nested)."""
+    from sim.scenario import COHORT_KEYS
+
+    leaf = st.one_of(st.integers(-10, 10), st.floats(allow_nan=False), st.text(max_size=5), st.booleans(),
+                     st.sampled_from(["hw3", "ai5_claimed", "llama-3.2-1b-q4", "l1"]))
+    key = st.one_of(st.sampled_from([k[len("fleet."):] for k in COHORT_KEYS]),
+                    st.sampled_from(["vehicles", "weight", "chip.serving", "storage.models_gb", "cohorts"]),
+                    st.text(max_size=8))
+    cohort = st.builds(
+        lambda name, share, profile, keys: {"name": name, "share": share, **({"profile": profile} if profile else {}),
+                                            **dict(keys)},
+        st.one_of(st.from_regex(r"[a-z]{1,6}", fullmatch=True), TEXTS), st.one_of(st.floats(-1, 2), leaf),
+        st.sampled_from(["", "personal", "robotaxi", "taxi"]), st.lists(st.tuples(key, leaf), max_size=3))
+    return st.one_of(st.lists(cohort, max_size=3), st.builds(lambda c: [dict(c, share=1.0)], cohort),
+                     st.lists(st.one_of(leaf, cohort), max_size=2))
+
+
 def values_for(key: Key) -> st.SearchStrategy:
     """Values for scenario key ``key``: right and wrong types, bounds, extremes, odd text."""
     kind = key.kind
@@ -432,6 +450,8 @@ def values_for(key: Key) -> st.SearchStrategy:
         own = _hours24_values()
     elif kind == "table":
         own = _table_values()
+    elif kind == "cohorts":
+        own = _cohort_values()
     else:  # pragma: no cover - a new kind needs its strategy here
         raise AssertionError(f"no strategy for key kind {kind!r} ({key.path})")
     return st.one_of(own, own, WRONG_TYPES, st.sampled_from(RAW_VALUES))

@@ -15,7 +15,7 @@ from fleet.dispatcher import PREEMPTION_CAUSES
 from sim.docgen import BLOCKS, results_reference, sync
 from sim.results import catalog as cat
 from sim.results import write_results
-from sim.results.schema import JOBS, SERVING, SITES, SUMMARY, TIMESERIES, VEHICLES
+from sim.results.schema import COHORTS, JOBS, SERVING, SITES, SUMMARY, TIMESERIES, VEHICLES
 from sim.runner import run
 from sim.scenario import default_scenario, load_scenario
 
@@ -102,7 +102,7 @@ def test_every_column_is_documented_and_every_documented_column_is_written(folde
 def test_catalogue_lists_match_the_simulation():
     assert cat.PREEMPTION_CAUSES == PREEMPTION_CAUSES
     assert set(cat.VEHICLE_STATES) <= set(ch.LEVELS)
-    assert set(cat.COLUMNS) == {TIMESERIES, JOBS, VEHICLES, SITES, SERVING}
+    assert set(cat.COLUMNS) == {TIMESERIES, JOBS, VEHICLES, SITES, SERVING, COHORTS}
 
 
 def test_every_entry_has_a_unit_from_the_known_set_and_a_meaning():

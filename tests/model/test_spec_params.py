@@ -111,8 +111,10 @@ def test_parameter_fields_of_mixed_specs_are_keys_in_field_order(prefix):
 
 
 # ---------------------------------------------------------------- every key is a spec field
+#: the keys written by hand: the preset selectors, and the cohort list (tables of other fleet keys, checked by
+#: sim.scenario against those keys)
 PRESET_SELECTORS = {"fleet.chip.preset", "fleet.charger.preset", "fleet.model.preset", "fleet.network.home.preset",
-                    "fleet.network.away.preset"}
+                    "fleet.network.away.preset", "fleet.cohorts"}
 
 
 def _generated() -> list:
@@ -123,7 +125,7 @@ def _generated() -> list:
 
 
 def test_every_key_but_the_preset_selectors_is_generated_from_a_spec_field():
-    """No key is written by hand: each one (but the two preset selectors) equals, in every part
+    """No key is written by hand: each one (but the preset selectors and the cohort list) equals, in every part
     (path, kind, default, doc, bounds, choices), the key of one field of a registered spec."""
     generated = _generated()
     by_hand = [k.path for k in KEYS if k.path not in PRESET_SELECTORS and k not in generated]
