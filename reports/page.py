@@ -133,6 +133,19 @@ def fmt_sci(x: Any) -> str:
     return f"{mantissa:.2f} × 10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
+#: (divisor, unit) tables for the headline's cost (given in $) and CO₂ (given in kg), largest first
+USD_UNITS = ((1e12, "trillion $"), (1e9, "billion $"), (1e6, "million $"), (1.0, "$"))
+CO2_UNITS = tuple((div, name.replace("CO2", "CO₂")) for div, name in quantities.CO2_UNITS)
+
+
+def _in_unit(x: Any, units: tuple[tuple[float, str], ...]) -> tuple[str, str]:
+    """(value, unit) of ``x`` in the unit of ``units`` that shows it below 1,000 (the smallest at least)."""
+    if x is None:
+        return "n/a", units[-1][1]
+    div, unit = quantities.unit_for(float(x), units)
+    return fmt_num(float(x) / div), unit
+
+
 def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
     """The headline table: section names (str) and (quantity, formatted value, unit) rows."""
     g = lambda key: _get(summary, key)  # noqa: E731
@@ -175,14 +188,18 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
         ("chip-slot utilization", fmt_pct(g("utilization.mean")), "%"),
         "Energy, cost and emissions",
     ]
+    energy_keys = [f"energy_kwh.{cat}" for cat in style.ENERGY_LABELS] + [
+        "energy_kwh.inference", "energy_kwh.grid_import", "energy_kwh.battery_change"]
+    e_div, e_unit = style.energy_unit(max((abs(float(g(k))) for k in energy_keys if g(k) is not None), default=0.0))
+    kwh = lambda key: fmt_num(None if g(key) is None else float(g(key)) / e_div)  # noqa: E731
     for cat, label in style.ENERGY_LABELS.items():
-        rows.append((f"energy: {label}", fmt_num(g(f"energy_kwh.{cat}")), "kWh"))
+        rows.append((f"energy: {label}", kwh(f"energy_kwh.{cat}"), e_unit))
     rows += [
-        ("energy: inference total (chip + awake overhead)", fmt_num(g("energy_kwh.inference")), "kWh"),
-        ("grid import", fmt_num(g("energy_kwh.grid_import")), "kWh"),
-        ("battery energy change", fmt_num(g("energy_kwh.battery_change")), "kWh"),
-        ("electricity cost", fmt_num(g("cost_usd.electricity")), "$"),
-        ("CO₂ emissions", fmt_num(g("co2_kg.total")), "kg CO₂"),
+        ("energy: inference total (chip + awake overhead)", kwh("energy_kwh.inference"), e_unit),
+        ("grid import", kwh("energy_kwh.grid_import"), e_unit),
+        ("battery energy change", kwh("energy_kwh.battery_change"), e_unit),
+        ("electricity cost", *_in_unit(g("cost_usd.electricity"), USD_UNITS)),
+        ("CO₂ emissions", *_in_unit(g("co2_kg.total"), CO2_UNITS)),
         "Tokens",
         ("tokens served", fmt_int(g("tokens.served")), "tokens"),
         ("tokens generated", fmt_int(g("tokens.generated")), "tokens"),

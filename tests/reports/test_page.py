@@ -257,3 +257,18 @@ def test_page_has_no_scientific_notation(small, summary, tmp_path):
     text = _page(tmp_path, dataclasses.replace(load_results(small), summary=s))
     assert not SCIENTIFIC.findall(_visible(text))
     assert "7.30 × 10⁻¹¹" in text and "-1.00 × 10⁻⁹" in text
+
+
+def test_headline_energy_cost_and_co2_scale_with_the_fleet(small, summary, tmp_path):
+    """A fleet of 100 million cars reads in TWh, billion $ and Mt CO₂, not 4,464,653,630 kWh."""
+    s = copy.deepcopy(summary)
+    s["energy_kwh"] = {k: v * 6.0e7 for k, v in s["energy_kwh"].items()}  # grid import ~ 4 TWh
+    s["cost_usd"]["electricity"] = 1_783_563_017.0
+    s["co2_kg"]["total"] = 1_180_792_611.0
+    text = _page(tmp_path, dataclasses.replace(load_results(small), summary=s))
+    rows = {r[0]: r[1:] for r in _tables(text).tables[0][1] if len(r) == 3}
+    value, unit = rows["grid import"]
+    assert unit == "TWh" and float(value) == pytest.approx(s["energy_kwh"]["grid_import"] / 1e9, rel=1e-3)
+    assert rows["energy: driving"][1] == "TWh"  # one unit for the whole section
+    assert rows["electricity cost"] == ["1.784", "billion $"]
+    assert rows["CO₂ emissions"] == ["1.181", "Mt CO₂"]
