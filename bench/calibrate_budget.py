@@ -217,8 +217,8 @@ def check() -> bool:
         ("10x fleet (10,000 cars), no report", {"set": {"fleet.vehicles": 10_000}}, True),
         ("examples/robotaxi_depot.toml, report", {"file": "examples/robotaxi_depot.toml", "report": True}, False),
         ("examples/azure_replay.toml, report", {"file": "examples/azure_replay.toml", "report": True}, False),
-        ("examples/future_chip_weighted.toml, report", {"file": "examples/future_chip_weighted.toml",
-                                                        "report": True}, False),
+        ("examples/future_chip_million.toml, report", {"file": "examples/future_chip_million.toml",
+                                                       "report": True}, False),
     ]
     ok = True
     print(f"  {'case':<44} {'peak MiB':>9} {'estimate MiB':>13} {'ratio':>6} {'disk MiB':>9} {'est. MiB':>9} "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reports import style
+from sim.core import quantities
 from sim.results import Results
 
 REPORT = "report.html"
@@ -70,6 +71,8 @@ tr.section th { background: #f2f2f2; border-bottom: 1px solid #ccc; padding-top:
 figure { margin: 1.2em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: 0.92em; margin-top: 0.3em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+tr.total th, tr.total td { border-top: 2px solid #999; font-weight: bold; }
+table.by-class th { text-align: center; } p.note { color: #555; font-size: 0.92em; max-width: 60em; }
 """
 
 
@@ -89,25 +92,26 @@ def fmt_int(x: Any) -> str:
     return "n/a" if x is None else f"{int(round(float(x))):,}"
 
 
+def _fixed(v: float, digits: int) -> str:
+    """``v`` (finite, non-zero) to ``digits`` significant digits in fixed notation with separators."""
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(v))))
+    return f"{v:,.{decimals}f}"
+
+
 def fmt_num(x: Any, digits: int = 4) -> str:
-    """A float to ``digits`` significant digits with thousands separators (``20,846``, ``18.32``);
-    very small magnitudes in scientific notation; ``n/a`` for None."""
+    """A float to ``digits`` significant digits with thousands separators (``20,846``, ``18.32``,
+    ``0.0001115``), never in scientific notation; ``n/a`` for None."""
     if x is None:
         return "n/a"
     v = float(x)
     if not math.isfinite(v):
         return str(v)
-    if v == 0:
-        return "0"
-    if abs(v) < 1e-3:
-        return f"{v:.{digits - 1}e}"
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(v))))
-    return f"{v:,.{decimals}f}"
+    return "0" if v == 0 else _fixed(v, digits)
 
 
 def fmt_days(x: Any) -> str:
     """A number of days without trailing zeros (``3``, ``0.25``); ``n/a`` for None."""
-    return "n/a" if x is None else f"{float(x):g}"
+    return "n/a" if x is None else f"{float(x):,.6f}".rstrip("0").rstrip(".")
 
 
 def fmt_pct(x: Any) -> str:
@@ -115,9 +119,34 @@ def fmt_pct(x: Any) -> str:
     return "n/a" if x is None else f"{100.0 * float(x):.1f}"
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def fmt_sci(x: Any) -> str:
-    """A residual in scientific notation (``-1.08e-09``)."""
-    return "n/a" if x is None else f"{float(x):.3g}"
+    """A residual to three significant digits as a power of ten (``-1.08 × 10⁻⁹``, ``0``, ``12.5``)."""
+    if x is None:
+        return "n/a"
+    v = float(x)
+    if v == 0 or not math.isfinite(v) or 1e-3 <= abs(v) < 1e6:
+        return fmt_num(v, 3)
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = v / 10.0 ** exponent
+    if round(abs(mantissa), 2) >= 10.0:  # 9.996e-9 rounds up to 10.0: carry into the exponent
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    return f"{mantissa:.2f} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+#: (divisor, unit) tables for the headline's cost (given in $) and CO₂ (given in kg), largest first
+USD_UNITS = ((1e12, "trillion $"), (1e9, "billion $"), (1e6, "million $"), (1.0, "$"))
+CO2_UNITS = tuple((div, name.replace("CO2", "CO₂")) for div, name in quantities.CO2_UNITS)
+
+
+def _in_unit(x: Any, units: tuple[tuple[float, str], ...]) -> tuple[str, str]:
+    """(value, unit) of ``x`` in the unit of ``units`` that shows it below 1,000 (the smallest at least)."""
+    if x is None:
+        return "n/a", units[-1][1]
+    div, unit = quantities.unit_for(float(x), units)
+    return fmt_num(float(x) / div), unit
 
 
 def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
@@ -162,14 +191,18 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
         ("chip-slot utilization", fmt_pct(g("utilization.mean")), "%"),
         "Energy, cost and emissions",
     ]
+    energy_keys = [f"energy_kwh.{cat}" for cat in style.ENERGY_LABELS] + [
+        "energy_kwh.inference", "energy_kwh.grid_import", "energy_kwh.battery_change"]
+    e_div, e_unit = style.energy_unit(max((abs(float(g(k))) for k in energy_keys if g(k) is not None), default=0.0))
+    kwh = lambda key: fmt_num(None if g(key) is None else float(g(key)) / e_div)  # noqa: E731
     for cat, label in style.ENERGY_LABELS.items():
-        rows.append((f"energy: {label}", fmt_num(g(f"energy_kwh.{cat}")), "kWh"))
+        rows.append((f"energy: {label}", kwh(f"energy_kwh.{cat}"), e_unit))
     rows += [
-        ("energy: inference total (chip + awake overhead)", fmt_num(g("energy_kwh.inference")), "kWh"),
-        ("grid import", fmt_num(g("energy_kwh.grid_import")), "kWh"),
-        ("battery energy change", fmt_num(g("energy_kwh.battery_change")), "kWh"),
-        ("electricity cost", fmt_num(g("cost_usd.electricity")), "$"),
-        ("CO₂ emissions", fmt_num(g("co2_kg.total")), "kg CO₂"),
+        ("energy: inference total (chip + awake overhead)", kwh("energy_kwh.inference"), e_unit),
+        ("grid import", kwh("energy_kwh.grid_import"), e_unit),
+        ("battery energy change", kwh("energy_kwh.battery_change"), e_unit),
+        ("electricity cost", *_in_unit(g("cost_usd.electricity"), USD_UNITS)),
+        ("CO₂ emissions", *_in_unit(g("co2_kg.total"), CO2_UNITS)),
         "Tokens",
         ("tokens served", fmt_int(g("tokens.served")), "tokens"),
         ("tokens generated", fmt_int(g("tokens.generated")), "tokens"),
@@ -223,6 +256,175 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
     return rows
 
 
+# ---------------------------------------------------------------------------------- economics
+DASH = "—"  # a figure the summary does not have (older folders, slots runs without token timing, no jobs)
+
+
+def fmt_usd(x: Any) -> str:
+    """US dollars as :func:`sim.core.quantities.usd` writes them (``$0.00``, ``$9.86``, ``$7,314``,
+    ``$2.14 M``, ``$2.14 B``), and amounts below a dollar to three significant digits (``$0.0341``);
+    an em dash for None."""
+    if x is None:
+        return DASH
+    v = float(x)
+    if not math.isfinite(v):
+        return str(v)
+    if 0 < abs(v) < 1.0:
+        return f"{'-' if v < 0 else ''}${_fixed(abs(v), 3)}"
+    return quantities.usd(round(v, 2) if abs(v) < 1e6 else v)  # $99.999 is written $100, not $100.00
+
+
+def fmt_sig(x: Any, digits: int = 3) -> str:
+    """A number to ``digits`` significant digits, thousands separators, no scientific notation; an em
+    dash for None or NaN."""
+    if x is None or not math.isfinite(float(x)):
+        return DASH
+    return "0" if float(x) == 0 else _fixed(float(x), digits)
+
+
+def fmt_share(x: Any) -> str:
+    """A fraction (0..1) as ``76.2 %``; an em dash for None."""
+    return DASH if x is None else f"{100.0 * float(x):.1f} %"
+
+
+def fmt_index(x: Any) -> str:
+    """An index in 0..1 (a Gini coefficient) with three decimals; an em dash for None."""
+    return DASH if x is None else f"{float(x):.3f}"
+
+
+def represented_per_simulated(summary: dict[str, Any]) -> float:
+    """Real cars per simulated car (``fleet.weight``): 1 when the summary does not say."""
+    simulated, represented = _get(summary, "fleet.vehicles_simulated"), _get(summary, "fleet.vehicles_represented")
+    return float(represented) / float(simulated) if simulated and represented else 1.0
+
+
+def cost_parts(summary: dict[str, Any]) -> list[tuple[str, float | None]]:
+    """The parts of the run's cost for the represented fleet, (label, US $), in the page's order.
+
+    Electricity, carbon price and owner payouts are ``cost_usd``'s; the depot's demand charges and the
+    overflow data center's electricity join when the run has them. Those two are booked for the simulated
+    depot and workload, so a represented fleet's are scaled by its weight (real cars per simulated car).
+    """
+    g = lambda key: _get(summary, key)  # noqa: E731
+    scale = represented_per_simulated(summary)
+    factor = f"{round(scale):,}" if scale == round(scale) else fmt_num(scale)
+    scaled = "" if scale == 1.0 else f", × {factor} for the represented fleet"
+    parts: list[tuple[str, float | None]] = [
+        ("grid electricity at the tariff", g("cost_usd.electricity")),
+        ("carbon price on the grid CO₂", g("cost_usd.carbon")),
+        ("owner payouts", g("cost_usd.owner_payouts")),
+    ]
+    demand = g("robotaxi.depot.demand_charge_usd")
+    if demand is not None:
+        parts.append((f"depot demand charges (its monthly bills on peak draw){scaled}", float(demand) * scale))
+    overflow = g("overflow.cost_usd")
+    if g("overflow") is not None:
+        parts.append((f"overflow data center's electricity{scaled}",
+                      None if overflow is None else float(overflow) * scale))
+    return parts
+
+
+def cost_table_html(summary: dict[str, Any]) -> str:
+    """The cost table: each part, its share of the total, and the total (the sum of the parts)."""
+    parts = cost_parts(summary)
+    known = [v for _, v in parts if v is not None]
+    total = sum(known) if len(known) == len(parts) else None
+    e = html.escape
+    out = ['<table class="cost">', "<tr><th>cost of the run</th><th>US $</th><th>share of total</th></tr>"]
+    for label, value in parts:
+        share = None if value is None or not total else value / total
+        out.append(f'<tr><td>{e(label)}</td><td class="num">{e(fmt_usd(value))}</td>'
+                   f'<td class="num">{e(fmt_share(share))}</td></tr>')
+    out.append(f'<tr class="total"><th>total</th><td class="num">{e(fmt_usd(total))}</td>'
+               f'<td class="num">{e(fmt_share(1.0 if total else None))}</td></tr>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def economics_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
+    """Cost per million generated tokens and the owners' side: payouts per car and month, fairness."""
+    g = lambda key: _get(summary, key)  # noqa: E731
+    per_m = "comparison.fleet.usd_breakdown_per_million_tokens"
+    rows: list[tuple[str, str, str] | str] = [
+        "Per million generated tokens: inference only (chips, awake cars, owner payouts; simulated cars)",
+        ("fleet: total", fmt_usd(g("comparison.fleet.usd_per_million_tokens")), "per million tokens"),
+        ("fleet: inference electricity", fmt_usd(g(f"{per_m}.electricity")), "per million tokens"),
+        ("fleet: carbon price", fmt_usd(g(f"{per_m}.carbon")), "per million tokens"),
+        ("fleet: owner payouts", fmt_usd(g(f"{per_m}.owner_payouts")), "per million tokens"),
+        ("data center, same tokens", fmt_usd(g("comparison.datacenter.usd_per_million_tokens")),
+         "per million tokens"),
+        "Owners: payouts and fairness",
+        ("payout scheme", str(g("fairness.payout_scheme") or DASH), ""),
+        ("opted-in owners (simulated cars)", fmt_int(g("fairness.owners_opted_in"))
+         if g("fairness.owners_opted_in") is not None else DASH, "owners"),
+        ("payout per opted-in car", fmt_usd(g("fairness.payout_usd_per_owner_month")), "per month"),
+        ("payout per opted-in car over the run: p10 / p50 / p90",
+         " / ".join(fmt_usd(g(f"fairness.payout_usd_per_owner.{q}")) for q in ("p10", "p50", "p90")), ""),
+        ("opted-in cars that served at least one token", fmt_share(g("fairness.owners_served_share")), ""),
+        ("Gini coefficient of tokens served (0 equal, 1 one car served all)",
+         fmt_index(g("fairness.gini_tokens_served")), "index"),
+        ("Gini coefficient of payouts", fmt_index(g("fairness.gini_payout")), "index"),
+    ]
+    return rows
+
+
+# ---------------------------------------------------------------------------------- latency per class
+#: (summary key under jobs.by_class.<class>, column group title); each group shows p50, p95 and p99
+TIMING_GROUPS = (("ttft_s", "time to first token"), ("tpot_s", "time per output token"),
+                 ("latency_s", "latency, arrival to last token"))
+PERCENTILES = ("p50", "p95", "p99")
+
+
+def timing_unit(values: Iterable[Any]) -> tuple[float, str]:
+    """(divisor, unit) for durations given in s: ms when every known value is below 1 s, else s."""
+    known = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
+    return (1e-3, "ms") if known and max(known) < 1.0 else (1.0, "s")
+
+
+def class_latency_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The per-class table: group headers (``title (unit)``, one per timing group) and one row per
+    job class in the summary (class, arrived, completed, dropped[, overflowed], SLO attainment, then
+    p50/p95/p99 of each timing group). Missing figures are em dashes."""
+    by_class = _get(summary, "jobs.by_class") or {}
+    overflow = _get(summary, "overflow") is not None
+    units = {key: timing_unit(_get(c, f"{key}.{q}") for c in by_class.values() if isinstance(c, dict)
+                              for q in PERCENTILES) for key, _ in TIMING_GROUPS}
+    headers = [f"{title} ({units[key][1]})" for key, title in TIMING_GROUPS]
+    rows = []
+    for cls, c in by_class.items():
+        c = c if isinstance(c, dict) else {}
+
+        def count(key: str, c: dict = c) -> str:
+            return DASH if c.get(key) is None else fmt_int(c[key])
+
+        row = [str(cls), count("arrived"), count("completed"), count("dropped"),
+               *([count("overflowed")] if overflow else []), fmt_share(c.get("slo_attainment"))]
+        for key, _ in TIMING_GROUPS:
+            div = units[key][0]
+            for q in PERCENTILES:
+                v = _get(c, f"{key}.{q}")
+                row.append(DASH if v is None else fmt_sig(float(v) / div))
+        rows.append(row)
+    return headers, rows
+
+
+def class_latency_html(summary: dict[str, Any]) -> str:
+    """The per-class table as HTML, two header rows (quantity, then p50 / p95 / p99)."""
+    e = html.escape
+    headers, rows = class_latency_table(summary)
+    if not rows:
+        return "<p>No job classes in this run.</p>"
+    counts = ["class", "jobs arrived", "completed", "dropped",
+              *(["sent to the data center"] if _get(summary, "overflow") is not None else []), "SLO attainment"]
+    out = ['<table class="by-class">', "<tr>", *(f'<th rowspan="2">{e(h)}</th>' for h in counts),
+           *(f'<th colspan="{len(PERCENTILES)}">{e(h)}</th>' for h in headers), "</tr>",
+           "<tr>", *(f"<th>{q}</th>" for _ in headers for q in PERCENTILES), "</tr>"]
+    for row in rows:
+        out.append(f"<tr><td>{e(row[0])}</td>" + "".join(f'<td class="num">{e(v)}</td>' for v in row[1:]) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------------------------- html
 def _table(rows: Iterable[tuple[str, str, str] | str]) -> str:
     e = html.escape
@@ -249,6 +451,33 @@ def _figure_html(folder: Path, path: Path) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
+def economics_html(summary: dict[str, Any]) -> list[str]:
+    """The economics section: cost parts and total, cost per million tokens, owners and fairness."""
+    days = fmt_days(_get(summary, "run.days"))
+    cars = _get(summary, "fleet.vehicles_represented")
+    return [
+        '<h2 id="economics">Economics</h2>',
+        f'<p class="note">What the run cost over its {html.escape(days)} simulated '
+        f'{"day" if days == "1" else "days"}, for the '
+        f"{html.escape(fmt_int(cars) if cars is not None else DASH)} cars it represents. Money is in US dollars: "
+        "cents below $100, whole dollars below a million, then millions (M), billions (B), trillions (T) "
+        "to three significant digits.</p>",
+        cost_table_html(summary),
+        _table(economics_rows(summary)),
+    ]
+
+
+def class_latency_section(summary: dict[str, Any]) -> list[str]:
+    """The per-class latency section: the table and what its columns count."""
+    return [
+        '<h2 id="latency-by-class">Latency per job class</h2>',
+        '<p class="note">Times are of the jobs completed on vehicles (percentiles p50, p95, p99); SLO '
+        "attainment counts dropped jobs as misses. A dash: the run has no such figure (no completed jobs of "
+        "the class, or no token timing).</p>",
+        class_latency_html(summary),
+    ]
+
+
 def write_page(folder: str | Path, results: Results, figure_paths: Iterable[Path]) -> Path:
     """Write ``folder/report.html`` (headline table, figures, resolved scenario); return its path."""
     f = Path(folder)
@@ -269,6 +498,8 @@ def write_page(folder: str | Path, results: Results, figure_paths: Iterable[Path
         f'<p class="meta">{html.escape(meta)}</p>',
         "<h2>Headline metrics</h2>",
         _table(headline_rows(s)),
+        *economics_html(s),
+        *class_latency_section(s),
         "<h2>Figures</h2>",
         *(_figure_html(f, Path(p)) for p in figure_paths),
         "<h2>Scenario (fully resolved)</h2>",

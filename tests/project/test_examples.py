@@ -1,12 +1,15 @@
-"""Every example scenario runs (shortened) and keeps its books; the Azure replay runs end to end."""
+"""Every example scenario runs (shortened), keeps its books and does what its comment says; the Azure
+replay runs end to end."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from sim.results import Results
 from sim.runner import run
-from sim.scenario import load_scenario
+from sim.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
@@ -17,6 +20,74 @@ NEEDS_SHARED = {"azure_replay.toml"}
 def test_there_are_examples():
     assert {p.name for p in EXAMPLES} >= {"default.toml", "azure_replay.toml", "plugged_first.toml",
                                           "staying_longest.toml", "supermarket.toml"}
+
+
+# ------------------------------------------------------------------------- what each comment claims
+# Checked on the shortened run of test_example_runs (at most 0.1 days and 300 personal cars).
+def _future_chip_million(sc: Scenario, res: Results) -> None:
+    """Each simulated car stands for 500 (fleet totals scaled, jobs not); about one car in ten holds a
+    job, yet under 1 % of the chips' slots are busy, and idle draw is some 98 % of the chip's energy."""
+    s = res.summary
+    assert sc["fleet.weight"] == 500 and sc["dispatch.policy"] == "least_loaded"
+    assert s["fleet"]["vehicles_represented"] == 500 * s["fleet"]["vehicles_simulated"]
+    grid_kwh = float((res.vehicles["grid_wh"] * res.vehicles["weight"]).sum()) / 1000.0
+    assert s["energy_kwh"]["grid_import"] == pytest.approx(grid_kwh, rel=1e-9)
+    assert s["energy_kwh"]["grid_import"] > 400 * res.vehicles["grid_wh"].sum() / 1000.0
+    assert 0.05 < s["fleet"]["mean_state_share"]["serving"] < 0.2
+    assert s["utilization"]["mean"] < 0.01
+    e = s["energy_kwh"]
+    assert e["inference_idle"] / (e["inference_idle"] + e["inference_active"]) > 0.95
+
+
+def _musk_100gw(sc: Scenario, res: Results) -> None:
+    """The chips' nameplate is cars x 1 kW, split into available power and what driving, opting out,
+    no connection and low batteries take (half the owners opt in); under 1 % of the slots are busy."""
+    s, a = res.summary, res.summary["availability"]
+    cars = s["fleet"]["vehicles_simulated"] * sc["fleet.weight"]
+    assert s["fleet"]["vehicles_represented"] == cars
+    assert a["nameplate_gw"] == pytest.approx(cars * 1e3 / 1e9, rel=1e-12)
+    assert a["available_gw"] + sum(a["lost_gw"].values()) == pytest.approx(a["nameplate_gw"], rel=1e-9)
+    assert 0.3 < a["lost_gw"]["opted_out"] / a["nameplate_gw"] < 0.7
+    assert 0.0 < a["available_gw"] < a["nameplate_gw"]
+    assert s["utilization"]["mean"] < 0.01
+
+
+def _two_models(sc: Scenario, res: Results) -> None:
+    """Chat on Llama-3.2-3B, batch work units on Llama-3.1-8B, both on the cars' chips."""
+    models = {m["name"]: m for m in res.summary["serving"]["models"]}
+    by_class = res.summary["jobs"]["by_class"]
+    assert list(models) == ["llama-3.2-3b-q4", "llama-3.1-8b-q4"]
+    assert models["llama-3.2-3b-q4"]["arrived"] == by_class["interactive"]["arrived"] > 0
+    assert models["llama-3.1-8b-q4"]["arrived"] == by_class["batch"]["arrived"]
+
+
+def _h100_vs_ai5(sc: Scenario, res: Results) -> None:
+    """Each AI5 chip runs a few sequences at once, against an H100 data center on the same model."""
+    s = res.summary
+    assert s["serving"]["mode"] == "batched" and s["serving"]["mean_batch"] > 1.5
+    assert s["comparison"]["datacenter"]["model"] == sc["fleet.model.preset"] == "llama-3.1-8b-bf16"
+
+
+def _robotaxi_depot(sc: Scenario, res: Results) -> None:
+    """200 robotaxis share one depot of 30 stalls behind a 2 MW connection, on a tariff with demand charges."""
+    depot = res.summary["robotaxi"]["depot"]
+    assert sc["fleet.robotaxi.vehicles"] == 200
+    assert depot["stalls"] == 30 and depot["cap_kw"] == 2000.0
+    assert 0.0 < depot["peak_kw"] <= depot["cap_kw"] + 1e-9
+    assert depot["demand_charge_usd"] is not None
+
+
+CLAIMS: dict[str, Callable[[Scenario, Results], None]] = {
+    "future_chip_million.toml": _future_chip_million,
+    "musk_100gw.toml": _musk_100gw,
+    "two_models.toml": _two_models,
+    "h100_vs_ai5.toml": _h100_vs_ai5,
+    "robotaxi_depot.toml": _robotaxi_depot,
+}
+
+
+def test_claims_name_existing_examples():
+    assert set(CLAIMS) <= {p.name for p in EXAMPLES}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -31,6 +102,8 @@ def test_example_runs(path):
     assert abs(s["checks"]["energy_balance_residual_kwh"]) < 1e-6 * max(1.0, s["energy_kwh"]["grid_import"])
     assert s["fleet"]["trips_impacted"] == 0
     assert s["jobs"]["arrived"] > 0
+    if path.name in CLAIMS:
+        CLAIMS[path.name](sc, res)
 
 
 def test_azure_trace_replay_end_to_end():
