@@ -178,6 +178,7 @@ def _collect(spec: TuneSpec, number: int, params: dict[str, Any], futures: Seque
         return rec
     rec.metrics = {m: statistics.fmean(r[m] for r in runs) for m in spec.metrics}
     rec.objective = math.fsum(w * rec.metrics[m] for m, w in spec.objective.items())
+    rec.replicate_objectives = tuple(math.fsum(w * r[m] for m, w in spec.objective.items()) for r in runs)
     if math.isnan(rec.objective):
         undefined = [m for m in spec.objective if math.isnan(rec.metrics[m])]
         rec.state, rec.error = FAIL, f"objective undefined: {', '.join(undefined)} null in a replicate"
