@@ -470,7 +470,7 @@ def _bar_panel(ax: Axes, tables: SweepTables, metric: str, y: np.ndarray) -> Non
     for k in np.flatnonzero(~finite):
         ax.text(low, y[k], " n/a", va="center", fontsize=8, color=NOTE_COLOR)
     ax.set_xlim(low, high)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     ax.xaxis.set_major_formatter(ReadableFormatter())
     ax.set_title(disp.text, fontsize="medium")
     ax.tick_params(axis="y", labelsize=8)
@@ -523,6 +523,7 @@ LABEL_DISTANCES = (6.0, 16.0, 30.0, 48.0, 70.0)  # points from the marker
 LABEL_ANGLES = (45, 135, -45, -135, 0, 180, 90, -90)  # degrees, first tried first
 MARKER_PX = 8.0  # points closer than this many pixels share a label (their markers overlap)
 CLEAR_PX = 14.0  # a label keeps this many pixels from the other points
+MARKER_RADIUS_PX = 5.0  # and this many from its own
 LABEL_COLOR = "#333333"
 
 
@@ -561,7 +562,7 @@ def label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Seq
         text = labels[g[0]] if len(g) == 1 else f"{len(g)} configurations here:\n" + "\n".join(labels[i] for i in g)
         color = colors[g[0]] if colors is not None and len(g) == 1 else LABEL_COLOR
         points = [Bbox.from_extents(u - r, v - r, u + r, v + r) for k, (u, v) in enumerate(px)
-                  for r in ((MARKER_PX if k in g else CLEAR_PX),)]
+                  for r in ((MARKER_RADIUS_PX if k in g else CLEAR_PX),)]
         best: tuple[float, float, float] = (math.inf, 0.0, 0.0)
         for dist, angle in ((d, a) for d in LABEL_DISTANCES for a in LABEL_ANGLES):
             dx, dy = dist * math.cos(math.radians(angle)), dist * math.sin(math.radians(angle))
