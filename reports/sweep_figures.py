@@ -10,7 +10,7 @@ and :func:`draw_all` saves them as deterministic PNGs.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,41 +19,31 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator, PercentFormatter
+from matplotlib.text import Annotation, Text
+from matplotlib.ticker import Formatter, MaxNLocator, NullLocator
+from matplotlib.transforms import Bbox
 
 from reports import style
+from sim.core import quantities
+from sim.results import catalog
 from sim.studies.sweep import load_sweep
 
 SWEEP_JSON, SWEEP_CSV, AGGREGATE_CSV, FAILURES_CSV = "sweep.json", "sweep.csv", "aggregate.csv", "failures.csv"
 STATS = ("mean", "std", "ci95_low", "ci95_high")
 MAX_BAR_METRICS = 12
+MAX_LINE_METRICS = 4
 HEADLINE_METRICS = ("jobs.slo_attainment", "jobs.latency_s.p95", "co2_kg.total", "cost_usd.total",
                     "utilization.mean", "fleet.trips_impacted", "comparison.fleet.g_co2_per_million_tokens",
                     "availability.available_gw")
 PARETO_X = ("comparison.fleet.g_co2_per_million_tokens", "co2_kg.total")  # first present is the default
 PARETO_Y = "jobs.slo_attainment"
-# Known metrics: (label, unit); a fraction (0..1) has unit "%" and is drawn as a percentage.
-METRIC_LABELS = {
-    "jobs.slo_attainment": ("SLO attainment", "%"),
-    "jobs.latency_s.p50": ("latency p50", "s"),
-    "jobs.latency_s.p95": ("latency p95", "s"),
-    "jobs.latency_s.p99": ("latency p99", "s"),
-    "co2_kg.total": ("CO₂ emissions", "kg"),
-    "cost_usd.total": ("total cost", "$"),
-    "cost_usd.electricity": ("electricity cost", "$"),
-    "utilization.mean": ("chip-slot utilization", "%"),
-    "fleet.trips_impacted": ("trips impacted", "trips"),
-    "comparison.fleet.g_co2_per_million_tokens": ("fleet CO₂ per million tokens", "g"),
-    "comparison.fleet.kwh_per_million_tokens": ("fleet energy per million tokens", "kWh"),
-    "comparison.fleet.usd_per_million_tokens": ("fleet cost per million tokens", "$"),
-    "availability.available_gw": ("available inference power", "GW"),
-    "energy_kwh.grid_import": ("grid import", "kWh"),
-}
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
            "#CCB974", "#64B5CD")
 FRONT_COLOR = "#C0392B"
 CI_COLOR = "#222222"
-
+NOTE_COLOR = "#555555"
+ZERO_CLOSE = 1.0  # an axis starts at 0 when the data's nearest value is within this many data spans of 0
+MARGIN = 0.08  # share of the data span left free on each side of a panel
 
 # ---------------------------------------------------------------------------------- tables
 @dataclass(frozen=True)
@@ -98,28 +88,142 @@ def load_tables(folder: str | Path) -> SweepTables:
     return SweepTables(f, t.meta, t.points, t.aggregate, t.failures)
 
 
-# ---------------------------------------------------------------------------------- labels
-def metric_label(metric: str, unit: str | None = None) -> str:
-    """``SLO attainment (%)`` for a known metric, else the dotted name; ``unit`` replaces the known unit."""
-    label, known = METRIC_LABELS.get(metric, (metric, ""))
-    unit = known if unit is None else unit
-    return f"{label} ({unit})" if unit else label
+# ---------------------------------------------------------------------------------- metric display
+SHARE_UNIT = "share (0..1)"  # the results catalogue's unit of a share, shown in %
+Units = tuple[tuple[float, str], ...]
 
 
-def display_scale(agg: pd.DataFrame, metric: str) -> tuple[float, str]:
-    """(factor, axis label) to draw ``metric`` with: a power in GW (``*_gw``) in the unit that shows
-    its largest mean below 1000 (kW for a small fleet); every other metric as it is (factor 1)."""
-    if not metric.endswith("_gw"):
-        return 1.0, metric_label(metric)
-    mean = pd.to_numeric(agg.get(f"{metric}.mean", pd.Series(dtype=float)), errors="coerce").to_numpy(dtype=float)
-    top = float(np.max(np.abs(mean[np.isfinite(mean)]))) if np.isfinite(mean).any() else 0.0
-    div, unit = style.power_unit(top * 1e9)
-    return 1e9 / div, metric_label(metric, unit)
+def _count_units(noun: str) -> Units:
+    """Counts of ``noun`` from trillions down: ``(1e6, "million tokens")`` ... ``(1, "tokens")``."""
+    return tuple((div, f"{word} {noun}".strip()) for div, word in
+                 ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1.0, "")))
+
+
+#: catalogue unit -> (factor to the base unit of the table, the table's (divisor, unit) rows, largest first)
+SCALED_UNITS: dict[str, tuple[float, Units]] = {
+    "GW": (1e9, quantities.POWER_UNITS),
+    "kW": (1e3, quantities.POWER_UNITS),
+    "W": (1.0, quantities.POWER_UNITS),
+    "kWh": (1.0, (*quantities.ENERGY_UNITS, (1e-3, "Wh"))),
+    "Wh": (1e-3, (*quantities.ENERGY_UNITS, (1e-3, "Wh"))),
+    "kg CO2": (1.0, (*quantities.CO2_UNITS, (1e-3, "g CO2"))),
+    "g CO2": (1e-3, (*quantities.CO2_UNITS, (1e-3, "g CO2"))),
+    "$": (1.0, ((1e12, "$ trillion"), (1e9, "$ billion"), (1e6, "$ million"), (1.0, "$"))),
+    "count": (1.0, _count_units("")),
+    "tokens": (1.0, _count_units("tokens")),
+    "vehicles": (1.0, _count_units("vehicles")),
+    "km": (1.0, _count_units("km")),
+}
+#: catalogue units written without a unit (an index or ratio is a plain number)
+UNITLESS = ("", "index (0..1)", "ratio")
+#: metrics where more is better, when nothing else says (a tune's weights and bounds come first)
+HIGHER_IS_BETTER = ("slo_attainment", "utilization.mean", "available", "nameplate", "tokens.served",
+                    "tokens.generated", "jobs.completed", "owners_served_share", "tokens_per_s")
+
+
+def pretty(text: str) -> str:
+    """``CO2`` written with a subscript two, as the figures and the page show it."""
+    return text.replace("CO2", "CO₂")
+
+
+@dataclass(frozen=True)
+class MetricDisplay:
+    """How a metric is shown: its catalogue label, the unit it is drawn in, the factor from its stored
+    value to that unit (100 for a share shown in %, 1e6 for GW shown in kW), and whether it is a share."""
+
+    label: str
+    unit: str = ""
+    factor: float = 1.0
+    share: bool = False
+
+    @property
+    def text(self) -> str:
+        """``available inference power (kW)``; the label alone for a plain number."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    def format(self, value: float, digits: int = 4) -> str:
+        """A stored value in this unit: ``99.91 %``, ``1,584 g CO₂/million tokens``, ``n/a``."""
+        v = float(value) * self.factor if value is not None else math.nan
+        if not math.isfinite(v):
+            return "n/a"
+        return f"{fmt_sig(v, digits)} {self.unit}".strip() if self.unit != "%" else f"{fmt_sig(v, digits)} %"
+
+
+def fmt_sig(x: float, digits: int = 4) -> str:
+    """``x`` to ``digits`` significant digits with thousands separators (``1,584``, ``99.91``, ``0.0123``)."""
+    if not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    return f"{x:,.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
+
+
+def metric_display(metric: str, values: Iterable[float] = ()) -> MetricDisplay:
+    """The display of ``metric`` (a summary key) for ``values`` (stored units; NaN ignored): the results
+    catalogue's label and unit, a power, energy, CO₂ mass, dollar sum or count in the unit that shows the
+    largest value below 1,000 (``kW`` for a 1,000-car fleet, not ``1.6e-04 GW``), a share in %. A key the
+    catalogue does not document is labelled with its name's words and has no unit."""
+    label, unit = pretty(catalog.metric_label(metric)), catalog.metric_unit(metric)
+    if unit == SHARE_UNIT:
+        return MetricDisplay(label, "%", 100.0, True)
+    if unit in SCALED_UNITS:
+        base, table = SCALED_UNITS[unit]
+        v = np.abs(np.asarray(list(values), dtype=float))
+        top = float(v[np.isfinite(v)].max()) if np.isfinite(v).any() else 0.0
+        div, name = quantities.unit_for(top * base, table)
+        return MetricDisplay(label, pretty(name), base / div)
+    if unit is None or unit in UNITLESS:
+        return MetricDisplay(label)
+    return MetricDisplay(label, pretty(unit))
+
+
+def metric_values(agg: pd.DataFrame, metric: str) -> np.ndarray:
+    """Every stored mean and CI end of ``metric`` in the aggregate (what an axis must hold)."""
+    cols = [agg[c] for c in (f"{metric}.{s}" for s in ("mean", "ci95_low", "ci95_high")) if c in agg]
+    if not cols:
+        return np.array([])
+    return np.concatenate([pd.to_numeric(c, errors="coerce").to_numpy(dtype=float) for c in cols])
+
+
+def display_for(agg: pd.DataFrame, metric: str) -> MetricDisplay:
+    """:func:`metric_display` of ``metric`` for its values in the aggregate."""
+    return metric_display(metric, metric_values(agg, metric))
+
+
+def metric_label(metric: str) -> str:
+    """``SLO attainment (%)``: the catalogue's label with the metric's unit (not scaled to any values)."""
+    return metric_display(metric).text
 
 
 def is_fraction(metric: str) -> bool:
-    """True when the metric is a share 0..1 (drawn as a percentage)."""
-    return METRIC_LABELS.get(metric, ("", ""))[1] == "%" or metric.endswith(".slo_attainment")
+    """True when the metric is a share 0..1 (shown in %)."""
+    return catalog.metric_unit(metric) == SHARE_UNIT
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether more of ``metric`` is better by its nature (SLO attainment, available power, tokens ...)."""
+    return any(word in metric for word in HIGHER_IS_BETTER)
+
+
+def _whole(v: float) -> bool:
+    return abs(v - round(v)) < 1e-6 * max(1.0, abs(v))
+
+
+class ReadableFormatter(Formatter):
+    """Tick labels as written numbers: thousands separators, as many decimals as the ticks need, never
+    an offset or a ``1e8`` multiplier."""
+
+    _ticks: tuple[float, ...] = ()
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        """Remember every tick value: the decimals are those the ticks need together."""
+        self._ticks = tuple(float(v) for v in locs)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        locs = [v for v in self._ticks if math.isfinite(v)] or [x]
+        decimals = next((d for d in range(8) if all(_whole(v * 10**d) for v in locs)), 8)
+        text = f"{x:,.{decimals}f}"
+        return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
 def fmt_value(v: Any) -> str:
@@ -206,7 +310,8 @@ def choose(tables: SweepTables, metrics: Sequence[str] | None = None, x: str | N
 
     Bars: the sweep's metrics when at most :data:`MAX_BAR_METRICS`, else the headline metrics it has
     (its first :data:`MAX_BAR_METRICS` if it has none of them). Pareto: x the fleet's gCO₂ per million
-    tokens (else total CO₂), y SLO attainment. Lines: the Pareto pair against every numeric axis.
+    tokens (else total CO₂), y SLO attainment. Lines: the metrics the sweep file names, then the Pareto
+    pair, at most :data:`MAX_LINE_METRICS`, against every numeric axis.
     Raises :class:`ValueError` naming a requested metric the aggregate lacks.
     """
     have = tables.metrics
@@ -221,7 +326,8 @@ def choose(tables: SweepTables, metrics: Sequence[str] | None = None, x: str | N
     if line_metrics is not None:
         lines = [_check(tables, m, "line_metrics") for m in line_metrics]
     else:
-        lines = [m for m in (py, px) if m is not None] or bars[:1]
+        listed = [m for m in tables.meta.get("metrics", []) if m in have and _has_values(tables, m)]
+        lines = list(dict.fromkeys(m for m in (*listed, py, px) if m is not None))[:MAX_LINE_METRICS] or bars[:1]
     return SweepChoice(tuple(bars), px, py, minimise_x, maximise_y, tuple(lines), tuple(numeric_axes(tables)))
 
 
@@ -253,19 +359,55 @@ def pareto_front(df: pd.DataFrame, x: str, y: str, minimise_x: bool = True, maxi
 
 
 # ---------------------------------------------------------------------------------- figures
-def _stats(agg: pd.DataFrame, metric: str, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, CI low and CI high of ``metric`` per configuration, times ``factor`` (NaN where absent)."""
+def _stats(agg: pd.DataFrame, metric: str, disp: MetricDisplay) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, CI low and CI high of ``metric`` per configuration in ``disp``'s unit (NaN where absent);
+    a share's interval is cut to 0..100 %, the values a share can take."""
     def col(stat: str) -> np.ndarray:
         c = agg.get(f"{metric}.{stat}")
         v = np.full(len(agg), np.nan) if c is None else pd.to_numeric(c, errors="coerce").to_numpy(dtype=float)
-        return v * factor
-    return col("mean"), col("ci95_low"), col("ci95_high")
+        return v * disp.factor
+    mean, lo, hi = col("mean"), col("ci95_low"), col("ci95_high")
+    if disp.share:
+        lo, hi = np.clip(lo, 0.0, 100.0), np.clip(hi, 0.0, 100.0)
+    return mean, lo, hi
+
+
+def varies(values: np.ndarray) -> bool:
+    """Whether the finite ``values`` differ (beyond a relative 1e-9: rounding in the aggregate)."""
+    v = values[np.isfinite(values)]
+    return v.size > 1 and float(np.ptp(v)) > 1e-9 * float(np.max(np.abs(v)))
+
+
+def value_range(*arrays: np.ndarray) -> tuple[float, float]:
+    """Axis limits that hold every finite value of ``arrays`` with a margin of :data:`MARGIN` of their
+    span each side, so that small differences show (99.86 % against 99.9 %). The axis starts at 0 only
+    when 0 is close: the value nearest to it is at most :data:`ZERO_CLOSE` spans away. A single value
+    gets ±5 % of itself (±1 for 0), not below 0 when it is not negative."""
+    v = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays]) if arrays else np.array([])
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo
+    if span <= 1e-9 * max(abs(lo), abs(hi)):
+        pad = 0.05 * abs(hi) or 1.0
+        return (lo - pad if lo < 0 or lo - pad >= 0 else -0.05 * pad), hi + pad
+    low, high = lo - MARGIN * span, hi + MARGIN * span
+    if 0.0 <= lo <= ZERO_CLOSE * span:
+        low = 0.0
+    elif -ZERO_CLOSE * span <= hi <= 0.0:
+        high = 0.0
+    return low, high
 
 
 def _title(tables: SweepTables) -> str:
+    """``sweep 'policies' · scenario default · 2 seeds`` (the scenario by its file's stem)."""
     m = tables.meta
-    seeds = len(m.get("seeds", [])) or "?"
-    return f"sweep '{m.get('name', tables.folder.name)}', scenario {scenario_name(m)}, {seeds} seed(s)"
+    seeds = len(m.get("seeds", []))
+    sc = m.get("scenario")
+    scenario = Path(str(sc)).stem if sc else "built-in"
+    name = m.get("name", tables.folder.name)
+    return f"sweep '{name}' · scenario {scenario} · {seeds or '?'} seed{'s' * (seeds != 1)}"
 
 
 def scenario_name(meta: dict[str, Any]) -> str:
@@ -274,45 +416,67 @@ def scenario_name(meta: dict[str, Any]) -> str:
     return f"'{sc}'" if sc else "built-in"
 
 
+def no_variation_note(mean: np.ndarray, disp: MetricDisplay) -> str:
+    """One line for a panel whose means are all equal: ``no variation: 504 s in every configuration``."""
+    v = mean[np.isfinite(mean)]
+    return f"no variation: {disp.format(v[0] / disp.factor)} in every configuration" if v.size else "no value"
+
+
 def make_bars(tables: SweepTables, choice: SweepChoice, dpi: int = 110) -> Figure | None:
-    """One panel per metric: the mean over seeds per configuration (bars) and its 95 % CI (whiskers)."""
+    """One panel per metric: the mean over seeds per configuration and its 95 % CI (whiskers); each
+    panel's axis fits its own values (:func:`value_range`). A panel whose axis starts at 0 draws bars,
+    one that does not draws dots (a bar's length would mean nothing), and a panel whose means are all
+    equal says so under its axis."""
     metrics, agg = choice.metrics, tables.aggregate
     if not metrics or agg.empty:
         return None
     ncols = 1 if len(metrics) == 1 else 2 if len(metrics) <= 4 else 3
     nrows = math.ceil(len(metrics) / ncols)
-    fig = style.new_figure((11.0, 0.7 + nrows * (1.1 + 0.26 * len(agg))), dpi)
-    fig.suptitle(f"Mean over seeds with 95 % confidence interval, by configuration — {_title(tables)}")
+    fig = style.new_figure((11.0, 1.0 + nrows * (1.4 + 0.26 * len(agg))), dpi)
+    fig.suptitle(f"Mean over seeds with 95 % confidence interval, by configuration\n{_title(tables)}")
     panels = list(fig.subplots(nrows, ncols, sharey=True, squeeze=False).flat)
     y = np.arange(len(agg))
-    labels, colors, configs = config_labels(agg, tables.axes), _colors(agg, tables.axes), agg["config"].tolist()
     for ax, metric in zip(panels, metrics):
-        factor, label = display_scale(agg, metric)
-        mean, lo, hi = _stats(agg, metric, factor)
-        bars = ax.barh(y, np.where(np.isfinite(mean), mean, 0.0), height=0.7, color=colors, alpha=0.85)
-        for patch, cfg in zip(bars.patches, configs):
-            patch.set_gid(f"bar:{metric}:{cfg}")
-        ok = np.isfinite(mean) & np.isfinite(lo) & np.isfinite(hi)
-        if ok.any():
-            ax.hlines(y[ok], lo[ok], hi[ok], color=CI_COLOR, lw=1.2, gid=f"ci:{metric}")
-            ax.vlines(np.concatenate([lo[ok], hi[ok]]), np.tile(y[ok] - 0.18, 2), np.tile(y[ok] + 0.18, 2),
-                      color=CI_COLOR, lw=1.2)
-        for k in np.flatnonzero(~np.isfinite(mean)):
-            ax.text(0.0, y[k], " n/a", va="center", fontsize=8, color="#555555")
-        ax.set_title(label, fontsize="medium")
-        ax.tick_params(axis="y", labelsize=8)
-        if np.isfinite(mean).any() and np.nanmin(np.concatenate([mean, lo, hi])) >= 0:
-            ax.set_xlim(left=0.0, right=None if np.nanmax(np.concatenate([mean, lo, hi])) > 0 else 1.0)
-        if is_fraction(metric):
-            ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-        ax.grid(axis="x", alpha=0.3)
-        ax.axvline(0.0, color="#888888", lw=0.8)
+        _bar_panel(ax, tables, metric, y)
     for ax in panels[len(metrics):]:
         ax.set_visible(False)
     first = panels[0]
-    first.set_yticks(y, labels=labels)
+    first.set_yticks(y, labels=config_labels(agg, tables.axes))
     first.set_ylim(len(agg) - 0.5, -0.5)  # first configuration on top
     return fig
+
+
+def _bar_panel(ax: Axes, tables: SweepTables, metric: str, y: np.ndarray) -> None:
+    """One metric's panel of :func:`make_bars`."""
+    agg = tables.aggregate
+    disp = display_for(agg, metric)
+    mean, lo, hi = _stats(agg, metric, disp)
+    colors, configs = _colors(agg, tables.axes), agg["config"].tolist()
+    low, high = value_range(mean, lo, hi)
+    finite = np.isfinite(mean)
+    if low == 0.0 or high == 0.0:
+        bars = ax.barh(y, np.where(finite, mean, 0.0), height=0.7, color=colors, alpha=0.85)
+        for patch, cfg in zip(bars.patches, configs):
+            patch.set_gid(f"bar:{metric}:{cfg}")
+        ax.axvline(0.0, color="#888888", lw=0.8)
+    elif finite.any():
+        ax.scatter(mean[finite], y[finite], s=40, c=[c for c, f in zip(colors, finite) if f], zorder=3,
+                   edgecolors="white", gid=f"mean:{metric}")
+    ok = finite & np.isfinite(lo) & np.isfinite(hi)
+    if ok.any():
+        ax.hlines(y[ok], lo[ok], hi[ok], color=CI_COLOR, lw=1.2, gid=f"ci:{metric}")
+        ax.vlines(np.concatenate([lo[ok], hi[ok]]), np.tile(y[ok] - 0.18, 2), np.tile(y[ok] + 0.18, 2),
+                  color=CI_COLOR, lw=1.2)
+    for k in np.flatnonzero(~finite):
+        ax.text(low, y[k], " n/a", va="center", fontsize=8, color=NOTE_COLOR)
+    ax.set_xlim(low, high)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(ReadableFormatter())
+    ax.set_title(disp.text, fontsize="medium")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    if finite.any() and not varies(mean):
+        ax.set_xlabel(no_variation_note(mean, disp), fontsize=8.5, color=NOTE_COLOR)
 
 
 def _ci_cross(ax: Axes, x: np.ndarray, y: np.ndarray, xs: tuple, ys: tuple) -> None:
@@ -320,51 +484,146 @@ def _ci_cross(ax: Axes, x: np.ndarray, y: np.ndarray, xs: tuple, ys: tuple) -> N
     okx = np.isfinite(xs[0]) & np.isfinite(xs[1])
     oky = np.isfinite(ys[0]) & np.isfinite(ys[1])
     if okx.any():
-        ax.hlines(y[okx], xs[0][okx], xs[1][okx], color=CI_COLOR, lw=1.0, alpha=0.7, gid="ci:x")
+        ax.hlines(y[okx], xs[0][okx], xs[1][okx], color=CI_COLOR, lw=1.0, alpha=0.5, gid="ci:x")
     if oky.any():
-        ax.vlines(x[oky], ys[0][oky], ys[1][oky], color=CI_COLOR, lw=1.0, alpha=0.7, gid="ci:y")
+        ax.vlines(x[oky], ys[0][oky], ys[1][oky], color=CI_COLOR, lw=1.0, alpha=0.5, gid="ci:y")
 
 
-def _better(minimise: bool) -> str:
+def better(minimise: bool) -> str:
+    """``lower is better`` or ``higher is better``."""
     return "lower is better" if minimise else "higher is better"
 
 
+def front_step(minimise_x: bool) -> str:
+    """``where`` of the step line that outlines a Pareto front sorted by x: it holds each point's y
+    until the next x when x is minimised, and takes the next y at once when x is maximised."""
+    return "post" if minimise_x else "pre"
+
+
+def close_groups(px: np.ndarray, radius: float) -> list[list[int]]:
+    """Indices of points (pixel positions, one row each) whose markers overlap: each point joins the
+    first group with a member closer than ``radius`` pixels; groups in order of their first point."""
+    groups: list[list[int]] = []
+    for i, p in enumerate(px):
+        g = next((g for g in groups if any(math.dist(p, px[j]) < radius for j in g)), None)
+        if g is None:
+            groups.append([i])
+        else:
+            g.append(i)
+    return groups
+
+
+def label_box(ann: Annotation, renderer) -> Bbox:
+    """The pixel box of an annotation's text (without its leader line), at its current position."""
+    ann.update_positions(renderer)
+    return Text.get_window_extent(ann, renderer)
+
+
+LABEL_DISTANCES = (6.0, 16.0, 30.0, 48.0, 70.0)  # points from the marker
+LABEL_ANGLES = (45, 135, -45, -135, 0, 180, 90, -90)  # degrees, first tried first
+MARKER_PX = 8.0  # points closer than this many pixels share a label (their markers overlap)
+CLEAR_PX = 14.0  # a label keeps this many pixels from the other points
+MARKER_RADIUS_PX = 5.0  # and this many from its own
+LABEL_COLOR = "#333333"
+
+
+def _overlap(a: Bbox, b: Bbox) -> float:
+    """Area (pixels²) shared by two boxes."""
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _outside(box: Bbox, frame: Bbox) -> float:
+    """Area (pixels²) of ``box`` outside ``frame``."""
+    return box.width * box.height - _overlap(box, frame)
+
+
+def label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
+                 colors: Sequence[str] | None = None, fontsize: float = 8.0) -> list[Annotation]:
+    """Label each point (data coordinates) where the text overlaps no other label and no point and
+    stays inside the axes; points whose markers overlap on the page share one label listing them.
+    A label takes its point's colour (``colors``), a shared label dark grey.
+
+    Each label takes the first free spot of :data:`LABEL_DISTANCES` × :data:`LABEL_ANGLES` around its
+    point, kept clear of the other points by :data:`CLEAR_PX`, else the least overlapping spot; a label
+    set off from its point gets a thin leader line. The figure's layout is run once first and then
+    kept, so the positions checked are those saved.
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # runs the layout: the pixel positions below are final
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    px = ax.transData.transform(np.column_stack([xs, ys])) if len(xs) else np.empty((0, 2))
+    placed: list[Bbox] = []
+    out = []
+    for g in close_groups(px, MARKER_PX):
+        text = labels[g[0]] if len(g) == 1 else f"{len(g)} configurations here:\n" + "\n".join(labels[i] for i in g)
+        color = colors[g[0]] if colors is not None and len(g) == 1 else LABEL_COLOR
+        points = [Bbox.from_extents(u - r, v - r, u + r, v + r) for k, (u, v) in enumerate(px)
+                  for r in ((MARKER_RADIUS_PX if k in g else CLEAR_PX),)]
+        best: tuple[float, float, float] = (math.inf, 0.0, 0.0)
+        for dist, angle in ((d, a) for d in LABEL_DISTANCES for a in LABEL_ANGLES):
+            dx, dy = dist * math.cos(math.radians(angle)), dist * math.sin(math.radians(angle))
+            ann = _annotation(ax, text, xs[g[0]], ys[g[0]], dx, dy, fontsize, color)
+            box = label_box(ann, renderer)
+            ann.remove()
+            cost = sum(_overlap(box, t) for t in (*points, *placed)) + 4.0 * _outside(box, frame)
+            if cost < best[0]:
+                best = (cost, dx, dy)
+            if cost == 0:
+                break
+        ann = _annotation(ax, text, xs[g[0]], ys[g[0]], best[1], best[2], fontsize, color,
+                          leader=math.hypot(best[1], best[2]) > 10)
+        placed.append(label_box(ann, renderer))
+        out.append(ann)
+    return out
+
+
+def _annotation(ax: Axes, text: str, x: float, y: float, dx: float, dy: float, fontsize: float, color: str,
+                leader: bool = False) -> Annotation:
+    ha = "left" if dx > 1e-9 else "right" if dx < -1e-9 else "center"
+    va = "bottom" if dy > 1e-9 else "top" if dy < -1e-9 else "center"
+    arrow = {"arrowstyle": "-", "color": "#777777", "lw": 0.8, "shrinkA": 1, "shrinkB": 4} if leader else None
+    return ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
+                       color=color, arrowprops=arrow, gid="pareto:label", zorder=5,
+                       bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+
+
 def make_pareto(tables: SweepTables, choice: SweepChoice, dpi: int = 110) -> Figure | None:
-    """Scatter of the configurations' means of ``choice.x`` against ``choice.y`` with CI crosses and
-    the non-dominated front as a step line; None when the sweep lacks either metric."""
+    """Scatter of the configurations' means of ``choice.x`` against ``choice.y`` with CI crosses, the
+    non-dominated front as a step line, and each configuration labelled where no label overlaps
+    another (configurations at the same point share one label); None when the sweep lacks either metric."""
     if choice.x is None or choice.y is None:
         return None
     agg = tables.aggregate
-    (fx, x_label), (fy, y_label) = display_scale(agg, choice.x), display_scale(agg, choice.y)
-    x, xlo, xhi = _stats(agg, choice.x, fx)
-    y, ylo, yhi = _stats(agg, choice.y, fy)
+    dx_, dy_ = display_for(agg, choice.x), display_for(agg, choice.y)
+    x, xlo, xhi = _stats(agg, choice.x, dx_)
+    y, ylo, yhi = _stats(agg, choice.y, dy_)
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         return None
     fig = style.new_figure(style.SIZE_TALL, dpi)
     ax = fig.add_subplot()
-    dx, dy = ("minimise" if choice.minimise_x else "maximise"), ("maximise" if choice.maximise_y else "minimise")
-    ax.set_title(f"Pareto front: {dx} x, {dy} y — {_title(tables)}")
-    ax.set_xlabel(f"{x_label}, mean over seeds ({_better(choice.minimise_x)})")
-    ax.set_ylabel(f"{y_label}, mean over seeds ({_better(not choice.maximise_y)})")
+    ax.set_title(f"Trade-off of the configurations: {dy_.label} against {dx_.label}\n{_title(tables)}")
+    ax.set_xlabel(f"{dx_.text}, mean over seeds ({better(choice.minimise_x)})")
+    ax.set_ylabel(f"{dy_.text}, mean over seeds ({better(not choice.maximise_y)})")
     _ci_cross(ax, x[ok], y[ok], (xlo[ok], xhi[ok]), (ylo[ok], yhi[ok]))
     colors = np.array(_colors(agg, tables.axes), dtype=object)[ok]
     ax.scatter(x[ok], y[ok], c=list(colors), s=46, zorder=3, edgecolors="white", gid="pareto:points",
                label="configuration (mean; whiskers: 95 % CI)")
     pts = pd.DataFrame({"x": x, "y": y, "config": agg["config"].to_numpy()})
     front = pareto_front(pts, "x", "y", choice.minimise_x, choice.maximise_y)
-    ax.step(front["x"], front["y"], where="post" if choice.minimise_x else "pre", color=FRONT_COLOR, lw=1.8,
-            zorder=2, gid="pareto:front", label=f"non-dominated front ({dx} x, {dy} y)")
+    ax.step(front["x"], front["y"], where=front_step(choice.minimise_x), color=FRONT_COLOR, lw=1.8, zorder=2,
+            gid="pareto:front", label="Pareto front: no other configuration is better on both")
     ax.scatter(front["x"], front["y"], s=110, facecolors="none", edgecolors=FRONT_COLOR, lw=1.5, zorder=4)
-    for label, xi, yi in zip(np.array(config_labels(agg, tables.axes), dtype=object)[ok], x[ok], y[ok]):
-        ax.annotate(label, (xi, yi), xytext=(6, 5), textcoords="offset points", fontsize=8, color="#333333")
-    if is_fraction(choice.y):
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    if is_fraction(choice.x):
-        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.margins(0.12)
+    ax.xaxis.set_major_formatter(ReadableFormatter())
+    ax.yaxis.set_major_formatter(ReadableFormatter())
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, frameon=False, fontsize=9)
+    label_points(ax, x[ok], y[ok], list(np.array(config_labels(agg, tables.axes), dtype=object)[ok]), list(colors))
     return fig
 
 
@@ -389,8 +648,8 @@ def make_lines(tables: SweepTables, choice: SweepChoice, dpi: int = 110) -> Figu
     if not choice.line_axes or not choice.line_metrics:
         return None
     rows, cols = len(choice.line_metrics), len(choice.line_axes)
-    fig = style.new_figure((11.0, 0.8 + 3.6 * rows), dpi)
-    fig.suptitle(f"Metric against a numeric axis: mean over seeds and 95 % CI band — {_title(tables)}")
+    fig = style.new_figure((11.0, 1.0 + 2.9 * rows), dpi)
+    fig.suptitle(f"Each metric against a numeric axis: mean over seeds and 95 % CI band\n{_title(tables)}")
     grid = fig.subplots(rows, cols, squeeze=False)
     for r, metric in enumerate(choice.line_metrics):
         for c, axis in enumerate(choice.line_axes):
@@ -400,13 +659,13 @@ def make_lines(tables: SweepTables, choice: SweepChoice, dpi: int = 110) -> Figu
 
 def _line_panel(ax: Axes, tables: SweepTables, metric: str, axis: str) -> None:
     groups = line_groups(tables, axis)
-    factor, label = display_scale(tables.aggregate, metric)
-    for k, (label, sub) in enumerate(groups):
+    disp = display_for(tables.aggregate, metric)
+    for k, (group, sub) in enumerate(groups):
         color = PALETTE[k % len(PALETTE)]
         xv = sub[axis].to_numpy(dtype=float)
-        mean, lo, hi = _stats(sub, metric, factor)
-        gid = f"{metric}:{axis}:{label}"
-        ax.plot(xv, mean, color=color, marker="o", ms=4, lw=1.6, gid=f"line:{gid}", label=label or metric)
+        mean, lo, hi = _stats(sub, metric, disp)
+        gid = f"{metric}:{axis}:{group}"
+        ax.plot(xv, mean, color=color, marker="o", ms=4, lw=1.6, gid=f"line:{gid}", label=group or disp.label)
         ok = np.isfinite(lo) & np.isfinite(hi)
         if ok.any():
             ax.fill_between(xv, np.where(ok, lo, 0.0), np.where(ok, hi, 0.0), where=ok, color=color, alpha=0.18,
@@ -417,10 +676,10 @@ def _line_panel(ax: Axes, tables: SweepTables, metric: str, axis: str) -> None:
     if len(values) <= 12:
         ax.set_xticks(values, labels=[fmt_value(v) for v in values])
         ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel(axis)
-    ax.set_ylabel(label)
-    if is_fraction(metric):
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set_xlabel(short_names(tables.axes)[axis])
+    ax.set_title(disp.text, fontsize="medium")
+    ax.set_ylabel(disp.unit or disp.label)
+    ax.yaxis.set_major_formatter(ReadableFormatter())
     ax.grid(alpha=0.3)
     if len(groups) > 1:
         ax.legend(fontsize=8, frameon=False)

@@ -15,14 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from reports.page import PAGE_CSS, fmt_num
+from reports.page import PAGE_CSS
 from reports.sweep_figures import (
+    MetricDisplay,
     SweepChoice,
     SweepTables,
     config_labels,
+    display_for,
+    fmt_sig,
     fmt_value,
-    is_fraction,
-    metric_label,
     scenario_name,
     short_names,
 )
@@ -38,75 +39,103 @@ def captions(tables: SweepTables, choice: SweepChoice) -> dict[str, str]:
     """The caption of each figure, naming what it shows for this sweep."""
     dx = "lower" if choice.minimise_x else "higher"
     dy = "higher" if choice.maximise_y else "lower"
-    lines = ", ".join(metric_label(m) for m in choice.line_metrics)
+
+    def label(metric: str | None) -> str:
+        return display_for(tables.aggregate, metric).text if metric else "?"
+
+    lines = ", ".join(label(m) for m in choice.line_metrics)
     group = ("one line per value of the other axes" if tables.meta.get("combine") != "zip"
              else "one line, since the axes of a zip sweep move together")
+    axes = ", ".join(short_names(tables.axes)[a] for a in choice.line_axes)
     return {
-        "bars.png": "Each metric's mean over seeds per configuration (bar) and its 95 % confidence interval "
+        "bars.png": "Each metric's mean over seeds per configuration and its 95 % confidence interval "
                     "(whiskers, from aggregate.csv); a configuration run with one seed has no interval. "
-                    "Bars share a colour when they share the first axis's value.",
-        "pareto.png": f"Trade-off between {metric_label(choice.x or '?')} (x, {dx} is better) and "
-                      f"{metric_label(choice.y or '?')} (y, {dy} is better): each configuration's means with "
+                    "Each panel's axis fits its own values: it starts at 0 only when 0 is close, and then "
+                    "draws bars; otherwise dots. A panel whose means are all equal says so under its axis. "
+                    "Marks share a colour when they share the first axis's value.",
+        "pareto.png": f"Trade-off between {label(choice.x)} (x, {dx} is better) and "
+                      f"{label(choice.y)} (y, {dy} is better): each configuration's means with "
                       "95 % CI whiskers on both metrics. The step line joins the non-dominated configurations "
-                      "(circled): no other configuration is at least as good on both metrics and better on one.",
-        "lines.png": f"{lines} against each numeric axis ({', '.join(choice.line_axes)}): the mean over seeds "
+                      "(circled): no other configuration is at least as good on both metrics and better on one. "
+                      "Configurations whose marks overlap share a label.",
+        "lines.png": f"{lines} against each numeric axis ({axes}): the mean over seeds "
                      f"(line) and its 95 % confidence interval (band), {group}.",
     }
 
 
-def _half_width(lo: Any, hi: Any) -> float:
-    try:
-        return (float(hi) - float(lo)) / 2.0
-    except (TypeError, ValueError):
-        return math.nan
+def _decimals(x: float, digits: int) -> int:
+    """Decimals that show ``x`` to ``digits`` significant digits (of ``x`` so rounded: 9.9999 is 10)."""
+    r = float(f"{x:.{digits - 1}e}")
+    return max(0, digits - 1 - math.floor(math.log10(abs(r)))) if r else 0
 
 
-def _cell(mean: Any, lo: Any, hi: Any, scale: float = 1.0) -> str:
-    """``4.250 ± 0.2484`` (mean and CI half-width, times ``scale``); the mean alone when the interval
-    is unknown (one seed)."""
+def _fmt(x: float, decimals: int) -> str:
+    return f"{x:,.{decimals}f}"
+
+
+def value_cell(mean: Any, lo: Any, hi: Any, disp: MetricDisplay) -> str:
+    """``99.88 ± 0.013`` in ``disp``'s unit: the CI half-width to two significant digits and the mean to
+    the same decimal place (three to five significant digits); the mean alone, to four, when the
+    interval is unknown (one seed); ``n/a`` without a mean."""
     try:
-        m = float(mean) * scale
+        m = float(mean) * disp.factor
     except (TypeError, ValueError):
         return "n/a"
     if not math.isfinite(m):
         return "n/a"
-    h = _half_width(lo, hi) * scale
-    return f"{fmt_num(m)} ± {fmt_num(h)}" if math.isfinite(h) else fmt_num(m)
+    try:
+        h = (float(hi) - float(lo)) / 2.0 * disp.factor
+    except (TypeError, ValueError):
+        h = math.nan
+    if not math.isfinite(h):
+        return fmt_sig(m, 4)
+    if h == 0:
+        return f"{fmt_sig(m, 4)} ± 0"
+    decimals = min(max(_decimals(h, 2), _decimals(m, 3)), _decimals(m, 5)) if m else _decimals(h, 2)
+    return f"{_fmt(m, decimals)} ± {_fmt(h, max(decimals, _decimals(h, 1)))}"
 
 
-def _metric_cell(row: pd.Series, metric: str) -> str:
-    """One table cell: the metric's mean ± CI half-width in this aggregate row (a share in %)."""
-    text = _cell(row.get(f"{metric}.mean"), row.get(f"{metric}.ci95_low"), row.get(f"{metric}.ci95_high"),
-                 100.0 if is_fraction(metric) else 1.0)
+def _metric_cell(row: pd.Series, metric: str, disp: MetricDisplay) -> str:
+    """One table cell: the metric's mean ± CI half-width in this aggregate row, in ``disp``'s unit."""
+    text = value_cell(row.get(f"{metric}.mean"), row.get(f"{metric}.ci95_low"), row.get(f"{metric}.ci95_high"), disp)
     return f'<td class="num">{html.escape(text)}</td>'
+
+
+def _header(metric: str, disp: MetricDisplay) -> str:
+    """A metric's label and unit, its summary key in small type below."""
+    e = html.escape
+    return f"{e(disp.text)}<br><small>{e(metric)}</small>"
 
 
 def aggregate_table(tables: SweepTables, metrics: Iterable[str]) -> str:
     """The aggregate as an HTML table: one row per configuration, axis values, n, then per metric
-    the mean over seeds ± the half-width of its 95 % confidence interval (shares in %)."""
+    the mean over seeds ± the half-width of its 95 % confidence interval, each metric in the unit that
+    fits its values (kW for a small fleet's power, shares in %), with thousands separators."""
     e, agg, axes = html.escape, tables.aggregate, tables.axes
     metrics = list(metrics)
+    shown = {m: display_for(agg, m) for m in metrics}
     names = short_names(axes)
     head = [f'<th title="{e(a, quote=True)}">{e(names[a])}</th>' for a in axes] + ["<th>n</th>"]
-    head += [f'<th title="{e(m, quote=True)}">{e(metric_label(m))}<br><small>{e(m)}</small></th>' for m in metrics]
+    head += [f'<th title="{e(m, quote=True)}">{_header(m, shown[m])}</th>' for m in metrics]
     out = ['<div class="wide"><table>', f"<tr>{''.join(head)}</tr>"]
     for _, row in agg.iterrows():
         cells = [f"<td>{e(fmt_value(row[a]))}</td>" for a in axes]
         cells.append(f'<td class="num">{e(fmt_value(row["n"])) if "n" in row else "?"}</td>')
-        cells += [_metric_cell(row, m) for m in metrics]
+        cells += [_metric_cell(row, m, shown[m]) for m in metrics]
         out.append(f"<tr>{''.join(cells)}</tr>")
     out.append("</table></div>")
     return "\n".join(out)
 
 
 def all_metrics_table(tables: SweepTables) -> str:
-    """Every metric of the aggregate, one row each (dotted name), one column per configuration."""
+    """Every metric of the aggregate, one row each (label, unit and summary key), one column per configuration."""
     e, agg = html.escape, tables.aggregate
     labels = config_labels(agg, tables.axes)
     out = ['<div class="wide"><table>', "<tr><th>metric</th>" + "".join(f"<th>{e(lb)}</th>" for lb in labels) + "</tr>"]
     for m in tables.metrics:
-        cells = "".join(_metric_cell(r, m) for _, r in agg.iterrows())
-        out.append(f"<tr><td>{e(m)}{' (%)' if is_fraction(m) else ''}</td>{cells}</tr>")
+        disp = display_for(agg, m)
+        cells = "".join(_metric_cell(r, m, disp) for _, r in agg.iterrows())
+        out.append(f"<tr><td>{_header(m, disp)}</td>{cells}</tr>")
     out.append("</table></div>")
     return "\n".join(out)
 

@@ -268,10 +268,9 @@ def cmd_sweep(args) -> int:
 
 def cmd_tune(args) -> int:
     """``fleetsim tune``."""
-    import json
-
     from sim.budget import check_tune, tune_run_estimate
     from sim.studies.tune import load_tune, run_tune
+    from sim.studies.tune_output import format_best
 
     spec = load_tune(args.tune)
     out = Path(args.out) if args.out is not None else Path("results") / f"tune_{spec.name}"
@@ -281,7 +280,7 @@ def cmd_tune(args) -> int:
 
     result = run_tune(spec, out, workers=args.workers, scheduler=args.scheduler,
                       progress=not args.no_progress and sys.stderr.isatty(), draw=draw_tune_figures)
-    print(f"best: {json.dumps(result.best, default=str)}")
+    print(format_best(result.spec, result.best, len(result.trials)))
     print(f"tune folder: {result.out_dir}")
     return 0
 

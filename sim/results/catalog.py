@@ -543,6 +543,104 @@ def expand_columns(table: str) -> tuple[str, ...]:
     return tuple(col for e in COLUMNS[table] for col in expand(e.name))
 
 
+# ---------------------------------------------------------------------------------- display labels
+_STAT_WORDS = {"mean": "mean", "p50": "median", "p95": "p95", "p99": "p99", "p10": "p10", "p90": "p90"}
+_ENERGY_WORDS = {"driving": "driving energy", "inference_active": "chip energy, serving",
+                 "inference_idle": "chip energy, idle", "awake_overhead": "awake-car overhead energy",
+                 "sleep": "sleep drain energy", "charging_losses": "charging losses",
+                 "discharge_losses": "discharge losses"}
+_SIDES = {"fleet": "fleet", "datacenter": "data-center"}
+
+#: short reader labels of summary keys, for figure titles, axis labels, table headers and printouts
+#: (units are not part of a label: :func:`metric_unit` gives them); see :func:`metric_label`
+METRIC_LABELS: dict[str, str] = {
+    "run.wall_s": "wall time",
+    "fleet.vehicles_simulated": "vehicles simulated",
+    "fleet.vehicles_represented": "vehicles represented",
+    "fleet.opted_in": "opted-in vehicles",
+    "fleet.trips": "trips",
+    "fleet.km": "distance driven",
+    "fleet.trips_impacted": "trips impacted",
+    "fleet.fast_charges": "en-route fast charges",
+    "fleet.charge_fallbacks": "charging fallbacks",
+    "fleet.charge_shortfalls": "charge shortfalls at departure",
+    "fleet.avg_available_inference_gw": "available inference power",
+    "jobs.arrived": "jobs arrived",
+    "jobs.completed": "jobs completed",
+    "jobs.dropped": "jobs dropped",
+    "jobs.overflowed": "jobs sent to the data center",
+    "jobs.queued_at_end": "jobs queued at the end",
+    "jobs.running_at_end": "jobs running at the end",
+    "jobs.preempted": "preemptions",
+    "jobs.wasted_tokens": "tokens lost to preemption",
+    "jobs.wasted_kwh": "energy lost to preemption",
+    "jobs.slo_attainment": "SLO attainment",
+    "jobs.dispatch_decisions": "dispatch decisions",
+    **{f"jobs.{k}_s.{s}": f"{k} {_STAT_WORDS[s]}" for k in ("latency", "wait") for s in expand(_STATS)},
+    **{f"jobs.by_class.{c}.slo_attainment": f"SLO attainment, {c}" for c in JOB_CLASSES},
+    **{f"jobs.by_class.{c}.{k}_s.{s}": f"{c} {k.upper() if k.startswith('t') else k} {_STAT_WORDS[s]}"
+       for c in JOB_CLASSES for k in ("latency", "wait", "ttft", "tpot") for s in expand(_STATS)},
+    "serving.mean_batch": "mean batch",
+    "serving.output_tokens_per_s_per_chip": "output tokens per chip-second",
+    "serving.chip_j_per_output_token": "chip energy per output token",
+    "serving.median_inter_token_s": "median inter-token time",
+    "utilization.mean": "chip-slot utilization",
+    **{f"energy_kwh.{c}": w for c, w in _ENERGY_WORDS.items()},
+    "energy_kwh.inference": "inference energy",
+    "energy_kwh.grid_import": "grid import",
+    "energy_kwh.battery_change": "battery energy change",
+    "cost_usd.electricity": "electricity cost",
+    "cost_usd.carbon": "carbon cost",
+    "cost_usd.owner_payouts": "owner payouts",
+    "cost_usd.total": "total cost",
+    "co2_kg.total": "CO2 emissions",
+    "tokens.served": "tokens served",
+    "tokens.generated": "tokens generated",
+    "tokens.wasted": "tokens lost to preemption",
+    "inference_j_per_token": "inference energy per token",
+    "fairness.payout_usd_total": "owner payouts",
+    "fairness.payout_usd_per_owner_month": "payout per owner-month",
+    "fairness.gini_tokens_served": "Gini of tokens served",
+    "fairness.gini_payout": "Gini of payouts",
+    "fairness.owners_served_share": "owners whose car served",
+    "availability.nameplate_gw": "nameplate inference power",
+    "availability.available_gw": "available inference power",
+    "availability.available_share": "available share of nameplate",
+    "availability.peak_hour_available_gw": "peak-hour available inference power",
+    **{f"availability.lost_gw.{c}": f"inference power lost to {c.replace('_', ' ')}"
+       for c in ("driving", "opted_out", "no_connection", "low_battery")},
+    **{f"comparison.{side}.{k}": f"{w} {what}" for side, w in _SIDES.items() for k, what in (
+        ("energy_kwh", "inference energy"), ("co2_g", "CO2"), ("cost_usd", "cost"),
+        ("kwh_per_million_tokens", "energy per million tokens"),
+        ("g_co2_per_million_tokens", "CO2 per million tokens"),
+        ("usd_per_million_tokens", "cost per million tokens"))},
+    **{f"comparison.ratio_fleet_to_datacenter.{k}": f"fleet / data-center {w} ratio"
+       for k, w in (("kwh", "energy"), ("co2", "CO2"), ("usd", "cost"))},
+}
+#: unit suffixes a key may end with, dropped from a label made from the key
+_UNIT_SUFFIX = re.compile(r"_(s|kwh|wh|gw|kw|w|usd|kg|g)$")
+
+
+def metric_label(key: str) -> str:
+    """A reader's label for the summary ``key``: :data:`METRIC_LABELS`, else its dotted parts as words
+    without their unit suffix (``robotaxi.depot.peak_kw`` -> ``robotaxi depot peak``)."""
+    if key in METRIC_LABELS:
+        return METRIC_LABELS[key]
+    words = [_UNIT_SUFFIX.sub("", part).replace("_", " ") for part in key.split(".") if part != "by_class"]
+    return " ".join(_STAT_WORDS.get(w, w) for w in words if w) or key
+
+
+_UNITS: dict[str, str] = {}
+
+
+def metric_unit(key: str) -> str | None:
+    """The catalogue's unit of the summary ``key`` (``""`` for text; ``"share (0..1)"`` for a share),
+    or None for a key it does not document."""
+    if not _UNITS:
+        _UNITS.update({name: e.unit for e in SUMMARY_KEYS for name in expand(e.name)})
+    return _UNITS.get(key)
+
+
 _TABLE_INTROS = {
     TIMESERIES: "One row per sample interval; levels are time averages over the interval, so "
                 "sum(`grid_w` x interval) is the grid energy exactly.",

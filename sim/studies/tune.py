@@ -70,10 +70,12 @@ tune folder): ``best.json`` (the feasible trial with the lowest objective, or th
 one if none is feasible: number, params, objective, metric means, feasible), ``trials.csv`` (one
 row per trial: number, state, ``param.<key>``, ``mean.<metric>``, objective, feasible, violation,
 error), and with ``draw=reports.tune_figures.draw_tune_figures`` (as ``fleetsim tune`` passes)
-``history.png`` (objective per trial, best feasible so far) and ``pareto.png`` (the two
-``pareto`` metrics, default the first two metrics named; feasible and infeasible trials and the
-non-dominated front of the feasible ones, a metric with a negative objective weight counting as
-higher-is-better; omitted when the file names a single metric) and ``tune.json`` (metadata).
+``history.png`` (objective per trial, best feasible so far, the best trial's range over its seeds) and
+``pareto.png`` (the two ``pareto`` metrics, default the first two metrics named; feasible and infeasible
+trials and the non-dominated front of the feasible ones, a metric counting as higher-is-better when its
+objective weight is negative, else when a constraint gives it a lower bound only, else by its nature
+(SLO attainment, available power, tokens served); omitted when the file
+names a single metric) and ``tune.json`` (metadata). The command line ends by printing the best trial.
 
 Optuna is an optional extra: ``pip install 'fleetsim[tune]'``.
 """
@@ -178,6 +180,7 @@ def _collect(spec: TuneSpec, number: int, params: dict[str, Any], futures: Seque
         return rec
     rec.metrics = {m: statistics.fmean(r[m] for r in runs) for m in spec.metrics}
     rec.objective = math.fsum(w * rec.metrics[m] for m, w in spec.objective.items())
+    rec.replicate_objectives = tuple(math.fsum(w * r[m] for m, w in spec.objective.items()) for r in runs)
     if math.isnan(rec.objective):
         undefined = [m for m in spec.objective if math.isnan(rec.metrics[m])]
         rec.state, rec.error = FAIL, f"objective undefined: {', '.join(undefined)} null in a replicate"

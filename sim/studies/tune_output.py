@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.core import quantities
 from sim.publish import check_out_path, check_replaceable, publish_folder
+from sim.results import catalog
 from sim.studies.tune_spec import TuneSpec
 
 BEST, TRIALS, HISTORY, PARETO, META = "best.json", "trials.csv", "history.png", "pareto.png", "tune.json"
@@ -33,11 +35,18 @@ class TrialRecord:
     objective: float = math.nan
     violation: float = 0.0  # sum of the constraints' positive violations (0 = feasible)
     error: str = ""
+    replicate_objectives: tuple[float, ...] = ()  # the objective of each replicate seed (empty: not known)
 
     @property
     def feasible(self) -> bool | None:
         """Whether every constraint holds (None for a failed trial)."""
         return None if self.state != COMPLETE else self.violation <= 0.0
+
+    @property
+    def seed_range(self) -> tuple[float, float] | None:
+        """Lowest and highest objective over the replicate seeds (None with fewer than two known)."""
+        v = [x for x in self.replicate_objectives if math.isfinite(x)]
+        return (min(v), max(v)) if len(v) >= 2 else None
 
 
 def best_trial(records: Sequence[TrialRecord]) -> TrialRecord | None:
@@ -100,6 +109,77 @@ def best_dict(best: TrialRecord | None) -> dict[str, Any]:
     return {"number": best.number, "params": best.params, "objective": _json_value(best.objective),
             "feasible": best.feasible, "violation": _json_value(best.violation),
             "metrics": {m: _json_value(v) for m, v in best.metrics.items()}}
+
+
+# ---------------------------------------------------------------------------------- printout
+def _sig(x: float, digits: int = 4) -> str:
+    """``x`` to ``digits`` significant digits with thousands separators (``1,584``, ``0.1369``)."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else str(x)
+    return f"{x:,.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
+
+
+#: catalogue unit -> the value (in that unit) as the command line writes it, unit included
+_FORMATS: dict[str, Callable[[float], str]] = {
+    "share (0..1)": lambda v: f"{_sig(100.0 * v)} %",
+    "GW": lambda v: quantities.power_w(v * 1e9),
+    "kW": lambda v: quantities.power_w(v * 1e3),
+    "W": quantities.power_w,
+    "kWh": quantities.energy_kwh,
+    "Wh": lambda v: quantities.energy_kwh(v / 1e3),
+    "kg CO2": quantities.co2_kg,
+    "g CO2": lambda v: quantities.co2_kg(v / 1e3),
+    "$": quantities.usd,
+}
+
+
+def format_metric(metric: str, value: float) -> str:
+    """A metric's value as a reader wants it, with the results catalogue's unit scaled to fit:
+    ``99.88 %``, ``75.3 kW``, ``1,584 g CO2/million tokens``, ``0``; ``n/a`` when undefined."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    unit = catalog.metric_unit(metric)
+    if unit in _FORMATS:
+        return _FORMATS[unit](value)
+    number = quantities.count(value) if float(value).is_integer() else _sig(value)
+    return number if unit in (None, "", "count", "ratio", "index (0..1)") else f"{number} {unit}"
+
+
+def _param(value: Any) -> str:
+    return _sig(value) if isinstance(value, float) else str(value)
+
+
+def objective_text(spec: TuneSpec, value: float) -> str:
+    """The objective's value: in its metric's unit when it is one metric with weight 1, else a number."""
+    if len(spec.objective) == 1 and next(iter(spec.objective.values())) == 1.0:
+        return format_metric(next(iter(spec.objective)), value)
+    return _sig(value) if math.isfinite(value) else "n/a"
+
+
+def format_best(spec: TuneSpec, best: TrialRecord | None, trials: int) -> str:
+    """The end-of-tune summary of the best trial: its number, feasibility, parameters, objective (with
+    its spread over the seeds) and every metric's mean over the seeds, labelled and with units."""
+    if best is None:
+        return f"no trial completed: all {trials} failed (their errors are in {TRIALS})"
+    verdict = ("meets every constraint" if best.feasible
+               else "breaks a constraint: no trial met them all, this one breaks them least")
+    lines = [f"best trial: {best.number} of {trials} ({verdict})", "  parameters:"]
+    width = max((len(k) for k in best.params), default=0)
+    lines += [f"    {k:<{width}}  {_param(v)}" for k, v in best.params.items()]
+    seeds = best.seed_range
+    spread = ""
+    if seeds is not None:
+        low, high = (objective_text(spec, v) for v in seeds)
+        if low.partition(" ")[2] == high.partition(" ")[2]:  # the same unit: written once
+            low = low.partition(" ")[0]
+        spread = f" (over {len(best.replicate_objectives)} seeds: {low} to {high})"
+    lines.append(f"  objective: {objective_text(spec, best.objective)}{spread}")
+    n = len(best.replicate_objectives)
+    lines.append(f"  metrics, mean over {n} seed{'s' * (n != 1)}:" if n else "  metrics:")
+    labels = {m: catalog.metric_label(m) for m in best.metrics}
+    width = max((len(v) for v in labels.values()), default=0)
+    lines += [f"    {labels[m]:<{width}}  {format_metric(m, v)}" for m, v in best.metrics.items()]
+    return "\n".join(lines)
 
 
 #: ``draw(folder, spec, records, best, dpi)``: the figures of a tune folder being filled

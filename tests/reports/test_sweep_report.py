@@ -182,14 +182,37 @@ def test_many_metrics_default_to_the_headline_set(scan):
     page = sweep_page.aggregate_table(many, c.metrics)
     assert "extra.m0" not in page and "co2_kg.total" in page
     full = sweep_page.all_metrics_table(many)
-    assert all(f"<td>extra.m{i}</td>" in full for i in range(12)) and "<td>jobs.slo_attainment (%)</td>" in full
+    assert all(f"<small>extra.m{i}</small>" in full for i in range(12))
+    assert "<td>SLO attainment (%)<br><small>jobs.slo_attainment</small></td>" in full
 
 
-def test_power_in_gw_is_drawn_in_a_readable_unit():
+def test_units_scale_with_the_values():
     agg = pd.DataFrame({"availability.available_gw.mean": [2e-6, 1e-6]})  # 2 kW and 1 kW
-    factor, label = sweep_figures.display_scale(agg, "availability.available_gw")
-    assert factor == pytest.approx(1e6) and label == "available inference power (kW)"
-    assert sweep_figures.display_scale(agg, "co2_kg.total") == (1.0, "CO₂ emissions (kg)")
+    d = sweep_figures.display_for(agg, "availability.available_gw")
+    assert d.factor == pytest.approx(1e6) and d.text == "available inference power (kW)"
+    assert d.format(1.6e-4) == "160.0 kW"  # not "1.600e-04 GW"
+    assert d.format(2e-3) == "2,000 kW"  # one unit for a whole axis or column, fit to its largest value
+    assert sweep_figures.metric_display("availability.available_gw", [2e-3]).format(2e-3) == "2.000 MW"
+    assert sweep_figures.metric_display("co2_kg.total", [913.4]).text == "CO₂ emissions (kg CO₂)"
+    assert sweep_figures.metric_display("co2_kg.total", [12_500.0]).text == "CO₂ emissions (t CO₂)"
+    assert sweep_figures.metric_display("cost_usd.total", [2.1e9]).text == "total cost ($ billion)"
+    slo = sweep_figures.metric_display("jobs.slo_attainment", [0.9991])
+    assert (slo.text, slo.factor, slo.format(0.99912)) == ("SLO attainment (%)", 100.0, "99.91 %")
+    assert sweep_figures.metric_display("tokens.generated", [3e7]).text == "tokens generated (million tokens)"
+    assert sweep_figures.metric_display("fleet.trips_impacted").text == "trips impacted"
+    assert sweep_figures.metric_display("my.own_metric").text == "my own metric"  # not in the catalogue: no unit
+
+
+def test_page_numbers_use_the_fitting_unit_and_separators():
+    kw = sweep_figures.metric_display("availability.available_gw", [1.6e-4])  # a 1,000-car fleet: 160 kW..MW
+    assert sweep_page.value_cell(1.6e-7, 1.5e-7, 1.7e-7, sweep_figures.metric_display(
+        "availability.available_gw", [1.6e-7])) == "160 ± 10"
+    assert sweep_page.value_cell(1.6e-4, math.nan, math.nan, kw) == "160.0"
+    g = sweep_figures.metric_display("comparison.fleet.g_co2_per_million_tokens", [1584.7])
+    assert sweep_page.value_cell(1584.749, 875.0, 2294.5, g) == "1,585 ± 710"
+    slo = sweep_figures.metric_display("jobs.slo_attainment")
+    assert sweep_page.value_cell(0.998836, 0.99705, 1.00062, slo) == "99.88 ± 0.18"  # to the CI's digits
+    assert sweep_page.value_cell(None, None, None, slo) == "n/a"
 
 
 def test_pareto_falls_back_to_total_co2_and_is_skipped_without_attainment(scan):
@@ -207,21 +230,41 @@ def test_pareto_falls_back_to_total_co2_and_is_skipped_without_attainment(scan):
 
 
 # ------------------------------------------------------------------------------ figure data
+def _panel(fig, metric: str, agg: pd.DataFrame):
+    """The bars panel of ``metric``, found by its catalogue title."""
+    return next(a for a in fig.axes if a.get_title() == sweep_figures.display_for(agg, metric).text)
+
+
+def _drawn_means(ax, metric: str, configs: list[str]) -> dict[str, float]:
+    """The means a bars panel draws: bar lengths where it draws bars, else its dots (one per row)."""
+    widths = {p.get_gid(): p.get_width() for p in ax.patches if (p.get_gid() or "").startswith("bar:")}
+    if widths:
+        return {g.rsplit(":", 1)[1]: w for g, w in widths.items()}
+    (dots,) = [c for c in ax.collections if c.get_gid() == f"mean:{metric}"]
+    return {configs[int(round(yv))]: xv for xv, yv in dots.get_offsets()}
+
+
 def test_bars_are_the_aggregate_means_and_cis(scan):
     t = load_tables(scan)
     fig = sweep_figures.make_bars(t, choose(t), dpi=40)
     agg = _agg(scan)
+    configs = agg["config"].tolist()
     for metric in METRICS:
-        ax = next(a for a in fig.axes if a.get_title() == sweep_figures.metric_label(metric))
-        widths = {p.get_gid(): p.get_width() for p in ax.patches if (p.get_gid() or "").startswith("bar:")}
-        assert widths == pytest.approx({f"bar:{metric}:{c}": m for c, m in zip(agg["config"], agg[f"{metric}.mean"])})
+        ax = _panel(fig, metric, agg)
+        d = sweep_figures.display_for(agg, metric)
+        drawn = _drawn_means(ax, metric, configs)
+        assert drawn == pytest.approx({c: m * d.factor for c, m in zip(configs, agg[f"{metric}.mean"])})
         (ci,) = [c for c in ax.collections if c.get_gid() == f"ci:{metric}"]
         segs = np.array(ci.get_segments())
         has_ci = agg[f"{metric}.ci95_low"].notna().to_numpy()
         assert len(segs) == has_ci.sum() == len(agg) - 1  # (power_of_d, 100) ran one seed: no interval
-        np.testing.assert_allclose(segs[:, 0, 0], agg.loc[has_ci, f"{metric}.ci95_low"])
-        np.testing.assert_allclose(segs[:, 1, 0], agg.loc[has_ci, f"{metric}.ci95_high"])
+        top = 100.0 if d.share else np.inf  # a share's interval is drawn cut at 100 %
+        np.testing.assert_allclose(segs[:, 0, 0], np.minimum(agg.loc[has_ci, f"{metric}.ci95_low"] * d.factor, top))
+        np.testing.assert_allclose(segs[:, 1, 0], np.minimum(agg.loc[has_ci, f"{metric}.ci95_high"] * d.factor, top))
         np.testing.assert_allclose(segs[:, 0, 1], np.flatnonzero(has_ci))  # each on its configuration's row
+        lo, hi = ax.get_xlim()  # every mean and interval end inside the panel
+        assert lo <= min(drawn.values()) and max(drawn.values()) <= hi
+        assert lo <= segs[:, :, 0].min() and segs[:, :, 0].max() <= hi
     labels = [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
     assert labels == sweep_figures.config_labels(agg, [POLICY, VEHICLES])
 
@@ -232,6 +275,9 @@ def test_pareto_figure_draws_points_and_front(scan):
     ax = sweep_figures.make_pareto(t, c, dpi=40).axes[0]
     agg = _agg(scan)
     (pts,) = [col for col in ax.collections if col.get_gid() == "pareto:points"]
+    fx_, fy_ = (sweep_figures.display_for(agg, m).factor for m in (c.x, c.y))  # the y axis in %: factor 100
+    agg[f"{c.x}.mean"] *= fx_
+    agg[f"{c.y}.mean"] *= fy_
     np.testing.assert_allclose(pts.get_offsets(), agg[[f"{c.x}.mean", f"{c.y}.mean"]].to_numpy())
     (front,) = [ln for ln in ax.get_lines() if ln.get_gid() == "pareto:front"]
     expect = pareto_front(agg, f"{c.x}.mean", f"{c.y}.mean")
@@ -239,10 +285,9 @@ def test_pareto_figure_draws_points_and_front(scan):
     fx, fy = front.get_data()  # the step line passes through every front point, in order
     for x, y in zip(expect[f"{c.x}.mean"], expect[f"{c.y}.mean"]):
         assert np.any(np.isclose(fx, x) & np.isclose(fy, y))
-    assert "minimise" in ax.get_title() and "maximise" in ax.get_title()
     assert "lower is better" in ax.get_xlabel() and "higher is better" in ax.get_ylabel()
-    texts = {tx.get_text() for tx in ax.texts}
-    assert set(sweep_figures.config_labels(agg, [POLICY, VEHICLES])) <= texts
+    text = "\n".join(tx.get_text() for tx in ax.texts if tx.get_gid() == "pareto:label")
+    assert all(label in text.split("\n") for label in sweep_figures.config_labels(agg, [POLICY, VEHICLES]))
 
 
 def test_lines_are_means_per_axis_value_with_ci_band(scan):
@@ -289,6 +334,119 @@ def test_zip_sweep_draws_one_line(tmp_path):
     assert len(groups) == 1 and groups[0][1][VEHICLES].tolist() == [100, 400]
 
 
+# ------------------------------------------------------------------------------ readable figures
+RAW_KEY = re.compile(r"[a-z_]\.[a-z_]")  # a dotted summary key such as jobs.preempted
+
+
+def _made(folder: Path, values: dict[str, dict[str, tuple[float, float, float]]],
+          listed: list[str] | None = None) -> sweep_figures.SweepTables:
+    """A one-axis sweep's tables from chosen numbers: policy -> metric -> (mean, CI low, CI high)."""
+    rows = []
+    for c, (policy, metrics) in enumerate(values.items()):
+        row = {"config": f"c{c:02d}", POLICY: policy, "n": 2}
+        for m, (mean, lo, hi) in metrics.items():
+            row.update({f"{m}.mean": mean, f"{m}.std": (hi - lo) / 4, f"{m}.ci95_low": lo, f"{m}.ci95_high": hi})
+        rows.append(row)
+    names = list(next(iter(values.values())))
+    meta = {"name": "made", "axes": [{"key": POLICY, "values": list(values)}], "seeds": [1, 2],
+            "combine": "product", "metrics": listed or names}
+    return sweep_figures.SweepTables(folder, meta, pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame())
+
+
+def _texts(fig) -> list[str]:
+    """Every title, axis label and legend entry of a figure."""
+    out = [fig.get_suptitle()]
+    for ax in fig.axes:
+        out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        if ax.get_legend() is not None:
+            out += [t.get_text() for t in ax.get_legend().get_texts()]
+    return [t for t in out if t]
+
+
+def test_each_bar_panel_fits_its_own_values(tmp_path):
+    slo, co2 = "jobs.slo_attainment", "co2_kg.total"
+    t = _made(tmp_path, {"random": {slo: (0.9986, 0.9985, 0.9987), co2: (900.0, 850.0, 950.0)},
+                         "power_of_d": {slo: (0.999, 0.9989, 0.9991), co2: (400.0, 380.0, 420.0)}})
+    fig = sweep_figures.make_bars(t, choose(t), dpi=40)
+    ax = _panel(fig, slo, t.aggregate)
+    lo, hi = ax.get_xlim()  # in %
+    assert (hi - lo) / 100 < 0.1 and lo <= 99.85 and 99.91 <= hi
+    assert (99.9 - 99.86) / (hi - lo) > 0.2  # the difference fills a fifth of the panel at least
+    assert not [p for p in ax.patches if (p.get_gid() or "").startswith("bar:")]  # dots: no bar from 0 to 99.8
+    assert ax.get_xlabel() == ""
+    ax = _panel(fig, co2, t.aggregate)  # 380..950 kg: 0 is close, so the axis starts there and bars are drawn
+    assert ax.get_xlim()[0] == 0 and ax.get_xlim()[1] >= 950
+    assert len([p for p in ax.patches if (p.get_gid() or "").startswith("bar:")]) == 2
+    assert sweep_figures.value_range(np.array([-5.0, -4.9])) == pytest.approx((-5.008, -4.892))
+
+
+def test_a_panel_without_variation_says_so(scan):
+    t = load_tables(scan)
+    agg = t.aggregate
+    fig = sweep_figures.make_bars(t, choose(t), dpi=40)
+    ax = _panel(fig, "fleet.trips_impacted", agg)  # 0 in every configuration
+    assert ax.get_xlabel() == "no variation: 0 in every configuration"
+    assert ax.get_xlim()[0] <= 0 <= ax.get_xlim()[1]
+    assert all(_panel(fig, m, agg).get_xlabel() == "" for m in METRICS if m != "fleet.trips_impacted")
+
+
+def test_titles_and_labels_come_from_the_catalogue(scan):
+    t = load_tables(scan)
+    c = choose(t)
+    figs = {name: make(t, c, dpi=40) for name, make in sweep_figures.FIGURES.items()}
+    for name, fig in figs.items():
+        raw = [text for text in _texts(fig) if RAW_KEY.search(text)]
+        assert raw == [], name
+    titles = [ax.get_title() for ax in figs["bars.png"].axes if ax.get_visible()]
+    assert titles == ["SLO attainment (%)", "latency p95 (s)", "CO₂ emissions (kg CO₂)",
+                      "fleet CO₂ per million tokens (g CO₂/million tokens)", "trips impacted"]
+
+
+def test_pareto_labels_do_not_overlap(tmp_path):
+    x, y = "comparison.fleet.g_co2_per_million_tokens", "jobs.slo_attainment"
+    close = {f"p{i}": {x: (300.0 + 2 * i, 299.0 + 2 * i, 301.0 + 2 * i), y: (0.95, 0.949, 0.951)} for i in range(4)}
+    t = _made(tmp_path, {**close, "twin": close["p0"], "far": {x: (400.0, 399.0, 401.0), y: (0.99, 0.98, 1.0)}})
+    fig = sweep_figures.make_pareto(t, choose(t), dpi=110)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = [a for a in ax.texts if a.get_gid() == "pareto:label"]
+    boxes = [sweep_figures.label_box(a, renderer) for a in labels]
+    frame = ax.get_window_extent(renderer)
+    for i, j in itertools.combinations(range(len(boxes)), 2):
+        assert not boxes[i].overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    assert all(frame.contains(b.x0, b.y0) and frame.contains(b.x1, b.y1) for b in boxes)
+    lines = [ln for a in labels for ln in a.get_text().split("\n")]
+    assert sorted(ln for ln in lines if ln.startswith("policy=")) == sorted(f"policy={p}" for p in t.aggregate[POLICY])
+    assert "2 configurations here:\npolicy=p0\npolicy=twin" in [a.get_text() for a in labels]  # one mark, one label
+
+
+def test_lines_label_every_axis_and_show_the_study_metric(scan):
+    t = load_tables(scan)
+    own = sweep_figures.SweepTables(t.folder, {**t.meta, "metrics": ["co2_kg.total"]}, t.points, t.aggregate,
+                                    t.failures)
+    c = choose(own)
+    assert c.line_metrics == ("co2_kg.total", "jobs.slo_attainment", "comparison.fleet.g_co2_per_million_tokens")
+    fig = sweep_figures.make_lines(own, c, dpi=40)
+    assert [ax.get_title() for ax in fig.axes] == [sweep_figures.display_for(t.aggregate, m).text
+                                                    for m in c.line_metrics]
+    for ax in fig.axes:
+        assert ax.get_ylabel() and ax.get_xlabel() == "vehicles"
+        lo, hi = ax.get_ylim()
+        ys = np.concatenate([ln.get_ydata() for ln in ax.get_lines()])
+        assert lo <= np.nanmin(ys) and np.nanmax(ys) <= hi
+    assert [ax.get_ylabel() for ax in fig.axes] == ["kg CO₂", "%", "g CO₂/million tokens"]
+
+
+def test_metric_labels_are_documented_keys():
+    from sim.results import catalog
+
+    assert [k for k in catalog.METRIC_LABELS if catalog.metric_unit(k) is None] == []
+    assert catalog.metric_label("jobs.preempted") == "preemptions"
+    assert catalog.metric_label("availability.peak_hour_available_gw") == "peak-hour available inference power"
+    assert catalog.metric_label("robotaxi.depot.peak_kw") == "robotaxi depot peak"  # made from the key
+    assert catalog.metric_unit("availability.peak_hour_available_gw") == "GW"
+
+
 # ------------------------------------------------------------------------------ page
 def test_page_lists_failures_aggregate_and_metadata(scan):
     paths = build_report(scan)
@@ -300,15 +458,20 @@ def test_page_lists_failures_aggregate_and_metadata(scan):
     agg = _agg(scan)
     row = agg.iloc[0]
     m = "jobs.latency_s.p95"
+    lat = sweep_figures.display_for(agg, m)
     half = (row[f"{m}.ci95_high"] - row[f"{m}.ci95_low"]) / 2
-    cell = f"{sweep_page.fmt_num(row[f'{m}.mean'])} ± {sweep_page.fmt_num(half)}"
-    assert f'<td class="num">{cell}</td>' in page
+    mean_text, half_text = sweep_page.value_cell(row[f"{m}.mean"], row[f"{m}.ci95_low"], row[f"{m}.ci95_high"],
+                                                 lat).split(" ± ")
+    assert float(mean_text) == pytest.approx(row[f"{m}.mean"], abs=0.05)
+    assert float(half_text) == pytest.approx(half, rel=0.05)
+    assert f'<td class="num">{mean_text} ± {half_text}</td>' in page and "(s)<br><small>jobs.latency_s.p95" in page
     slo = "jobs.slo_attainment"  # a share: shown in %, as its column header says
-    half = (row[f"{slo}.ci95_high"] - row[f"{slo}.ci95_low"]) / 2
-    cell = f"{sweep_page.fmt_num(100 * row[f'{slo}.mean'])} ± {sweep_page.fmt_num(100 * half)}"
-    assert f'<td class="num">{cell}</td>' in page
+    cell = sweep_page.value_cell(row[f"{slo}.mean"], row[f"{slo}.ci95_low"], row[f"{slo}.ci95_high"],
+                                 sweep_figures.display_for(agg, slo))
+    assert float(cell.split(" ± ")[0]) == pytest.approx(100 * row[f"{slo}.mean"], abs=0.05)
+    assert f'<td class="num">{cell}</td>' in page and "SLO attainment (%)" in page
     one_seed = agg[(agg[POLICY] == "power_of_d") & (agg[VEHICLES] == 100)].iloc[0]
-    assert f'<td class="num">{sweep_page.fmt_num(one_seed[f"{m}.mean"])}</td>' in page  # no ± for n = 1
+    assert f'<td class="num">{sweep_figures.fmt_sig(one_seed[f"{m}.mean"], 4)}</td>' in page  # no ± for n = 1
     for text in ("policy-scan", "examples/small.toml", "axis fleet.vehicles</td><td>100, 200, 400",
                  "root seed</td><td>7", "points ok / failed</td><td>15 / 3", "product"):
         assert text in page
