@@ -184,6 +184,9 @@ def make_utilization(results: Results, dpi: int = 110) -> Figure:
                                                       for b in shown])
         for poly, b in zip(polys, shown, strict=True):
             poly.set_gid(f"nameplate:{b}")
+        top = max(total_w, float(np.max(avail_w))) / div
+        _outline_thin_bands(ax, x, [pad(bands[b]) / div for b in shown], [NAMEPLATE_COLORS[b] for b in shown],
+                            shown, top)
         handles.append(ax.axhline(total_w / div, color="#333333", lw=1.0, ls="--", gid="line:nameplate",
                                   label=f"nameplate: every car's chip at full power ({total_w / div:,.3g} {unit})"))
         handles += list(reversed(polys))
@@ -308,8 +311,8 @@ def power_split_w(ts: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def _outline_thin_bands(ax: Axes, x: pd.DatetimeIndex, layers: list[np.ndarray], colors: list[str],
                         keys: list[str], y_top: float) -> None:
-    """A line along the top of every band thinner than :data:`THIN_BAND_SHARE` of the axis on
-    average, so a small band (chip serving at 1 %) is seen; its share stays in the legend."""
+    """A line along the top of every band thinner than :data:`THIN_BAND_SHARE` of the axis (``y_top``)
+    on average, so a small band (chip serving at 1 %) is seen; its size stays in the legend."""
     cum = np.zeros(len(x))
     for layer, color, key in zip(layers, colors, keys, strict=True):
         cum = cum + layer
