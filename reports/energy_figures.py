@@ -81,8 +81,14 @@ def fleet_average_signals(summary: dict[str, Any]) -> tuple[float | None, float 
     return (usd / grid if usd is not None else None), (1000.0 * co2 / grid if co2 is not None else None)
 
 
+DRAWDOWN_LABEL = "of the loads, fed by the batteries (net drawdown)"
+DRAWDOWN_HATCH = "////"
+DRAWDOWN_EDGE = "#1B2631"
+
+
 def make_grid(results: Results, dpi: int = 110) -> Figure | None:
-    """Stacked fleet load by group (kW/MW) with grid draw as a line; price and carbon intensity below."""
+    """Stacked fleet load by group (kW/MW) with grid draw as a line, the batteries' share of the
+    loads hatched; a start-up peak is left off scale with a note; price and carbon intensity below."""
     ts = results.timeseries
     if not set(GRID_COLUMNS) <= set(ts.columns):
         return None
@@ -93,28 +99,40 @@ def make_grid(results: Results, dpi: int = 110) -> Figure | None:
         return fig
     lt = style.local_times(ts, style.zone(results))
     x, pad = lt.x, lt.pad
-    layers = {g: pad(v) for g, v in load_groups_w(ts).items()}
-    grid_w = pad(ts["grid_w"])
-    top_w = np.sum(list(layers.values()), axis=0)
-    y_max_w = max(float(np.max(top_w)), float(np.max(grid_w)))
+    groups = load_groups_w(ts)
+    grid_raw = ts["grid_w"].to_numpy(dtype=float)
+    top_raw = np.sum(list(groups.values()), axis=0)
+    y_max_w = style.clipped_max(np.maximum(top_raw, grid_raw))
     div, unit = style.power_unit(y_max_w)
+    layers = {g: pad(v) for g, v in groups.items()}
+    grid_w = pad(grid_raw)
+    top_w = pad(top_raw)
     shown = [g for g in LOAD_GROUPS if np.any(layers[g] > 0)]
     polys = ax.stackplot(x, [layers[g] / div for g in shown], colors=[LOAD_COLORS[g] for g in shown],
                          labels=[LOAD_LABELS[g] for g in shown], alpha=0.85, lw=0) if shown else []
     for poly, g in zip(polys, shown, strict=True):
         poly.set_gid(f"load:{g}")
-    line, = ax.plot(x, grid_w / div, color=style.GRID_COLOR, lw=1.4, gid="line:grid", label="grid draw")
+    handles = list(reversed(polys))
+    if np.any(top_w > grid_w * (1 + 1e-9) + 1e-9):  # the batteries fed part of the loads
+        handles.append(ax.fill_between(x, np.minimum(grid_w, top_w) / div, top_w / div, facecolor="none",
+                                       edgecolor=DRAWDOWN_EDGE, hatch=DRAWDOWN_HATCH, lw=0, gid="batteries:drawdown",
+                                       label=DRAWDOWN_LABEL))
+    line, = ax.plot(x, grid_w / div, color=style.GRID_COLOR, lw=1.4, gid="line:grid",
+                    label="grid draw (= stack less hatched part)" if len(handles) > len(polys) else "grid draw")
     if not shown and not np.any(grid_w != 0):
         style.empty_panel(ax, "no power drawn in this run (all loads 0 W)")
     ax.set_ylabel(f"power ({unit}, mean over each interval)")
-    ax.set_ylim(min(0.0, float(np.min(grid_w / div)) * 1.05), (y_max_w / div) * 1.08 if y_max_w > 0 else 1.0)
+    y_top = (y_max_w / div) * 1.08 if y_max_w > 0 else 1.0
+    ax.set_ylim(min(0.0, float(np.min(grid_w / div)) * 1.05), y_top)
+    style.off_scale_note(ax, lt, ts["t_s"].to_numpy(dtype=float), np.maximum(top_raw, grid_raw), y_top, div, unit,
+                         "grid draw")
     ax.grid(axis="y", alpha=0.3)
     ax.tick_params(labelbottom=False)
-    ax.legend(handles=[line, *reversed(polys)], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              title="load (stack top → bottom);\nstack above the line: fed\nby the batteries")
+    ax.legend(handles=[line, *handles], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title="load (stack top → bottom)")
     _signals_panel(axs, x, pad(ts["price_usd_per_kwh"]), pad(ts["carbon_g_per_kwh"]), results.summary)
     style.time_axis(axs, lt)
-    return fig
+    return style.plain_numbers(fig)
 
 
 def _signals_panel(ax: Axes, x: pd.DatetimeIndex, price: np.ndarray, carbon: np.ndarray,
@@ -153,6 +171,8 @@ class Flow:
 
 
 INFERENCE_KEYS = ("inference_active", "inference_idle", "awake_overhead")
+#: what a use includes where its plain name could be misread (chip serving is not a job's whole bill)
+USE_NOTES = {"inference_active": "busy slots' power above idle only"}
 
 
 def energy_flows(energy_kwh: dict[str, Any]) -> tuple[list[Flow], list[Flow]] | None:
@@ -170,7 +190,8 @@ def energy_flows(energy_kwh: dict[str, Any]) -> tuple[list[Flow], list[Flow]] | 
     if batt < 0:
         sources.append(Flow("battery_drawdown", "net battery drawdown", -float(batt),
                             style.SOURCE_COLORS["battery_drawdown"]))
-    uses = [Flow(c, style.ENERGY_LABELS[c], float(energy_kwh[c]), style.ENERGY_COLORS[c])
+    uses = [Flow(c, style.ENERGY_LABELS[c] + (f" ({USE_NOTES[c]})" if c in USE_NOTES else ""), float(energy_kwh[c]),
+                 style.ENERGY_COLORS[c])
             for c in style.ENERGY_CATEGORIES if (energy_kwh.get(c) or 0.0) > 0]
     if batt > 0:
         uses.append(Flow("battery_gain", "net battery charge gain", float(batt), style.STORED_COLOR))
@@ -180,9 +201,10 @@ def energy_flows(energy_kwh: dict[str, Any]) -> tuple[list[Flow], list[Flow]] | 
 def attribution_flows(summary: dict[str, Any]) -> list[Flow] | None:
     """Inference energy (kWh) split into jobs served and standby, or None without an attribution.
 
-    The attribution bills the simulated cars' jobs; with representative vehicles (``fleet.weight``)
-    the fleet's inference energy is theirs times the weight, so the split is scaled by it and the
-    bar ends where the fleet's inference does."""
+    Jobs served: each job's busy slot while it ran, its power above idle plus its share of the idle
+    chip and the awake car; standby: the rest (online cars' free slots). The attribution bills the
+    simulated cars' jobs; with representative vehicles (``fleet.weight``) the fleet's inference
+    energy is theirs times the weight, so the split is scaled by it to add up to the fleet's."""
     a = summary.get("attribution")
     if not isinstance(a, dict) or a.get("jobs_served_kwh") is None or a.get("standby_kwh") is None:
         return None
@@ -194,23 +216,36 @@ def attribution_flows(summary: dict[str, Any]) -> list[Flow] | None:
         weight = float(fleet["vehicles_represented"]) / float(fleet["vehicles_simulated"])
         if weight != 1.0:  # a represented fleet
             served, standby = served * weight, standby * weight
-    return [Flow("jobs_served", "jobs served (busy chip slots)", served, style.ATTRIBUTION_COLORS["jobs_served"]),
-            Flow("standby", "standby (idle chip, awake overhead)", standby, style.ATTRIBUTION_COLORS["standby"])]
+    return [Flow("jobs_served", "jobs served (busy slots: power above idle + their share of idle chip and awake car)",
+                 served, style.ATTRIBUTION_COLORS["jobs_served"]),
+            Flow("standby", "standby (online cars' free slots: their share of idle chip and awake car)", standby,
+                 style.ATTRIBUTION_COLORS["standby"])]
 
 
 LABEL_MIN_SHARE = 0.11  # segments narrower than this share of the axis get no in-bar label
+LEGEND_WRAP = 62  # characters: longer legend entries break before their description in parentheses
 
 
-def _stacked_row(ax: Axes, y: float, kind: str, flows: Sequence[Flow], start_kwh: float, base_kwh: float,
+def _legend_label(f: Flow, value: str, share: str) -> str:
+    """``label: value (share)``; a long label's parenthesised description goes on a second line."""
+    text = f"{f.label}: {value} ({share})"
+    if len(text) > LEGEND_WRAP and " (" in f.label:
+        head, _, note = f.label.partition(" (")
+        text = f"{head}: {value} ({share})\n({note}"
+    return text
+
+
+def _stacked_row(ax: Axes, y: float, kind: str, flows: Sequence[Flow], base_kwh: float,
                  unit: tuple[float, str], span_kwh: float, base_name: str = "") -> list[Any]:
-    """One horizontal bar of stacked ``flows`` starting at ``start_kwh``; % of ``base_kwh``; segments
-    wider than :data:`LABEL_MIN_SHARE` of ``span_kwh`` (the axis) are labelled in the bar."""
+    """One horizontal bar of stacked ``flows`` from 0; % of ``base_kwh``; segments wider than
+    :data:`LABEL_MIN_SHARE` of ``span_kwh`` (the axis) are labelled in the bar."""
     div, name = unit
-    left, handles = start_kwh, []
+    left, handles = 0.0, []
     for f in flows:
         pct = 100.0 * f.kwh / base_kwh
         bars = ax.barh(y, f.kwh / div, left=left / div, height=0.62, color=f.color, edgecolor="white", lw=0.8,
-                       gid=f"{kind}:{f.key}", label=f"{f.label}: {_num(f.kwh / div)} {name} ({pct:.1f} %{base_name})")
+                       gid=f"{kind}:{f.key}",
+                       label=_legend_label(f, f"{_num(f.kwh / div)} {name}", style.share_text(pct) + base_name))
         handles.append(bars)
         if f.kwh >= LABEL_MIN_SHARE * span_kwh:
             ax.text((left + f.kwh / 2.0) / div, y, f"{_num(f.kwh / div)} {name}\n{pct:.0f} %", ha="center",
@@ -219,45 +254,74 @@ def _stacked_row(ax: Axes, y: float, kind: str, flows: Sequence[Flow], start_kwh
     return handles
 
 
+def _inference_bracket(ax: Axes, uses: Sequence[Flow], unit: tuple[float, str], x_max: float) -> None:
+    """A bracket above the uses bar's inference segments naming their total (in the unit of the
+    split below it), kept inside the axis (``x_max``, axis units)."""
+    div = unit[0]
+    left = 0.0
+    start = end = None
+    for f in uses:
+        if f.key in INFERENCE_KEYS:
+            start = left if start is None else start
+            end = left + f.kwh
+        left += f.kwh
+    if start is None or end is None:
+        return
+    y = 0.38
+    ax.plot([start / div, start / div, end / div, end / div], [y - 0.04, y, y, y - 0.04], color="#333333", lw=1.0,
+            gid="bracket:inference")
+    total_div, total_unit = style.energy_unit(end - start)
+    centre = (start + end) / 2.0 / div
+    ha, x = ("left", start / div) if centre < 0.2 * x_max else ("right", end / div) if centre > 0.8 * x_max \
+        else ("center", centre)
+    ax.text(x, y + 0.03, f"inference {_num((end - start) / total_div)} {total_unit}: split below", ha=ha,
+            va="bottom", fontsize=8.5, color="#333333")
+
+
 def make_energy_flows(results: Results, dpi: int = 110) -> Figure | None:
-    """Sources vs uses of the run's energy as two stacked bars (kWh/MWh and %); inference split below."""
+    """Sources vs uses of the run's energy as two stacked bars (kWh/MWh and %); below, on its own
+    axis, the inference energy split into jobs served and standby."""
     energy = results.summary.get("energy_kwh")
     flows = energy_flows(energy) if isinstance(energy, dict) else None
     if flows is None:
         return None
     sources, uses = flows
     split = attribution_flows(results.summary)
-    fig = style.new_figure(style.SIZE_WIDE, dpi)
+    fig = style.new_figure(style.SIZE_TALL if split is not None else style.SIZE_WIDE, dpi)
     if split is not None:
-        ax, axa = fig.subplots(2, 1, sharex=True, height_ratios=[2.2, 1.0])
+        ax, axa = fig.subplots(2, 1, height_ratios=[2.2, 1.0])
     else:
         ax, axa = fig.add_subplot(), None
-    ax.set_title(f"Where each kWh came from and went ({style.subtitle(results.summary)})")
+    style.figure_title(fig, "Where each kWh came from and went", results.summary)
     total = sum(f.kwh for f in sources)
     span = max(total, sum(f.kwh for f in uses))
     unit = style.energy_unit(span)
-    (axa or ax).set_xlabel(f"energy over the whole run ({unit[1]})")
+    ax.set_xlabel(f"energy over the whole run ({unit[1]})")
     if total <= 0:
         style.empty_panel(ax, "no energy drawn from the grid or the batteries in this run")
         return fig
-    handles = _stacked_row(ax, 1.0, "source", sources, 0.0, total, unit, span)
-    handles += _stacked_row(ax, 0.0, "use", uses, 0.0, total, unit, span)
+    handles = _stacked_row(ax, 1.0, "source", sources, total, unit, span)
+    handles += _stacked_row(ax, 0.0, "use", uses, total, unit, span)
+    ax.set_xlim(0, span / unit[0] * 1.02)
+    _inference_bracket(ax, uses, unit, span / unit[0] * 1.02)
     ax.set_yticks([1.0, 0.0], ["sources", "uses"])
-    ax.set_ylim(-0.6, 1.6)
+    ax.set_ylim(-0.5, 1.5)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small",
               title="sources, then uses (% of all energy)")
     if axa is not None and split is not None:
-        before = next((i for i, f in enumerate(uses) if f.key in INFERENCE_KEYS), len(uses))
-        start = sum(f.kwh for f in uses[:before])  # under the inference segments of the uses bar
         base = sum(f.kwh for f in split)
-        h = _stacked_row(axa, 0.0, "attribution", split, start, base, unit, span, " of inference")
-        axa.set_yticks([0.0], ["inference,\nattributed"])
-        axa.set_ylim(-0.6, 0.6)
+        a_unit = style.energy_unit(base)
+        h = _stacked_row(axa, 0.0, "attribution", split, base, a_unit, base, " of inference")
+        axa.set_yticks([0.0], ["inference,\nbilled to"])
+        axa.set_ylim(-0.5, 0.5)
+        axa.set_xlim(0, base / a_unit[0] * 1.02)
+        axa.set_xlabel(f"inference energy over the whole run ({a_unit[1]}; its own scale)")
+        axa.set_title("The inference energy (bracket above), billed to jobs or left as standby", fontsize="medium")
         axa.grid(axis="x", alpha=0.3)
         axa.legend(handles=h, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small",
                    title="inference energy split")
-    return fig
+    return style.plain_numbers(fig)
 
 
 # ------------------------------------------------------------------------------ comparison
@@ -315,7 +379,7 @@ def _comparison_panel(ax: Axes, c: dict[str, Any], key: str) -> None:
             ax.bar(i, d[field], width=0.6, color=SIDE_COLORS[side], gid=f"{key}:{side}")
         ax.text(i, d[field], _num(d[field]), ha="center", va="bottom", fontsize=9)
     ratio = (c.get("ratio_fleet_to_datacenter") or {}).get(key)
-    ratio_txt = f"fleet = {ratio:.3g} × data center" if _finite(ratio) else "ratio n/a"
+    ratio_txt = f"fleet = {_num(ratio)} × data center" if _finite(ratio) else "ratio n/a"
     ax.set_title(f"{title}, {unit} per million tokens\n{ratio_txt}", fontsize="medium")
     ax.set_xticks(range(len(SIDES)), list(SIDES.values()))
     ax.set_xlim(-0.6, len(SIDES) - 0.4)
@@ -333,7 +397,7 @@ def make_comparison(results: Results, dpi: int = 110) -> Figure | None:
     if c is None:
         return None
     fig = style.new_figure(style.SIZE_WIDE, dpi)
-    fig.suptitle(f"Fleet against a data center, per million tokens ({style.subtitle(results.summary)})")
+    style.figure_title(fig, "Fleet against a data center, per million tokens", results.summary)
     for ax, key in zip(fig.subplots(1, len(METRICS)), METRICS, strict=True):
         _comparison_panel(ax, c, key)
     dc = c["datacenter"]
@@ -350,4 +414,4 @@ def make_comparison(results: Results, dpi: int = 110) -> Figure | None:
     tokens = c.get("tokens_generated")
     note = f"{tokens:,.0f} tokens generated by the fleet\n" if _finite(tokens) else ""
     fig.supxlabel(note + "data center: " + (", ".join(p for p in parts if p) or "as configured"), fontsize=9)
-    return fig
+    return style.plain_numbers(fig)

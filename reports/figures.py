@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator, PercentFormatter
 
@@ -34,128 +35,247 @@ def _vehicles_label(results: Results) -> str:
     fleet = results.summary.get("fleet", {})
     sim_n, rep_n = fleet.get("vehicles_simulated"), fleet.get("vehicles_represented")
     if sim_n is not None and rep_n is not None and float(rep_n) != float(sim_n):
-        return f"{rep_n:,.0f} vehicles represented by {sim_n:,} simulated"
-    return f"{rep_n if rep_n is not None else len(results.vehicles):,.0f} vehicles"
+        return f"{style.count_text(float(rep_n))} vehicles represented by {sim_n:,} simulated"
+    return f"{style.count_text(float(rep_n if rep_n is not None else len(results.vehicles)))} vehicles"
 
 
 def _subtitle(results: Results) -> str:
     return style.subtitle(results.summary)
 
 
+def _interval_text(ts: pd.DataFrame) -> str:
+    """The sample interval as a phrase: ``15 min``, ``1 min``, ``1 h`` (the median row spacing)."""
+    t = ts["t_s"].to_numpy(dtype=float)
+    return style.fmt_duration(float(np.median(np.diff(np.concatenate([[0.0], t]))))) if len(t) else "?"
+
+
+def _legend_right(ax: Axes, handles: list, title: str | None = None, **kw) -> None:
+    """A frameless legend outside the axes, to its right (never on the data)."""
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title=title, **kw)
+
+
 # ------------------------------------------------------------------------------ fleet states
 def make_fleet_states(results: Results, dpi: int = 110) -> Figure:
-    """Stacked area of mean vehicle counts per state (vehicles) with charging as a line."""
+    """Stacked area of mean vehicle counts per state (vehicles, thousand or million vehicles as fits)
+    with charging as a line."""
     ts = results.timeseries
     fig = style.new_figure(style.SIZE_WIDE, dpi)
     ax = fig.add_subplot()
-    ax.set_title(f"Fleet state over time — {_vehicles_label(results)} ({_subtitle(results)})")
-    ax.set_ylabel("vehicles (mean over each interval)")
+    style.figure_title(fig, f"Fleet state over time — {_vehicles_label(results)}", results.summary)
     if len(ts) == 0:
+        ax.set_ylabel("vehicles (mean over each interval)")
         style.empty_panel(ax, "no time-series samples in this run")
         return fig
     lt = style.local_times(ts, _zone(results))
     x, pad = lt.x, lt.pad
     layers = [pad(ts[s]) for s in style.STATES]
-    polys = ax.stackplot(x, layers, colors=[style.STATE_COLORS[s] for s in style.STATES],
+    total = max(float(np.max(np.sum(layers, axis=0))), float(ts["charging"].max()))
+    div, word = style.count_unit(total)
+    ax.set_ylabel(f"{word + ' ' if word else ''}vehicles (mean over each interval)")
+    polys = ax.stackplot(x, [layer / div for layer in layers], colors=[style.STATE_COLORS[s] for s in style.STATES],
                          labels=[style.STATE_LABELS[s] for s in style.STATES], alpha=0.9, lw=0)
     for poly, state in zip(polys, style.STATES, strict=True):
         poly.set_gid(f"state:{state}")
-    line, = ax.plot(x, pad(ts["charging"]), color=style.STATE_COLORS["charging"],
+    line, = ax.plot(x, pad(ts["charging"]) / div, color=style.STATE_COLORS["charging"],
                     lw=1.8, label=style.STATE_LABELS["charging"], gid="line:charging")
-    total = float(np.max(np.sum(layers, axis=0)))
-    ax.set_ylim(0, max(total, float(ts["charging"].max())) * 1.03 or 1.0)
+    ax.set_ylim(0, total / div * 1.03 or 1.0)
+    style.count_axis(ax.yaxis, div)
     ax.grid(axis="y", alpha=0.3)
     style.time_axis(ax, lt)
-    ax.legend(handles=[*reversed(polys), line], loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              frameon=False, title="state (stack top → bottom)")
-    return fig
+    _legend_right(ax, [*reversed(polys), line], "state (stack top → bottom)")
+    return style.plain_numbers(fig)
 
 
 # ------------------------------------------------------------------------------ utilization
-def make_utilization(results: Results, dpi: int = 110) -> Figure:
-    """Chip-slot utilization (%) with available inference power (kW/MW/GW) on a second axis."""
+#: bands of the chips' nameplate power, stack bottom to top: what is available first
+NAMEPLATE_BANDS = ("serving", "available", "offline", "opted_out", "driving")
+NAMEPLATE_LABELS = {
+    "serving": "serving: busy chip slots",
+    "available": "available: online, chip slots idle",
+    "offline": "parked offline: no connection, or battery kept for trips",
+    "opted_out": "parked, owner not opted in",
+    "driving": "driving",
+}
+NAMEPLATE_COLORS = {
+    "serving": style.STATE_COLORS["serving"],
+    "available": style.STATE_COLORS["available"],
+    "offline": "#9A9A9A",
+    "opted_out": "#D9D9D9",
+    "driving": style.STATE_COLORS["driving"],
+}
+
+
+def nameplate_w(results: Results) -> float | None:
+    """Every represented car's chip at full power (W): ``availability.nameplate_gw``, or for an
+    older folder the online chip power per online car times the fleet; None when unknown."""
+    g = (results.summary.get("availability") or {}).get("nameplate_gw")
+    if g is not None:
+        return float(g) * 1e9
     ts = results.timeseries
-    fig = style.new_figure(style.SIZE_WIDE, dpi)
-    ax = fig.add_subplot()
-    ax.set_title(f"Chip utilization and available inference power ({_subtitle(results)})")
-    ax.set_ylabel("utilization (busy / online chip slots, %)")
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=100))
+    online = (ts["available"] + ts["serving"]).to_numpy(dtype=float)
+    ok = online > 0
+    if not ok.any():
+        return None
+    per_car = float(np.median(ts["available_inference_w"].to_numpy(dtype=float)[ok] / online[ok]))
+    cars = float((ts["driving"] + ts["parked"] + ts["available"] + ts["serving"]).max())
+    return per_car * cars
+
+
+def nameplate_split_w(results: Results) -> dict[str, np.ndarray] | None:
+    """The chips' nameplate power (W) split per sample row into :data:`NAMEPLATE_BANDS`, adding up to
+    the nameplate; None when the nameplate is unknown.
+
+    Online chips (``available_inference_w``) split into serving (the busy share of their slots,
+    ``utilization``) and available; the rest of the nameplate is split over driving, owners not opted
+    in and other offline parked cars in proportion to their vehicle counts (exact when every car
+    carries the same chip).
+    """
+    total = nameplate_w(results)
+    if total is None:
+        return None
+    ts = results.timeseries
+    online = np.clip(ts["available_inference_w"].to_numpy(dtype=float), 0.0, None)
+    busy = np.clip(ts["utilization"].to_numpy(dtype=float), 0.0, 1.0) * online
+    rest = np.clip(total - online, 0.0, None)
+    opted = ts["offline_opted_out"].to_numpy(dtype=float) if "offline_opted_out" in ts else np.zeros(len(ts))
+    counts = {"offline": np.clip(ts["parked"].to_numpy(dtype=float) - opted, 0.0, None),
+              "opted_out": np.clip(opted, 0.0, None),
+              "driving": np.clip(ts["driving"].to_numpy(dtype=float), 0.0, None)}
+    n_off = sum(counts.values())
+    bands = {"serving": busy, "available": online - busy}
+    for band, n in counts.items():
+        share = np.divide(n, n_off, out=np.full(len(ts), 1.0 if band == "offline" else 0.0), where=n_off > 0)
+        bands[band] = rest * share
+    return {b: bands[b] for b in NAMEPLATE_BANDS}
+
+
+def _mean_text(values_w: np.ndarray, div: float, unit: str) -> str:
+    return f"mean {float(np.mean(values_w)) / div:,.3g} {unit}"
+
+
+def make_utilization(results: Results, dpi: int = 110) -> Figure:
+    """Above: the chips' nameplate power (kW/MW/GW) split into serving, available, offline, owners
+    not opted in and driving, stacked, the available inference power drawn as a line. Below: the
+    busy share of the available chip slots (%)."""
+    ts = results.timeseries
+    fig = style.new_figure(style.SIZE_TALL, dpi)
+    ax, axu = fig.subplots(2, 1, sharex=True, height_ratios=[2.2, 1.0])
+    style.figure_title(fig, "Available inference power against driving and opt-out, and its utilization",
+                       results.summary)
+    axu.set_ylabel("busy share of available\nchip slots (%)")
+    axu.yaxis.set_major_formatter(PercentFormatter(xmax=100))
     if len(ts) == 0:
+        ax.set_ylabel("power")
         style.empty_panel(ax, "no time-series samples in this run")
+        style.empty_panel(axu, "no time-series samples")
         return fig
     lt = style.local_times(ts, _zone(results))
     x, pad = lt.x, lt.pad
-    util = 100.0 * pad(ts["utilization"])
     avail_w = pad(ts["available_inference_w"])
-    div, unit = style.power_unit(float(np.max(np.abs(avail_w))))
-    ax2 = ax.twinx()
-    ax2.set_ylabel(f"available inference power ({unit})")
-    ax2.fill_between(x, avail_w / div, color=style.CAPACITY_COLOR, alpha=0.18, lw=0)
-    h_cap, = ax2.plot(x, avail_w / div, color=style.CAPACITY_COLOR, lw=1.4,
-                      label=f"available inference power ({unit}, right axis)")
-    h_util, = ax.plot(x, util, color=style.UTILIZATION_COLOR, lw=1.8, label="utilization (%, left axis)")
-    handles = [h_util, h_cap]
-    mean = results.summary.get("utilization", {}).get("mean")
-    if mean is not None:
-        handles.append(ax.axhline(100.0 * mean, color=style.UTILIZATION_COLOR, lw=1, ls="--",
-                                  label=f"mean utilization {100.0 * mean:.1f} %"))
-    ax.set_zorder(ax2.get_zorder() + 1)  # utilization line above the capacity band
-    ax.patch.set_visible(False)
-    ax.set_ylim(0, max(float(np.max(util)) * 1.15, 1.0))
-    ax2.set_ylim(0, max(float(np.max(avail_w / div)) * 1.15, 1.0))
+    bands = nameplate_split_w(results)
+    total_w = nameplate_w(results) or 0.0
+    div, unit = style.power_unit(max(total_w, float(np.max(np.abs(avail_w)))))
+    ax.set_ylabel(f"chip power at full load ({unit})")
+    handles = []
+    if bands is not None and total_w > 0:
+        shown = [b for b in NAMEPLATE_BANDS if np.any(bands[b] > 0)]
+        polys = ax.stackplot(x, [pad(bands[b]) / div for b in shown], colors=[NAMEPLATE_COLORS[b] for b in shown],
+                             alpha=0.9, lw=0, labels=[f"{NAMEPLATE_LABELS[b]} ({_mean_text(bands[b], div, unit)})"
+                                                      for b in shown])
+        for poly, b in zip(polys, shown, strict=True):
+            poly.set_gid(f"nameplate:{b}")
+        top = max(total_w, float(np.max(avail_w))) / div
+        _outline_thin_bands(ax, x, [pad(bands[b]) / div for b in shown], [NAMEPLATE_COLORS[b] for b in shown],
+                            shown, top)
+        handles.append(ax.axhline(total_w / div, color="#333333", lw=1.0, ls="--", gid="line:nameplate",
+                                  label=f"nameplate: every car's chip at full power ({total_w / div:,.3g} {unit})"))
+        handles += list(reversed(polys))
+    line, = ax.plot(x, avail_w / div, color="#1E6B34", lw=1.6, gid="line:available",
+                    label=f"available inference power ({_mean_text(ts['available_inference_w'], div, unit)})")
+    handles.insert(1 if len(handles) else 0, line)
+    ax.set_ylim(0, max(total_w, float(np.max(avail_w))) / div * 1.05 or 1.0)
     ax.grid(axis="y", alpha=0.3)
-    style.time_axis(ax, lt)
+    ax.tick_params(labelbottom=False)
+    _legend_right(ax, handles, "chip nameplate power (stack top → bottom)", fontsize="small")
+
+    util = 100.0 * pad(ts["utilization"])
     if not np.any(avail_w > 0):
-        style.empty_panel(ax, "no chips online in this run (no inference capacity)")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.14), ncol=3, frameon=False)
-    return fig
+        style.empty_panel(axu, "no chips online in this run (no inference capacity)")
+    else:
+        h = [axu.plot(x, util, color=style.UTILIZATION_COLOR, lw=1.5, gid="line:utilization",
+                      label="busy share of available chip slots")[0]]
+        mean = results.summary.get("utilization", {}).get("mean")
+        if mean is not None:
+            h.append(axu.axhline(100.0 * mean, color=style.UTILIZATION_COLOR, lw=1, ls="--", gid="line:mean",
+                                 label=f"mean over the run {100.0 * mean:.3g} %"))
+        axu.set_ylim(0, max(float(np.max(util)), 100.0 * (mean or 0.0)) * 1.15 or 1.0)
+        _legend_right(axu, h, "utilization of what is available", fontsize="small")
+    axu.grid(axis="y", alpha=0.3)
+    style.time_axis(axu, lt)
+    return style.plain_numbers(fig)
 
 
 # ------------------------------------------------------------------------------ power
+STORED_LABEL = "into the batteries (net stored)"
+DRAWDOWN_LABEL = "of the loads, fed by the batteries (net drawdown)"
+DRAWDOWN_HATCH = "////"
+THIN_BAND_SHARE = 0.02  # bands below this share of the axis height also get a line along their top
+
+
+def _energy_wh(power_w: np.ndarray, dt_s: np.ndarray) -> float:
+    return float(np.sum(power_w * dt_s)) / 3600.0
+
+
 def make_power(results: Results, dpi: int = 110) -> Figure:
-    """Stacked load-side power by category with grid draw as a line; price and carbon below."""
+    """Where the grid's power goes: the loads by category stacked, the net power into the batteries
+    on top, the loads' battery-fed part hatched, so the stack less the hatch meets the grid draw line
+    at every sample; price and carbon below."""
     ts = results.timeseries
     fig, ax, axp, empty = style.power_over_signals(
-        len(ts), f"Fleet power by category and grid draw ({_subtitle(results)})", "Grid signals", [3, 1], dpi)
+        len(ts), f"Where the grid's power goes: loads by category and battery storage ({_subtitle(results)})",
+        "Grid signals", [3, 1], dpi)
     if empty:
         return fig
     lt = style.local_times(ts, _zone(results))
     x, pad = lt.x, lt.pad
-    cats = [c for c in style.ENERGY_CATEGORIES if np.any(ts[f"power_w_{c}"].to_numpy(dtype=float) > 0)]
-    layers = [np.clip(pad(ts[f"power_w_{c}"]), 0.0, None) for c in cats]  # drop -1e-10 W round-off
-    grid_w = pad(ts["grid_w"])
-    top = np.sum(layers, axis=0) if layers else np.zeros(len(x))
-    y_max_w = _power_axis_max_w(top, grid_w)
+    split = power_split_w(ts)
+    cats = [c for c in style.ENERGY_CATEGORIES if np.any(split[c] > 0)]
+    grid_w = ts["grid_w"].to_numpy(dtype=float)
+    top = np.sum([split[c] for c in cats], axis=0) if cats else np.zeros(len(ts))
+    stored, drawdown = split["stored"], split["drawdown"]
+    y_max_w = _power_axis_max_w(top + stored, grid_w)
     div, unit = style.power_unit(y_max_w)
     ax.set_ylabel(f"power ({unit}, mean over each interval)")
+    dt = np.diff(np.concatenate([[0.0], ts["t_s"].to_numpy(dtype=float)]))
+    stack_wh = _energy_wh(top + stored, dt)
+    keys = [*cats, "stored"] if np.any(stored > 0) else cats
     handles = []
-    if cats:
-        polys = ax.stackplot(x, [layer / div for layer in layers], lw=0, alpha=0.9,
-                             colors=[style.ENERGY_COLORS[c] for c in cats],
-                             labels=[style.ENERGY_LABELS[c] for c in cats])
-        for poly, cat in zip(polys, cats, strict=True):
-            poly.set_gid(f"power:{cat}")
+    if keys:
+        labels = [STORED_LABEL if k == "stored" else style.ENERGY_LABELS[k] for k in keys]
+        colors = [style.STORED_COLOR if k == "stored" else style.ENERGY_COLORS[k] for k in keys]
+        shares = [100.0 * _energy_wh(split[k], dt) / stack_wh if stack_wh > 0 else 0.0 for k in keys]
+        polys = ax.stackplot(x, [pad(split[k]) / div for k in keys], lw=0, alpha=0.9, colors=colors,
+                             labels=[f"{lab} — {style.share_text(sh)}" for lab, sh in zip(labels, shares, strict=True)])
+        for poly, k in zip(polys, keys, strict=True):
+            poly.set_gid(f"power:{k}")
+        _outline_thin_bands(ax, x, [pad(split[k]) / div for k in keys], colors, keys, y_max_w / div)
         handles = list(reversed(polys))
-    line, = ax.plot(x, grid_w / div, color=style.GRID_COLOR, lw=1.3, gid="line:grid",
-                    label="grid draw (charging input, incl. losses)")
+    if np.any(drawdown > 0):
+        share = 100.0 * _energy_wh(drawdown, dt) / stack_wh if stack_wh > 0 else 0.0
+        handles.append(ax.fill_between(x, pad(top - drawdown) / div, pad(top) / div, facecolor="none",
+                                       edgecolor="#1B2631", hatch=DRAWDOWN_HATCH, lw=0, gid="power:drawdown",
+                                       label=f"{DRAWDOWN_LABEL} — {style.share_text(share)}"))
+    line, = ax.plot(x, pad(grid_w) / div, color=style.GRID_COLOR, lw=1.3, gid="line:grid",
+                    label="grid draw (= stack less hatched part)" if np.any(drawdown > 0) else "grid draw (= stack)")
     if not cats and not np.any(grid_w != 0):
         style.empty_panel(ax, "no power drawn in this run (all categories 0 W)")
     y_min = min(0.0, float(np.min(grid_w / div)) * 1.05)
     ax.set_ylim(y_min, (y_max_w / div) * 1.08 if y_max_w > 0 else 1.0)
-    peak = int(np.argmax(ts["grid_w"].to_numpy(dtype=float)))  # row index
-    peak_w = float(ts["grid_w"].iloc[peak])
-    if peak_w > y_max_w * 1.08:  # a start-up charging spike would flatten the stack
-        t_end = ts["t_s"].to_numpy(dtype=float)
-        half = pd.Timedelta(seconds=(t_end[peak] - (t_end[peak - 1] if peak else 0.0)) / 2.0)
-        mid = lt.mid.iloc[peak]
-        when = f"{(mid - half):%a %H:%M}–{(mid + half):%H:%M}"
-        ax.annotate(f"grid draw peaks off scale: {peak_w / div:,.3g} {unit} ({when})",
-                    xy=(mid, y_max_w * 1.08 / div), xytext=(24, -10), textcoords="offset points",
-                    ha="left", va="top", fontsize=9, arrowprops={"arrowstyle": "->", "color": "#333333"},
-                    bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#999999"})
+    style.off_scale_note(ax, lt, ts["t_s"].to_numpy(dtype=float), np.maximum(top + stored, grid_w),
+                         (y_max_w / div) * 1.08, div, unit, "grid draw")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(handles=[line, *handles], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              title="power (stack top → bottom)")
+    _legend_right(ax, [line, *handles], "power (stack top → bottom),\nshare of the energy of loads + stored",
+                  fontsize="small")
     ax.tick_params(labelbottom=False)
 
     price = pad(ts["price_usd_per_kwh"])
@@ -171,16 +291,42 @@ def make_power(results: Results, dpi: int = 110) -> Figure:
     axp.grid(axis="y", alpha=0.3)
     axp.legend(handles=[hp, hc], loc="upper left", bbox_to_anchor=(1.01 + 0.06, 1.0), frameon=False)
     style.time_axis(axp, lt)
-    return fig
+    return style.plain_numbers(fig)
+
+
+def power_split_w(ts: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Where the grid's power goes, per sample row (W, >= 0): every load category, ``stored`` (net
+    power into the batteries) and ``drawdown`` (the loads' part the batteries fed), so that the loads
+    plus ``stored`` less ``drawdown`` equal ``grid_w``. The battery term is what the grid draw leaves
+    after the loads: ``battery_w`` up to round-off, since ``grid_w = sum(power_w_*) + battery_w``."""
+    out = {c: np.clip(ts[f"power_w_{c}"].to_numpy(dtype=float), 0.0, None)  # drop -1e-10 W round-off
+           for c in style.ENERGY_CATEGORIES}
+    loads = np.sum(list(out.values()), axis=0)
+    grid = ts["grid_w"].to_numpy(dtype=float)
+    battery = grid - loads  # = battery_w up to round-off (grid = loads + battery), so the identity is exact
+    out["stored"] = np.clip(battery, 0.0, None)
+    out["drawdown"] = np.clip(-battery, 0.0, None)
+    return out
+
+
+def _outline_thin_bands(ax: Axes, x: pd.DatetimeIndex, layers: list[np.ndarray], colors: list[str],
+                        keys: list[str], y_top: float) -> None:
+    """A line along the top of every band thinner than :data:`THIN_BAND_SHARE` of the axis (``y_top``)
+    on average, so a small band (chip serving at 1 %) is seen; its size stays in the legend."""
+    cum = np.zeros(len(x))
+    for layer, color, key in zip(layers, colors, keys, strict=True):
+        cum = cum + layer
+        if y_top > 0 and 0 < float(np.mean(layer)) < THIN_BAND_SHARE * y_top:
+            ax.plot(x, cum, color=color, lw=1.4, gid=f"edge:{key}", zorder=3)
 
 
 def _power_axis_max_w(top_w: np.ndarray, grid_w: np.ndarray) -> float:
-    """Upper power-axis limit (W): the whole stack and grid draw, except that grid peaks more than
-    1.5 × above both the stack and the grid's 97th percentile are left off scale (annotated)."""
-    top = float(np.max(top_w)) if len(top_w) else 0.0
-    grid_max = float(np.max(grid_w)) if len(grid_w) else 0.0
-    robust = max(top, float(np.quantile(grid_w, 0.97)) if len(grid_w) else 0.0)
-    return max(top, grid_max) if grid_max <= 1.5 * robust or robust <= 0 else robust
+    """Upper power-axis limit (W): the whole stack and grid draw, except that a peak more than
+    1.5 × above their 97th percentile (a start-up charging peak) is left off scale (annotated)."""
+    if not len(top_w) and not len(grid_w):
+        return 0.0
+    envelope = np.maximum(top_w, grid_w) if len(top_w) == len(grid_w) else np.concatenate([top_w, grid_w])
+    return style.clipped_max(envelope)
 
 
 # ------------------------------------------------------------------------------ latency
@@ -212,9 +358,9 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
     jobs = results.jobs
     fig = style.new_figure(style.SIZE_WIDE, dpi)
     ax = fig.add_subplot()
-    ax.set_title(f"Latency of completed jobs, arrival to last token ({_subtitle(results)})")
+    style.figure_title(fig, "Latency of completed jobs, arrival to last token", results.summary)
     ax.set_xlabel("latency (s, log scale)")
-    ax.set_ylabel("share of completed jobs with latency ≤ x")
+    ax.set_ylabel("share of completed jobs with latency ≤ x (%)")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.set_ylim(0, 1.02)
     lo, hi, drawn = np.inf, 0.0, 0
@@ -271,56 +417,107 @@ def mean_wait_by_interval(results: Results, cls: str) -> np.ndarray:
     return np.divide(total, count, out=np.full(len(ts), np.nan), where=count > 0)
 
 
-def make_dispatch(results: Results, dpi: int = 110) -> Figure:
-    """Queue length and mean wait per class over time, and preemptions per interval by cause."""
+def _dispatch_data(results: Results) -> tuple[dict, dict, dict]:
+    """Queue lengths (jobs, per row), mean waits (s, per row) per class, and preemptions per row by cause."""
     ts = results.timeseries
-    fig = style.new_figure(style.SIZE_TALL, dpi)
-    axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.0, 1.0, 0.8]})
+    queues = {cls: ts[f"queue_{cls}"].to_numpy(dtype=float) for cls in style.JOB_CLASSES if f"queue_{cls}" in ts}
+    waits = {cls: mean_wait_by_interval(results, cls) for cls in style.JOB_CLASSES}
+    preempted = {cause: ts[f"preempted_{cause}"].to_numpy(dtype=float) for cause in PREEMPTION_COLORS
+                 if f"preempted_{cause}" in ts}
+    return queues, waits, preempted
+
+
+def _any_positive(series: dict[str, np.ndarray]) -> bool:
+    return any(np.any(np.nan_to_num(v) > 0) for v in series.values())
+
+
+def make_dispatch(results: Results, dpi: int = 110) -> Figure:
+    """Queue length and mean wait per class over time, and preemptions per interval by cause; a
+    panel with nothing to show (no job ever queued or waited, no preemption) is left out and one line
+    under the title says why."""
+    ts = results.timeseries
     pol = results.summary.get("dispatch", {}).get("policy", "?")
-    axes[0].set_title(f"Dispatch: queues, waits and preemptions — policy '{pol}' ({_subtitle(results)})")
-    axes[0].set_ylabel("queued jobs\n(mean)")
-    axes[1].set_ylabel("mean wait of jobs\nstarted (s)")
-    axes[2].set_ylabel("preemptions per\ninterval, by cause")
+    main = f"Dispatch: queues, waits and preemptions — policy '{pol}'"
     if len(ts) == 0:
-        style.empty_panel(axes[0], "no time-series samples in this run")
+        fig = style.new_figure(style.SIZE_WIDE, dpi)
+        ax = fig.add_subplot()
+        style.figure_title(fig, main, results.summary)
+        ax.set_ylabel("jobs")
+        style.empty_panel(ax, "no time-series samples in this run")
         return fig
+    queues, waits, preempted = _dispatch_data(results)
+    shown = {"queue": _any_positive(queues), "wait": _any_positive(waits), "preempted": _any_positive(preempted)}
+    panels = [k for k, ok in shown.items() if ok]
+    fig = style.new_figure(style.SIZE_TALL if len(panels) > 1 else style.SIZE_WIDE, dpi)
+    axes = fig.subplots(max(len(panels), 1), 1, sharex=True, squeeze=False)[:, 0]
+    style.figure_title(fig, main, results.summary)
     lt = style.local_times(ts, _zone(results))
-    x, pad = lt.x, lt.pad
-    top_q, top_w = 1.0, 1.0
-    for cls in style.JOB_CLASSES:
-        color = style.CLASS_COLORS[cls]
-        q = pad(ts[f"queue_{cls}"])
-        axes[0].plot(x, q, color=color, lw=1.6, label=cls, gid=f"queue:{cls}")
-        wait = mean_wait_by_interval(results, cls)
-        axes[1].plot(lt.mid, wait, color=color, lw=1.4, marker=".", ms=3, label=cls, gid=f"wait:{cls}")
-        top_q = max(top_q, float(np.nanmax(q)) * 1.15)
+    why = _left_out_note(shown)
+    if why:
+        axes[0].set_title(why, fontsize="small", color="#555555", loc="left")
+    if not panels:
+        axes[0].set_ylabel("jobs")
+        style.empty_panel(axes[0], "no job queued or waited, and no preemptions, in this run")
+    for ax, panel in zip(axes, panels, strict=False):
+        if panel == "queue":
+            _queue_panel(ax, lt, queues)
+        elif panel == "wait":
+            _wait_panel(ax, lt, waits)
+        else:
+            _preemption_panel(ax, lt, ts, preempted)
+        ax.grid(axis="y", alpha=0.3)
+    style.time_axis(axes[-1], lt)
+    return style.plain_numbers(fig)
+
+
+def _left_out_note(shown: dict[str, bool]) -> str:
+    """One line naming the panels left out and why (empty when every panel is drawn)."""
+    parts = []
+    if not shown["queue"] and not shown["wait"]:
+        parts.append("no job waited for a chip (queues empty, every job started on arrival): "
+                     "queue and wait panels left out")
+    elif not shown["queue"]:
+        parts.append("queues stayed empty: queue panel left out")
+    elif not shown["wait"]:
+        parts.append("every job started on arrival: wait panel left out")
+    if not shown["preempted"]:
+        parts.append("no preemptions: preemption panel left out")
+    return "; ".join(parts)
+
+
+def _queue_panel(ax: Axes, lt: style.LocalTimes, queues: dict[str, np.ndarray]) -> None:
+    top = 0.0
+    for cls, q in queues.items():
+        ax.plot(lt.x, lt.pad(q), color=style.CLASS_COLORS[cls], lw=1.6, label=cls, gid=f"queue:{cls}")
+        top = max(top, float(np.nanmax(q)))
+    ax.set_ylim(0, top * 1.15 or 1.0)
+    ax.set_ylabel("queued jobs\n(mean, jobs)")
+    _legend_right(ax, ax.get_lines(), "job class")
+
+
+def _wait_panel(ax: Axes, lt: style.LocalTimes, waits: dict[str, np.ndarray]) -> None:
+    top = 0.0
+    for cls, wait in waits.items():
+        ax.plot(lt.mid, wait, color=style.CLASS_COLORS[cls], lw=1.4, marker=".", ms=3, label=cls, gid=f"wait:{cls}")
         if np.any(np.isfinite(wait)):
-            top_w = max(top_w, float(np.nanmax(wait)) * 1.15)
-    axes[0].set_ylim(0, top_q)
-    axes[1].set_ylim(0, top_w)
-    mids = lt.mid
+            top = max(top, float(np.nanmax(wait)))
+    ax.set_ylim(0, top * 1.15 or 1.0)
+    ax.set_ylabel("mean wait of jobs\nstarted (s)")
+    _legend_right(ax, ax.get_lines(), "job class")
+
+
+def _preemption_panel(ax: Axes, lt: style.LocalTimes, ts: pd.DataFrame, preempted: dict[str, np.ndarray]) -> None:
     width = (ts["t_s"].diff().fillna(ts["t_s"].iloc[0]).to_numpy(dtype=float) / 86400.0) * 0.9
     bottom = np.zeros(len(ts))
-    total = 0
-    for cause, color in PREEMPTION_COLORS.items():
-        col = f"preempted_{cause}"
-        if col not in ts:
-            continue
-        n = ts[col].to_numpy(dtype=float)
-        total += int(n.sum())
-        axes[2].bar(mids, n, width=width, bottom=bottom, color=color, label=f"{cause} ({int(n.sum()):,})",
-                    gid=f"preempted:{cause}")
+    handles = []
+    for cause, n in preempted.items():
+        handles.append(ax.bar(lt.mid, n, width=width, bottom=bottom, color=PREEMPTION_COLORS[cause],
+                              label=f"{cause} ({int(n.sum()):,})", gid=f"preempted:{cause}"))
         bottom += n
-    if total == 0:
-        style.empty_panel(axes[2], "no preemptions in this run")
-    else:  # headroom above the tallest bar for the causes' legend (one row)
-        axes[2].set_ylim(0, float(bottom.max()) * 1.45)
-    for ax in axes:
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(loc="upper right", frameon=False, ncol=2)
-    axes[2].legend(loc="upper right", frameon=False, ncol=len(PREEMPTION_COLORS))
-    style.time_axis(axes[2], lt)
-    return fig
+    ax.set_ylim(0, float(bottom.max()) * 1.1 or 1.0)
+    style.count_axis(ax.yaxis, 1.0)
+    ax.set_ylabel(f"preemptions per\n{_interval_text(ts)} interval")
+    _legend_right(ax, handles, "cause (total)")
 
 
 # ------------------------------------------------------------------------------ save helpers

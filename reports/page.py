@@ -20,15 +20,21 @@ REPORT = "report.html"
 CAPTIONS = {
     "fleet_states.png": "Vehicles per state (stacked, mean over each sample interval); charging "
                         "(plugged and drawing power) is orthogonal and drawn as a line.",
-    "utilization.png": "Share of online chip slots that are busy, and the full-load chip power of "
-                       "all online vehicles (available inference power).",
-    "power.png": "Load-side power by energy category (stacked) and grid draw for charging; "
-                 "electricity price and grid carbon intensity below.",
+    "utilization.png": "Every car's chip at full power (the nameplate), split over time into what is "
+                       "available to serve (busy and idle chip slots of online cars) and what is lost to "
+                       "parked cars offline, owners not opted in and driving, stacked; below, the busy "
+                       "share of the available chip slots (utilization).",
+    "power.png": "Where the grid's power goes: load-side power by energy category and the net power "
+                 "into the batteries (stacked), with grid draw as a line; the hatched part of the loads "
+                 "was fed by the batteries, so the stack less the hatch is the grid draw. Legend shares "
+                 "are of the energy of loads plus storage; thin bands are outlined. Electricity price and "
+                 "grid carbon intensity below.",
     "latency.png": "Distribution (ECDF) of latency from arrival to last token for completed jobs, "
                    "per class, with each class's SLO; attainment counts dropped jobs as misses.",
     "dispatch.png": "Mean queue length and mean wait of the jobs that started in each interval, per "
                     "class; preemptions per interval by cause (the owner departed, the battery "
-                    "reached what the car must keep, or the car's link went down).",
+                    "reached what the car must keep, or the car's link went down). A panel with nothing "
+                    "to show is left out, and a line under the title says why.",
     "serving.png": "Batched serving: one chip's output tokens per second and energy per output token "
                    "against the batch size (sequences decoded together). The line is the chip's decode "
                    "step for the run's mean request; the markers are the batch sizes the run decoded at, "
@@ -40,13 +46,16 @@ CAPTIONS = {
     "grid.png": "Fleet load against the grid's carbon and price: net energy stored in the batteries, "
                 "charging losses, inference (chip serving and idle, awake-car overhead) and the other "
                 "loads (driving, sleep drain, discharge losses), stacked, with grid draw as a line; where "
-                "the stack rises above the line the batteries fed the difference. Below: electricity "
+                "the stack rises above the line the batteries fed the difference (hatched). A start-up "
+                "charging peak far above the rest is left off scale with a note. Below: electricity "
                 "price and grid carbon intensity, and (dashed) what the fleet's grid energy cost and "
                 "emitted per kWh on average.",
     "energy_flows.png": "Where each kWh came from and went over the whole run: grid import and net "
                         "battery drawdown (sources) against every load, loss and net battery charge gain "
-                        "(uses); both bars have the same length by the energy balance. Below, inference "
-                        "energy split into jobs served (busy chip slots) and standby.",
+                        "(uses); both bars have the same length by the energy balance. 'Chip, serving' is "
+                        "only the busy slots' power above idle. Below, on its own scale, the inference "
+                        "energy (chip serving and idle, awake-car overhead) billed to jobs served (their "
+                        "busy slots with their share of the idle chip and awake car) and to standby.",
     "comparison.png": "Fleet against a data center, per million generated tokens: energy (kWh), "
                       "emissions (g CO₂) and cost ($, stacked by component: electricity, carbon price, "
                       "owner payouts or hardware) of serving the same tokens. Drawn only when the run "

@@ -1,10 +1,12 @@
-"""Shared look of the report figures: colours, labels, units, time axis, empty panels.
+"""Shared look of the report figures: colours, labels, units, time axis, titles, empty panels and
+the note drawn when an axis leaves a peak off scale.
 
 Every figure takes its colours from here, so a state or energy category has one colour across
 the whole report (driving is the same blue in the fleet-state and the power figures).
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -13,8 +15,11 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation, Text
+from matplotlib.ticker import Formatter, MaxNLocator, ScalarFormatter, StrMethodFormatter
 
 from sim.core import quantities
 from sim.results import Results, schema
@@ -139,18 +144,42 @@ def local_times(ts: pd.DataFrame, tz: tzinfo | None) -> LocalTimes:
     return LocalTimes(mid.dt.tz_convert(tz), start.tz_convert(tz), end.iloc[-1].tz_convert(tz), tz)
 
 
+class LocalTimeFormatter(Formatter):
+    """Tick labels in local time: the date (``Tue 07 Jun``) at a local midnight, else the clock
+    time (``19:00``, with seconds only when a tick falls between minutes)."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        t = pd.Timestamp(mdates.num2date(x, tz=self.tz)).round("s")
+        if (t.hour, t.minute, t.second) == (0, 0, 0):
+            return f"{t:%a %d %b}"
+        return f"{t:%H:%M:%S}" if t.second else f"{t:%H:%M}"
+
+
+def is_midnight(x: float, tz: tzinfo) -> bool:
+    """True when the date number ``x`` (days) is a local midnight in ``tz`` (to the second)."""
+    t = pd.Timestamp(mdates.num2date(x, tz=tz)).round("s")
+    return (t.hour, t.minute, t.second) == (0, 0, 0)
+
+
 def time_axis(ax: Axes, lt: LocalTimes, max_ticks: int = 12) -> None:
-    """Date/time ticks in local time spanning the whole run, and an x label naming the zone."""
+    """Local-time ticks spanning the whole run (dates only at midnights, clock times elsewhere),
+    and an x label naming the zone and the year, or the date(s) when no tick shows one."""
     locator = mdates.AutoDateLocator(tz=lt.tz, minticks=min(4, max_ticks), maxticks=max_ticks)
-    fmt = mdates.ConciseDateFormatter(locator, tz=lt.tz)
-    fmt.formats = ["%Y", "%b", "%a %d %b", "%H:%M", "%H:%M", "%S.%f"]
-    fmt.zero_formats = ["", "%Y", "%b", "%a %d %b", "%a %d %b", "%H:%M"]
-    fmt.offset_formats = [""] * 6  # the year goes into the axis label instead
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_major_formatter(LocalTimeFormatter(lt.tz))
     ax.set_xlim(lt.start, lt.end)
-    years = f"{lt.start.year}" if lt.start.year == lt.end.year else f"{lt.start.year}–{lt.end.year}"
-    ax.set_xlabel(f"local time, {lt.tz} ({years})")
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in locator() if lo <= t <= hi]
+    if any(is_midnight(t, lt.tz) for t in ticks):
+        when = f"{lt.start.year}" if lt.start.year == lt.end.year else f"{lt.start.year}–{lt.end.year}"
+    else:  # no date on any tick: name the day(s) in the label
+        last = lt.end - pd.Timedelta(microseconds=1)  # a run ending at midnight ends on the day before
+        when = (f"{lt.start:%a %d %b %Y}" if lt.start.date() == last.date()
+                else f"{lt.start:%a %d %b} – {last:%a %d %b %Y}")
+    ax.set_xlabel(f"local time, {lt.tz} ({when})")
 
 
 def new_figure(size: tuple[float, float], dpi: int) -> Figure:
@@ -158,6 +187,27 @@ def new_figure(size: tuple[float, float], dpi: int) -> Figure:
     fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def fit_title(fig: Figure, text: str, max_share: float = 0.97) -> Text:
+    """``text`` as the figure's title (centred on the whole figure, never on a narrower axes); when
+    it is wider than ``max_share`` of the figure, its last `` (...)`` (the scenario subtitle) goes on
+    a line of its own and the rest wraps at spaces, so it is never clipped at the figure's edges."""
+    title = fig.suptitle(text)
+    limit = max_share * fig.bbox.width
+    renderer = fig.canvas.get_renderer()
+    head, sep, tail = text.rpartition(" (")
+    main, sub = (head, [f"({tail}"]) if sep and head else (text, [])
+    width = len(main)
+    while title.get_window_extent(renderer).width > limit and width > 10:
+        title.set_text("\n".join([*textwrap.wrap(main, width), *sub]))
+        width = int(width * 0.9) if title.get_window_extent(renderer).width > limit else width
+    return title
+
+
+def figure_title(fig: Figure, main: str, summary: dict) -> Text:
+    """The figure's title: ``main (scenario 'name', seed N)``, on two lines when too wide."""
+    return fit_title(fig, f"{main} ({subtitle(summary)})")
 
 
 def power_over_signals(n_samples: int, title: str, lower_title: str, height_ratios: list[float],
@@ -169,13 +219,116 @@ def power_over_signals(n_samples: int, title: str, lower_title: str, height_rati
     """
     fig = new_figure(SIZE_TALL, dpi)
     ax, lower = fig.subplots(2, 1, sharex=True, height_ratios=height_ratios)
-    ax.set_title(title)
+    fit_title(fig, title)
     lower.set_title(lower_title, fontsize="medium")
     if n_samples == 0:
         ax.set_ylabel("power")
         empty_panel(ax, "no time-series samples in this run")
         empty_panel(lower, "no time-series samples")
     return fig, ax, lower, n_samples == 0
+
+
+# ------------------------------------------------------------------------------ off-scale peaks
+CLIP_QUANTILE = 0.97  # the "typical top" of a series: its 97th percentile
+CLIP_FACTOR = 1.5  # a peak more than this many times the typical top is left off scale
+CLIP_NOTE_GID = "clip-note"  # gid of the note drawn where an axis leaves a peak off scale
+
+
+def clipped_max(values: np.ndarray, floor: float = 0.0) -> float:
+    """Upper axis limit (units of ``values``): their maximum, unless it is more than
+    :data:`CLIP_FACTOR` × the typical top (the larger of their :data:`CLIP_QUANTILE` quantile and
+    ``floor``), as a start-up charging peak is; then that typical top, the peak left off scale."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return float(floor)
+    peak = float(np.max(v))
+    typical = max(float(np.quantile(v, CLIP_QUANTILE)), float(floor))
+    return typical if typical > 0 and peak > CLIP_FACTOR * typical else max(peak, float(floor))
+
+
+def clip_note(ax: Axes, x: pd.Timestamp, y_top: float, text: str, right_half: bool) -> Annotation:
+    """A boxed note with an arrow to the top of the axis at ``x`` (data units), saying what was left
+    off scale; it points left from the right half of the axis so it stays inside."""
+    return ax.annotate(text, xy=(x, y_top), xytext=(-30 if right_half else 30, -16), textcoords="offset points",
+                       ha="right" if right_half else "left", va="top", fontsize=9, gid=CLIP_NOTE_GID,
+                       arrowprops={"arrowstyle": "->", "color": "#333333"},
+                       bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#999999"}, zorder=5)
+
+
+def off_scale_note(ax: Axes, lt: LocalTimes, t_end_s: np.ndarray, values: np.ndarray, y_top: float,
+                   div: float, unit: str, what: str) -> Annotation | None:
+    """When the largest of ``values`` (one per sample row, W) is above ``y_top`` (axis units ×
+    ``div``), a :func:`clip_note` naming ``what``, its value in ``unit`` and its interval; else None."""
+    if not len(values):
+        return None
+    peak = int(np.argmax(values))
+    peak_v = float(values[peak])
+    if peak_v <= y_top * div * (1.0 + 1e-9):
+        return None
+    half = pd.Timedelta(seconds=(t_end_s[peak] - (t_end_s[peak - 1] if peak else 0.0)) / 2.0)
+    mid = lt.mid.iloc[peak]
+    when = f"{(mid - half):%a %H:%M}–{(mid + half):%H:%M}"
+    right = mid > lt.start + (lt.end - lt.start) / 2
+    return clip_note(ax, mid, y_top, f"off scale: {what} peaks at {peak_v / div:,.3g} {unit} ({when})", right)
+
+
+# ------------------------------------------------------------------------------ numbers on axes
+#: (from, divisor, word) for counts: thousands only from 100,000 (below, 12,345 reads best as is)
+COUNT_UNITS = ((1e9, 1e9, "billion"), (1e6, 1e6, "million"), (1e5, 1e3, "thousand"))
+
+
+def count_unit(max_count: float) -> tuple[float, str]:
+    """(divisor, word) for an axis of counts: ``(1e6, "million")`` for 100 million cars,
+    ``(1e3, "thousand")`` from 100,000, else ``(1.0, "")`` (whole numbers with separators)."""
+    m = abs(float(max_count)) if np.isfinite(max_count) else 0.0
+    for start, div, word in COUNT_UNITS:
+        if m >= start:
+            return div, word
+    return 1.0, ""
+
+
+def count_text(n: float) -> str:
+    """A count for a label: ``2,000``, ``250 thousand``, ``100 million``, ``1.5 billion``."""
+    div, word = count_unit(n)
+    return f"{n:,.0f}" if div == 1.0 else f"{n / div:,.3g} {word}"
+
+
+def count_axis(axis: Axis, div: float) -> None:
+    """Tick labels for counts divided by ``div``: whole numbers with separators when ``div`` is 1,
+    plain decimals otherwise; never an offset or exponent."""
+    if div == 1.0:
+        axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=3))
+        axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    else:
+        plain_axis(axis)
+
+
+def plain_axis(axis: Axis) -> None:
+    """Plain tick labels on a linear axis: no offset (``+8e1``) and no exponent (``1e8``)."""
+    fmt = ScalarFormatter(useOffset=False)
+    fmt.set_scientific(False)
+    axis.set_major_formatter(fmt)
+
+
+def plain_numbers(fig: Figure) -> Figure:
+    """Plain tick labels on every linear axis of ``fig`` still using matplotlib's default formatter:
+    no offset or exponent, thousands separators where the axis reaches 1,000 (call it once the
+    limits are set); returns ``fig``."""
+    for ax in fig.axes:
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            fmt = axis.get_major_formatter()
+            if type(fmt) is ScalarFormatter and axis.get_scale() == "linear":
+                if max(abs(lo), abs(hi)) >= 1000:
+                    axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+                else:
+                    plain_axis(axis)
+    return fig
+
+
+def share_text(pct: float) -> str:
+    """A share in percent: one decimal (``26.0 %``), two significant digits below 0.1 % (``0.019 %``)."""
+    return f"{pct:.1f} %" if pct >= 0.1 or pct == 0 else f"{pct:.2g} %"
 
 
 def empty_panel(ax: Axes, message: str) -> None:
