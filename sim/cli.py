@@ -1,4 +1,4 @@
-"""The ``fleetsim`` command line: run, check, report, policies, sweep, tune.
+"""The ``fleetsim`` command line: run, check, report, policies, sweep, tune, data.
 
 Bad input exits with status 2 and one line on stderr (no traceback, no results folder).
 """
@@ -73,7 +73,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("policies", help="list the dispatch policies", description="List the dispatch policies.")
     _add_sweep_parser(sub)
     _add_tune_parser(sub)
+    _add_data_parser(sub)
     return parser
+
+
+def _add_data_parser(sub) -> None:
+    p = sub.add_parser("data", help="list, download and locate the public data sets (traces, carbon, weather)",
+                       description="The public data sets a scenario can name instead of a path "
+                                   "(workload.trace = \"azure_conv_2023\"): list them with license and citation, "
+                                   "download one from its original location (checked against a pinned SHA-256, "
+                                   "kept in the user's cache folder; needs pip install 'fleetsim[data]'), or print "
+                                   "the local path of one. See docs/data.md.")
+    actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    actions.add_parser("list", help="every data set: name, description, size, license, citation, where it is",
+                       description="List every data set with its description, size, license, citation, source "
+                                   "and where its local copy is (cached, shared copy, or not downloaded).")
+    p_fetch = actions.add_parser("fetch", help="download data sets into the cache folder",
+                                 description="Download each named data set from its original public location into "
+                                             "the cache folder ($FLEETSIM_CACHE, default the user's cache folder), "
+                                             "check its SHA-256, and print its path, license and citation.")
+    p_fetch.add_argument("names", nargs="+", metavar="NAME", help="a data set's name (fleetsim data list)")
+    p_path = actions.add_parser("path", help="print the local path of a data set",
+                                description="Print the local path of a data set: the cached copy, else a shared "
+                                            "copy ($FLEETSIM_DATA, default ../shared/data beside a source "
+                                            "checkout); exit status 2 if there is none.")
+    p_path.add_argument("name", metavar="NAME", help="a data set's name (fleetsim data list)")
 
 
 def _add_tune_parser(sub) -> None:
@@ -285,6 +309,30 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    """``fleetsim data list | fetch NAME... | path NAME``."""
+    from sim import datasets
+
+    if args.data_command == "list":
+        for ds in datasets.CATALOGUE.values():
+            found = datasets.local_path(ds)
+            where = f"{found[1]}: {found[0]}" if found else f"not downloaded: fleetsim data fetch {ds.name}"
+            print("\n".join(datasets.describe(ds, where)))
+        print(f"cache folder: {datasets.cache_folder()}")
+        return 0
+    if args.data_command == "path":
+        print(datasets.require(args.name))
+        return 0
+    for name in args.names:
+        datasets.get(name)  # every name is known before anything downloads
+    for name in args.names:
+        ds = datasets.get(name)
+        path = datasets.fetch(name)
+        print(f"{name}: {path} ({datasets.size_text(ds.size_bytes)}, sha256 {ds.sha256[:12]}... verified)\n"
+              f"  license: {ds.license}\n  citation: {ds.citation}")
+    return 0
+
+
 def one_line(message: str, limit: int = 280) -> str:
     """``message`` on one line of at most ``limit`` characters, control characters escaped (``\\x1b``):
     the promise of every error line, whatever user text it quotes."""
@@ -294,7 +342,7 @@ def one_line(message: str, limit: int = 280) -> str:
 
 
 COMMANDS = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "policies": cmd_policies,
-            "sweep": cmd_sweep, "tune": cmd_tune}
+            "sweep": cmd_sweep, "tune": cmd_tune, "data": cmd_data}
 
 
 def main(argv: list[str] | None = None) -> int:

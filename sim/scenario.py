@@ -8,7 +8,8 @@ the key (or ``file:line`` for TOML syntax), the bad value (at most
 Where a user's text enters (a scenario file and ``--set`` in :func:`load_scenario`, a sweep or
 tune file's values in :func:`anchor_path`), a ``file.py:Class`` dispatch policy must name a file
 inside that text's folder (see :mod:`fleet.policies.base`) and a depot weather file must exist;
-only then are relative paths made absolute. :func:`resolve` checks every key's type and range
+only then are relative paths made absolute, and a data set's name (``workload.trace =
+"azure_conv_2023"``, :mod:`sim.datasets`) becomes its local file. :func:`resolve` checks every key's type and range
 and never looks at the file system, so a results folder's ``scenario.toml`` resolves anywhere.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from fleet.llm import MODEL_PRESETS
 from fleet.network import LINK_PRESETS
 from fleet.policies.base import split_policy
 from grid.profiles import CARBON_PROFILES
+from sim import datasets
 from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.inputs import MAX_TOML_FILE_BYTES, check_data_file, is_plain_name, quote, show_path
 from sim.core.params import param_info
@@ -110,6 +112,8 @@ def load_scenario(path: str | Path | None, overrides: list[str] | None = None) -
         source = str(p)
         raw = read_toml_file(p, "scenario")
     parsed = [parse_override(item) for item in overrides or []]
+    parsed = [(key, _data_set_path(key, value) or value) if isinstance(value, str) and value else (key, value)
+              for key, value in parsed]  # --set workload.trace=azure_conv_2023: a data set's name
     given: dict[str, Any] = {}  # the overrides alone, to know which keys they set
     for key, value in parsed:
         try:
@@ -168,6 +172,7 @@ def anchor_path(key: str, value: Any, base: Path) -> Any:
     anchored = _get_path(nested, key)[1]
     if key in _CHECKED_FILES and isinstance(anchored, str) and anchored:
         _check_file(key, anchored)
+    _check_data_set_file(key, anchored)
     return anchored
 
 
@@ -214,18 +219,60 @@ def _anchor_paths(raw: dict[str, Any], base: Path, where: str, check_policy: boo
             if kind == "file" and not Path(file_part).is_absolute():
                 _set_path(raw, path, f"{(base / file_part).resolve()}:{cls}")
             continue
+        named = _data_set_path(path, value)
+        if named is not None:
+            _set_path(raw, path, named)
+            continue
         looks_like_file = value.endswith((".csv", ".py", ".txt", ".toml", ".json", ".epw")) or "/" in value
         if looks_like_file and not Path(value).is_absolute():
             _set_path(raw, path, str((base / value).resolve()))
 
 
+def _data_set_path(key: str, value: str) -> str | None:
+    """The local file that ``value`` of data key ``key`` names when it is a data set's name
+    (:mod:`sim.datasets`); None for a path or a built-in name. A bare word that is neither a data
+    set, a built-in name nor an existing file is refused with the data sets ``key`` takes."""
+    try:
+        named = datasets.scenario_path(key, value)
+    except FleetsimInputError as exc:
+        raise ScenarioError(str(exc)) from None
+    if named is not None or key not in datasets.KEY_KINDS or names_builtin(key, value):
+        return named
+    if "." not in value and "/" not in value and os.sep not in value and not _exists(value):
+        builtin = f"one of {', '.join(sorted(CARBON_PROFILES))}, " if key == "grid.carbon" else ""
+        names = ", ".join(datasets.names_of_kind(datasets.KEY_KINDS[key]))
+        raise ScenarioError(f"{key} = {quote(value)}: no such data set or file; allowed: {builtin}a file path or "
+                            f"a data set: {names} (fleetsim data list)")
+    return None
+
+
+def _exists(path: str) -> bool:
+    """Whether ``path`` exists; False for a path the system cannot even look up (too long, NUL)."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _check_file(key: str, value: str) -> None:
     if key.endswith(".tariff") and not value.lower().endswith((".toml", ".json")):
         return  # a built-in tariff's name (checked by resolve)
+    _check_data_set_file(key, value)
     try:
         check_data_file(value, key)
     except FleetsimInputError as exc:
         raise ScenarioError(str(exc)) from None
+
+
+def _check_data_set_file(key: str, value: Any) -> None:
+    """Refuse a missing file of data key ``key`` that is a catalogued data set's file (by its file
+    name), with the command that fetches it and the name to write instead."""
+    if key not in datasets.KEY_KINDS or not isinstance(value, str) or not value or names_builtin(key, value):
+        return
+    ds = datasets.data_set_of_file(value)
+    if ds is not None and ds.kind == datasets.KEY_KINDS[key] and not _exists(value):
+        raise ScenarioError(f"{key} = {quote(value)}: file not found; it is the data set '{ds.name}': run "
+                            f"`fleetsim data fetch {ds.name}` and write {key} = \"{ds.name}\"")
 
 
 def _check_files(scenario: Scenario) -> None:
@@ -233,6 +280,8 @@ def _check_files(scenario: Scenario) -> None:
         value = scenario[key]
         if value:
             _check_file(key, value)
+    for key in datasets.KEY_KINDS:
+        _check_data_set_file(key, scenario[key])
 
 
 def parse_override(item: str) -> tuple[str, Any]:

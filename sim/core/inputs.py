@@ -23,6 +23,11 @@ QUOTE_CHARS = 120  # a path several folders deep still shows whole
 #: kernel pseudo file systems: never data
 PSEUDO_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
 
+#: the command that lists the public data sets (sim.datasets), named when a data file of their
+#: formats (CSV traces and signals, EPW weather) is missing
+DATA_LIST_COMMAND = "fleetsim data list"
+DATA_SET_SUFFIXES = (".csv", ".epw")
+
 NAME_ALLOWED = "1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -72,7 +77,8 @@ def check_data_file(path: str | Path, what: str, *, max_bytes: int = MAX_DATA_FI
         real = p.resolve()
         st = os.stat(p)
     except FileNotFoundError:
-        raise FleetsimInputError(f"{what} = {shown}: file not found") from None
+        hint = f" (public data sets: {DATA_LIST_COMMAND})" if p.suffix.lower() in DATA_SET_SUFFIXES else ""
+        raise FleetsimInputError(f"{what} = {shown}: file not found{hint}") from None
     except (OSError, RuntimeError, ValueError) as exc:
         raise FleetsimInputError(f"{what} = {shown}: cannot read ({type(exc).__name__}: "
                                  f"{quote(str(exc))})") from None

@@ -229,7 +229,7 @@ def test_missing_trace_file_names_the_key_and_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FleetsimInputError) as err:
         load_azure_trace("nope.csv")
-    assert str(err.value) == "workload.trace = 'nope.csv': file not found"
+    assert str(err.value) == "workload.trace = 'nope.csv': file not found (public data sets: fleetsim data list)"
 
 
 def test_non_utf8_bytes_report_their_line(tmp_path):
