@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from fleet.chip import CHIP_PRESETS
-from reports.cohort_figure import make_cohorts
 from sim.cohorts import apportion, fleet_cohorts
 from sim.results.catalog import expand_columns, expand_summary_keys
 from sim.results.schema import COHORTS
@@ -124,23 +123,6 @@ def test_two_alike_cohorts_give_the_fleets_results(plain):
     for col in ("grid_w", "available_inference_w", "serving", "utilization"):
         assert np.allclose(two.timeseries[col], plain.timeseries[col], rtol=1e-12, atol=1e-9)
     assert [c["vehicles_simulated"] for c in two.summary["cohorts"]] == [36, 84]
-
-
-def test_the_cohort_figure_stacks_each_cohorts_available_power(mixed, plain):
-    fig = make_cohorts(mixed, dpi=60)
-    top, left, right = fig.axes[:3]
-    names = [c["name"] for c in mixed.summary["cohorts"]]
-    assert [t.get_text() for t in top.get_legend().get_texts()] == list(reversed(names))
-    unit = top.get_ylabel().split("(")[-1].rstrip(")")
-    scale = {"W": 1.0, "kW": 1e3, "MW": 1e6, "GW": 1e9}[unit]
-    polys = [c for c in top.collections if str(c.get_gid()).startswith("cohort:")]
-    tops = polys[-1].get_paths()[0].vertices[:, 1].max() * scale
-    assert tops == pytest.approx(mixed.timeseries["available_inference_w"].max(), rel=1e-9)
-    assert top.get_ylim()[1] * scale >= tops
-    assert left.get_xlabel().endswith("(%)") and right.get_xlabel().startswith("kWh per million tokens")
-    labels = [t.get_text() for t in right.get_yticklabels()]
-    assert "off" not in labels and {"old", "new", "cab"} <= set(labels)  # no tokens: no bar
-    assert make_cohorts(plain) is None
 
 
 def test_the_mixed_fleet_example_resolves():
