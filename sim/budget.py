@@ -479,6 +479,11 @@ def estimate_run(scenario: ScenarioLike, *, report: bool | None = None) -> Estim
                               f"demand_charges[{i}].interval_s = {iv:g} in {where}",
                               "raise its interval_s" if t_drivers[0][0] != "run.days" else "lower it"))
 
+    replicates = int(sc["run.replicates"])
+    if replicates > 1:  # the other replicates: as many events again each (their memory is their workers')
+        one_run = sum(t.events for t in terms)
+        terms.append(Term("replicates", replicates, 0.0, one_run * (replicates - 1), 0.0,
+                          (("run.replicates", replicates),), f"{replicates} replicates of the run"))
     base = BASE_REPORT_BYTES if report else BASE_BYTES
     out_fixed = OUT_FIXED_BYTES + (OUT_REPORT_BYTES if report else 0)
     top = max(terms, key=lambda t: t.memory_bytes)

@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-report", action="store_true", help="skip the figures and report page")
     p_run.add_argument("--no-progress", action="store_true",
                        help="no progress bar over simulated days (it shows only on a terminal)")
+    p_run.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="replicates (run.replicates > 1) run in parallel on N worker processes (default 1)")
+    p_run.add_argument("--scheduler", metavar="ADDRESS|local",
+                       help="run the replicates on a Dask cluster: 'local' starts one with N workers, or a scheduler "
+                            "address (needs the dask extra)")
     _add_budget_arguments(p_run)
 
     p_check = sub.add_parser("check", help="validate a scenario without running it",
@@ -181,9 +186,19 @@ def cmd_run(args) -> int:
         sim = Simulation(scenario)
         progress = not args.no_progress and sys.stderr.isatty()
         sim.execute(progress)
+        if scenario["run.replicates"] > 1:
+            from sim.studies.executors import make_executor
+            from sim.studies.replicates import run_replicates
+
+            if progress:
+                print(f"fleetsim: {scenario['run.replicates'] - 1} more replicates on {args.workers} worker(s) ...",
+                      file=sys.stderr, flush=True)
+            with make_executor(args.workers, args.scheduler) as executor:
+                results = run_replicates(scenario, sim, executor)
+        else:
+            results = sim.results()
         if progress:  # the tables, files and figures take seconds more: say so
             print(f"fleetsim: writing the results{' and figures' if report else ''} ...", file=sys.stderr, flush=True)
-        results = sim.results()
         draw = None
         if report:
             from reports import build_report

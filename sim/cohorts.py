@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim.core.errors import ScenarioError
 from sim.scenario import PERSONAL, ROBOTAXI, Scenario, cohort_values, resolve
 
 #: the cohort names of a scenario without ``[[fleet.cohorts]]``
@@ -54,3 +55,24 @@ def fleet_cohorts(sc: Scenario) -> tuple[Cohort, ...]:
     cohorts = [Cohort(c["name"], c["profile"], c["share"], n, resolve(cohort_values(values, c), sc.source))
                for c, n in zip(tables, counts)]
     return tuple([c for c in cohorts if c.profile == PERSONAL] + [c for c in cohorts if c.profile == ROBOTAXI])
+
+
+def cohort_weights(sc: Scenario, cohorts: tuple[Cohort, ...]) -> list[float]:
+    """The real vehicles each simulated car of each cohort stands for.
+
+    ``fleet.represents = N`` stratifies by cohort: N is apportioned to the cohorts by their shares
+    (without cohort tables: by their simulated cars) and each cohort's cars weigh its part over its
+    simulated cars, so every cohort keeps its share of the represented fleet whatever the rounding
+    of the simulated one. Without it, every car weighs ``fleet.weight``."""
+    represents = sc["fleet.represents"]
+    if not represents:
+        return [sc["fleet.weight"]] * len(cohorts)
+    simulated = sum(c.vehicles for c in cohorts)
+    shares = [c.share for c in cohorts] if sc["fleet.cohorts"] else [c.vehicles / simulated for c in cohorts]
+    out = []
+    for c, real in zip(cohorts, apportion(shares, represents)):
+        if c.vehicles == 0 and real:
+            raise ScenarioError(f"fleet.represents = {represents!r}: cohort {c.name!r} stands for {real:,} vehicles "
+                                "but has no simulated one; allowed: more fleet.vehicles")
+        out.append(real / c.vehicles if c.vehicles else 0.0)
+    return out

@@ -38,7 +38,7 @@ from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
 from grid.sites import DepotSpec
 from sim.builders import build_depot, carbon_signal, resolve_tariff, robotaxi_params, robotaxi_spec
-from sim.cohorts import Cohort, fleet_cohorts
+from sim.cohorts import Cohort, cohort_weights, fleet_cohorts
 from sim.core.clock import DAY_S, Clock
 from sim.core.engine import Environment
 from sim.core.errors import FleetsimInputError, ScenarioError
@@ -432,7 +432,7 @@ class Simulation:
         self.cohort_series: list[list[tuple]] = [[] for _ in self.cohort_recs]
         self.ctx = ctx
         table = self.table
-        weight = fleets[0].weight
+        weights = cohort_weights(sc, cohorts)
         self.opted_in = opted_in
         self.home_charger = home_charger
         self.vehicles = []
@@ -443,7 +443,7 @@ class Simulation:
             spec = specs[k]
             self.initial_energy_wh[i] = energy_wh = float(soc0[i] * spec.battery.capacity_wh)
             v = Vehicle(i, contexts[k % len(contexts)], spec, energy_wh, bool(opted_in[i]),
-                        bool(home_charger[i]), GridMeter(self.price, self.carbon, 0.0, table), weight)
+                        bool(home_charger[i]), GridMeter(self.price, self.carbon, 0.0, table), weights[k])
             v.has_workplace_charger = bool(workplace[i])
             if i >= n:
                 v.site = self.site

@@ -597,6 +597,13 @@ def _check_cross(v: dict[str, Any]) -> None:
             f"fleet.initial_soc_max = {f['initial_soc_max']!r}: allowed: <= "
             f"fleet.battery.charge_limit_soc ({bat['charge_limit_soc']!r})"
         )
+    represents, simulated = f["represents"], f["vehicles"] + f["robotaxi"]["vehicles"]
+    if represents and f["weight"] != 1.0:
+        raise ScenarioError(f"fleet.represents = {represents!r} and fleet.weight = {f['weight']!r}: allowed: one of "
+                            "them (the real vehicles in all, or per simulated vehicle)")
+    if represents and represents < simulated:
+        raise ScenarioError(f"fleet.represents = {represents!r}: allowed: 0 or at least the simulated vehicles "
+                            f"({simulated:,})")
     for name in ("interactive", "batch"):
         cls = v["workload"][name]
         if cls["rate_per_s"] is not None and cls["rate_per_s_per_1000_vehicles"] is not None:

@@ -204,7 +204,7 @@ KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ run
     *spec_keys("run", RunSpec),
     # ------------------------------------------------------------------ fleet
-    *spec_keys("fleet", FleetSpec, fields=("vehicles", "weight", "opt_in_share", "home_charger_share",
+    *spec_keys("fleet", FleetSpec, fields=("vehicles", "weight", "represents", "opt_in_share", "home_charger_share",
                                            "away_connectivity", "initial_soc_min", "initial_soc_max")),
     *spec_keys("fleet.payout", PayoutSpec),
     *spec_keys("fleet", FleetSpec, fields=("mobility",)),

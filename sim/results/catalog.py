@@ -350,6 +350,20 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "`grid.carbon_price_usd_per_tonne`"),
     Entry("comparison.ratio_fleet_to_datacenter.{kwh,co2,usd}", "ratio", "fleet over data center per million "
           "tokens: energy, CO2, cost; null where the data center's figure is 0 or null"),
+    # the represented fleet's workload
+    Entry("represented.demand_scale", "ratio", "represented over simulated vehicles (`fleet.represents` or "
+          "`fleet.weight`): the simulated workload is this share of the represented one"),
+    Entry("represented.{jobs_arrived,jobs_completed}", "count", "jobs of the represented fleet: the simulated ones "
+          "times the scale"),
+    Entry("represented.{tokens_served,tokens_generated}", "tokens", "tokens of the represented fleet: the "
+          "simulated ones (`tokens.served`, `tokens.generated`) times the scale"),
+    # replicates (run.replicates > 1 only)
+    Entry("ci95[].key", "", "a number of this summary by dotted path (list elements by index: `cohorts.0.grid_kwh`)"),
+    Entry("ci95[].n", "count", "replicates in which it is a finite number"),
+    Entry("ci95[].mean", "", "its mean over the replicates, in the key's unit; null without a finite value"),
+    Entry("ci95[].{low,high}", "", "the 95 % confidence interval of that mean (the key's unit), Student's t over "
+          "the replicates; null with fewer than 2 finite values"),
+    Entry("ci95[].values[]", "", "its value in each replicate (the key's unit), the first on `run.seed`"),
     # by cohort
     Entry("cohorts[].name", "", "the cohort's name (`[[fleet.cohorts]]`); without cohorts `fleet` for the personal "
           "cars and `robotaxi` for the robotaxis"),

@@ -477,6 +477,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "wasted": int(jobs["wasted_tokens"].sum()),
         },
         "inference_j_per_token": inference_j / generated if generated else None,
+        "represented": _represented(d, float(w.sum()) / len(sim.vehicles) if len(sim.vehicles) else 1.0),
         "attribution": attribution,
         "checks": checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
                           energy["grid_import"] + abs(energy["battery_change"]) + loads),
@@ -490,6 +491,18 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         cohort_ts = cohort_timeseries([c.name for c in sim.cohorts],
                                       [level_columns(rows, sim.clock) for rows in sim.cohort_series])
     return Results(summary, ts, jobs, veh, sc, _sites(sim), _serving_points(sim, jobs), cohort_ts)
+
+
+def _represented(d, scale: float) -> dict[str, float]:
+    """The workload of the represented fleet: the simulated jobs and tokens times the represented
+    over the simulated vehicles (demand per car is the same in both)."""
+    return {
+        "demand_scale": scale,
+        "jobs_arrived": d.arrived * scale,
+        "jobs_completed": d.completed * scale,
+        "tokens_served": d.tokens_served * scale,
+        "tokens_generated": d.tokens_generated * scale,
+    }
 
 
 def _cohorts(sim, veh: pd.DataFrame, totals: dict[str, float]) -> list[dict[str, Any]]:

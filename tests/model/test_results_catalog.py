@@ -16,8 +16,10 @@ from sim.docgen import BLOCKS, results_reference, sync
 from sim.results import catalog as cat
 from sim.results import write_results
 from sim.results.schema import COHORTS, JOBS, SERVING, SITES, SUMMARY, TIMESERIES, VEHICLES
-from sim.runner import run
+from sim.runner import Simulation, run
 from sim.scenario import default_scenario, load_scenario
+from sim.studies.executors import InlineExecutor
+from sim.studies.replicates import run_replicates
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"run.days": 0.1, "fleet.vehicles": 60,
@@ -55,7 +57,12 @@ def folders(tmp_path_factory) -> dict[str, Path]:
                                    "fleet.robotaxi.depot.stalls=3"]),
     }
     tmp = tmp_path_factory.mktemp("catalog")
-    return {name: write_results(run(sc), tmp / name) for name, sc in scenarios.items()}
+    folders = {name: write_results(run(sc), tmp / name) for name, sc in scenarios.items()}
+    replicated = base.with_overrides({**SMALL, "run.replicates": 2})
+    sim = Simulation(replicated)
+    sim.execute()
+    folders["replicates"] = write_results(run_replicates(replicated, sim, InlineExecutor()), tmp / "replicates")
+    return folders
 
 
 def _summary(folder: Path) -> dict[str, Any]:
