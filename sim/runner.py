@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib.util
 import random
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from sim.settings import (
     FleetSpec,
     GridSpec,
     NetworkSpec,
+    ReportSpec,
     RunSpec,
     ServingSpec,
     WorkloadSpec,
@@ -235,6 +237,9 @@ class Simulation:
         self.env = Environment()
         self.price, self.carbon = build_signals(build_spec(GridSpec, sc, "grid"), self.clock, self.horizon_s)
         self.spec = build_vehicle_spec(sc)
+        if build_spec(ReportSpec, sc, "report").tables == "parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise ScenarioError("report.tables = 'parquet': needs pyarrow, not installed; allowed: 'csv' or 'csv.gz', "
+                                "or pip install 'fleetsim[parquet]'")
         self.rec = Recorder(ch.LEVELS, ch.COUNTERS)
         self.index = FreeSlotIndex()
         self.log = JobLog()

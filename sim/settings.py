@@ -210,3 +210,10 @@ class ReportSpec:
 
     figures: bool = param(True, doc="draw the PNG figures and the report page")
     dpi: int = param(110, doc="figure resolution, dots per inch", lo=30, hi=600)
+    jobs: str = param("all", doc="the job table: 'all' jobs, a 'sample' of report.jobs_sample of them (uniform, "
+                      "seeded; every summary number is still of all jobs, the latency figure of the sample) or "
+                      "'none'", choices=("all", "sample", "none"))
+    jobs_sample: int = param(100_000, doc="rows of a sampled job table (report.jobs = 'sample')", lo=1, hi=1e9)
+    tables: str = param("csv", doc="format of the job and vehicle tables: 'csv', 'csv.gz' (gzip; the built-in "
+                        "run's job table 3.7x smaller) or 'parquet' (zstd; 3.8x smaller, typed columns; needs "
+                        "pip install 'fleetsim[parquet]')", choices=("csv", "csv.gz", "parquet"))

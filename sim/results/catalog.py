@@ -164,6 +164,7 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "that served them (0 when it was resident)"),
     Entry("jobs.by_class.<class>.slo_attainment", "share (0..1)", "SLO attainment of the class (as "
           "`jobs.slo_attainment`); null when none left"),
+    Entry("jobs.table_rows", "count", "rows of the job table written (`report.jobs`: all jobs, a sample or none)"),
     Entry("jobs.dispatch_decisions", "count", "times the dispatch policy chose a vehicle (as `dispatch.decisions`)"),
     # dispatch settings
     Entry("dispatch.policy", "", "the dispatch policy, `dispatch.policy`"),
@@ -658,7 +659,8 @@ def metric_unit(key: str) -> str | None:
 _TABLE_INTROS = {
     TIMESERIES: "One row per sample interval; levels are time averages over the interval, so "
                 "sum(`grid_w` x interval) is the grid energy exactly.",
-    JOBS: "One row per job.",
+    JOBS: "One row per job (`report.jobs`: every job, a uniform sample or none; `report.tables`: written as "
+          "jobs.csv, jobs.csv.gz or jobs.parquet, and vehicles.csv likewise).",
     VEHICLES: "One row per simulated vehicle; its figures are its own, not scaled by its weight.",
     SITES: "Robotaxi runs only: one row per sample interval at the depot.",
     COHORTS: "A fleet of more than one cohort only: one row per cohort and sample interval, the levels of "

@@ -14,6 +14,7 @@ from fleet.chip import H100_LLAMA_3_1_8B_BF16
 from fleet.jobs import CLASS_NAMES, COMPLETED, INTERACTIVE_CLASS, OUTCOME_NAMES, OVERFLOW
 from fleet.residency import DOWNLOADED, FROM_STORAGE
 from sim import __version__
+from sim.core.rng import RandomStreams
 from sim.results.cohorts import cohort_summary, cohort_timeseries
 from sim.results.metrics import (
     attribute,
@@ -27,6 +28,7 @@ from sim.results.metrics import (
 )
 from sim.results.schema import WH_PER_KWH, Results
 from sim.scenario import build_spec
+from sim.settings import ReportSpec
 
 
 # ---------------------------------------------------------------------------------- assembly
@@ -486,11 +488,25 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     summary["robotaxi"] = _robotaxi(sim, veh)
     summary["comparison"] = _comparison(sim, jobs, veh, attribution)
     summary["cohorts"] = _cohorts(sim, veh, totals)
+    jobs = job_table_rows(jobs, build_spec(ReportSpec, sc, "report"), sc["run.seed"])
+    summary["jobs"]["table_rows"] = len(jobs)
     cohort_ts = None
     if sim.cohort_recs:
         cohort_ts = cohort_timeseries([c.name for c in sim.cohorts],
                                       [level_columns(rows, sim.clock) for rows in sim.cohort_series])
     return Results(summary, ts, jobs, veh, sc, _sites(sim), _serving_points(sim, jobs), cohort_ts)
+
+
+def job_table_rows(jobs: pd.DataFrame, spec: ReportSpec, seed: int) -> pd.DataFrame:
+    """The rows of the job table ``report.jobs`` keeps: all, none, or a uniform sample without
+    replacement of ``report.jobs_sample`` rows (in job order, drawn on stream ``jobs_sample`` of
+    ``seed``); the summary is computed from every job before."""
+    if spec.jobs == "none":
+        return jobs.iloc[0:0]
+    if spec.jobs == "sample" and len(jobs) > spec.jobs_sample:
+        keep = np.sort(RandomStreams(seed).get("jobs_sample").choice(len(jobs), spec.jobs_sample, replace=False))
+        return jobs.iloc[keep].reset_index(drop=True)
+    return jobs
 
 
 def _represented(d, scale: float) -> dict[str, float]:

@@ -12,7 +12,19 @@ import numpy as np
 import pandas as pd
 
 from sim.publish import publish_folder
-from sim.results.schema import COHORTS, JOBS, SCENARIO, SERVING, SITES, SUMMARY, TIMESERIES, VEHICLES, Results
+from sim.results.schema import (
+    COHORTS,
+    JOBS,
+    SCENARIO,
+    SERVING,
+    SITES,
+    SUMMARY,
+    TABLE_FORMATS,
+    TIMESERIES,
+    VEHICLES,
+    Results,
+    table_file,
+)
 from sim.scenario import resolve
 
 
@@ -43,8 +55,9 @@ def write_results(results: Results, out_dir: str | Path,
         (tmp / SUMMARY).write_text(text + "\n")
         (tmp / SCENARIO).write_text(results.scenario.to_toml())
         results.timeseries.to_csv(tmp / TIMESERIES, index=False, lineterminator="\n")
-        results.jobs.to_csv(tmp / JOBS, index=False, lineterminator="\n")
-        results.vehicles.to_csv(tmp / VEHICLES, index=False, lineterminator="\n")
+        fmt = results.scenario["report.tables"]
+        for name, table in ((JOBS, results.jobs), (VEHICLES, results.vehicles)):
+            write_table(table, tmp / table_file(name, fmt), fmt)
         if results.sites is not None:
             results.sites.to_csv(tmp / SITES, index=False, lineterminator="\n")
         if results.serving is not None:
@@ -55,6 +68,25 @@ def write_results(results: Results, out_dir: str | Path,
             before_publish(tmp)
 
     return publish_folder(out, fill, "results")
+
+
+def write_table(table: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Write a job or vehicle table in format ``fmt`` (:data:`~sim.results.schema.TABLE_FORMATS`):
+    CSV (plain or gzip, floats written exactly) or Parquet (zstd, typed columns, pyarrow)."""
+    if fmt == "parquet":
+        table.to_parquet(path, engine="pyarrow", compression="zstd", index=False)
+    else:  # gzip without a file name or time in its header: the same run gives the same bytes
+        compression = {"method": "gzip", "mtime": 0} if fmt == "csv.gz" else None
+        table.to_csv(path, index=False, lineterminator="\n", compression=compression)
+
+
+def read_table(folder: Path, name: str) -> pd.DataFrame:
+    """Table ``name`` (``jobs.csv`` or ``vehicles.csv``) of a results folder, in whichever format it was written."""
+    for fmt in TABLE_FORMATS:
+        path = folder / table_file(name, fmt)
+        if path.exists():
+            return pd.read_parquet(path, engine="pyarrow") if fmt == "parquet" else pd.read_csv(path)
+    raise FileNotFoundError(f"{folder}: no {name} (nor {name}.gz or {name.removesuffix('.csv')}.parquet)")
 
 
 class NonFiniteSummary(RuntimeError):
@@ -85,8 +117,8 @@ def load_results(folder: str | Path) -> Results:
     return Results(
         summary,
         pd.read_csv(f / TIMESERIES),
-        pd.read_csv(f / JOBS),
-        pd.read_csv(f / VEHICLES),
+        read_table(f, JOBS),
+        read_table(f, VEHICLES),
         scenario,
         pd.read_csv(f / SITES) if (f / SITES).exists() else None,
         pd.read_csv(f / SERVING) if (f / SERVING).exists() else None,

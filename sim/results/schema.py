@@ -38,6 +38,15 @@ SERVING = "serving.csv"  # batched serving: the chip's curve, the points the run
 COHORTS = "cohorts.csv"  # a fleet of several cohorts: each cohort's sampled levels
 
 
+#: the formats of the job and vehicle tables (``report.tables``): jobs.csv, jobs.csv.gz or jobs.parquet
+TABLE_FORMATS = ("csv", "csv.gz", "parquet")
+
+
+def table_file(name: str, fmt: str) -> str:
+    """The file of table ``name`` (``jobs.csv`` or ``vehicles.csv``) in format ``fmt`` of :data:`TABLE_FORMATS`."""
+    return name.removesuffix(".csv") + "." + fmt
+
+
 WH_PER_KWH = 1000.0
 FIGURES = "figures"  # folder of the PNG figures
 REPORT = "report.html"
