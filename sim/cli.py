@@ -11,7 +11,7 @@ from pathlib import Path
 from sim import __version__
 from sim.core.errors import FleetsimInputError
 from sim.core.inputs import quote, show_path
-from sim.core.quantities import co2_kg, count, energy_kwh, usd
+from sim.core.quantities import co2_kg, count, energy_kwh, power_w, usd
 from sim.publish import FolderLock, check_out_path, check_replaceable, update_folder
 
 EXIT_CHECKS_FAILED = 1
@@ -241,9 +241,26 @@ def _print_headline(s: dict, folder: Path) -> None:
         f"  utilization {100 * s['utilization']['mean']:.1f} %; grid {energy_kwh(e['grid_import'])}, "
         f"{co2_kg(s['co2_kg']['total'])}; cost {usd(c['total'])}" + (f" ({breakdown})" if breakdown else "")
         + f"; trips impacted {count(s['fleet']['trips_impacted'])}",
+        *_interval_lines(s),
         f"  results: {folder}",
     ]
     print("\n".join(lines))
+
+
+#: the headline's numbers with intervals (run.replicates > 1): summary key, label, how to show a value
+_INTERVALS = (("availability.available_gw", "available inference power", lambda v: power_w(v * 1e9)),
+              ("energy_kwh.grid_import", "grid", energy_kwh), ("co2_kg.total", "CO2", co2_kg),
+              ("comparison.fleet.usd_per_million_tokens", "cost per million tokens", usd))
+
+
+def _interval_lines(s: dict) -> list[str]:
+    """One line of 95 % intervals of the headline's numbers over the replicates (none without them)."""
+    ci = {e["key"]: e for e in s.get("ci95") or []}
+    shown = [f"{label} {fmt(e['mean'])} ({fmt(e['low'])} to {fmt(e['high'])})"
+             for key, label, fmt in _INTERVALS if (e := ci.get(key)) and e["low"] is not None]
+    if not shown:
+        return []
+    return [f"  95 % intervals of the mean over {max(e['n'] for e in ci.values())} replicates: " + "; ".join(shown)]
 
 
 def cmd_check(args) -> int:

@@ -121,6 +121,7 @@ def test_replicates_from_the_command_line(tmp_path):
                         "--set", "run.replicates=2", "--workers", "2", "--out", str(out), "--no-report",
                         "--no-progress"], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+    assert "95 % intervals of the mean over 2 replicates: available inference power" in p.stdout
     import json
 
     ci = {e["key"]: e for e in json.loads((out / "summary.json").read_text())["ci95"]}

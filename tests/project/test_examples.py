@@ -40,11 +40,13 @@ def _future_chip_million(sc: Scenario, res: Results) -> None:
 
 
 def _musk_100gw(sc: Scenario, res: Results) -> None:
-    """The chips' nameplate is cars x 1 kW, split into available power and what driving, opting out,
-    no connection and low batteries take (half the owners opt in); under 1 % of the slots are busy."""
+    """The simulated cars stand for 100 million in the cohorts' shares; the chips' nameplate is cars x
+    1 kW, split into available power and what driving, opting out, no connection and low batteries
+    take (half the owners opt in); under 1 % of the slots are busy."""
     s, a = res.summary, res.summary["availability"]
-    cars = s["fleet"]["vehicles_simulated"] * sc["fleet.weight"]
-    assert s["fleet"]["vehicles_represented"] == cars
+    cars = sc["fleet.represents"]
+    assert cars == 100_000_000 and s["fleet"]["vehicles_represented"] == pytest.approx(cars, rel=1e-12)
+    assert [c["vehicles_represented"] for c in s["cohorts"]] == pytest.approx([0.97 * cars, 0.03 * cars], rel=1e-12)
     assert a["nameplate_gw"] == pytest.approx(cars * 1e3 / 1e9, rel=1e-12)
     assert a["available_gw"] + sum(a["lost_gw"].values()) == pytest.approx(a["nameplate_gw"], rel=1e-9)
     assert 0.3 < a["lost_gw"]["opted_out"] / a["nameplate_gw"] < 0.7
