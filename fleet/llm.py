@@ -7,7 +7,7 @@ models too (weight-only quantisation, as AWQ and GPTQ serve them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.core.params import param
 
@@ -31,6 +31,16 @@ class ModelSpec:
     context_tokens: int = param(32_768, doc="longest request served (prompt + output), tokens; ASSUMPTION 32,768 "
                                 "(the models allow 131,072)", lo=16, hi=1_048_576)
     source: str = ""
+    #: the hash of the fields above, computed once: servers key their per-model books by the model
+    #: several times per event
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.name, self.params_b, self.bytes_per_param, self.layers,
+                                                self.kv_bytes_per_token, self.context_tokens, self.source)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def weight_bytes(self) -> float:
