@@ -30,7 +30,7 @@ class StepSignal:
     Integrals are in ``unit``·s (e.g. a $/kWh price integrates to $·s/kWh).
     """
 
-    __slots__ = ("name", "unit", "end_s", "_times", "_values", "_cum", "_times_a", "_values_a", "_cum_a")
+    __slots__ = ("name", "unit", "end_s", "_times", "_values", "_cum", "_times_a", "_values_a", "_cum_a", "filled_s")
 
     def __init__(
         self,
@@ -43,6 +43,8 @@ class StepSignal:
         times = [float(t) for t in times_s]
         vals = [float(v) for v in values]
         end = float(end_s)
+        #: seconds of the signal's span held by a value carried over missing data rows (see ``_cut``)
+        self.filled_s = 0.0
         if not times:
             raise ValueError(f"signal {name}: needs at least one breakpoint")
         if len(times) != len(vals):
@@ -287,7 +289,27 @@ class StepSignal:
         hi = int(np.searchsorted(secs, t1_s, side="left"))  # pieces lo..hi-1 start before t1_s
         times = secs[lo:hi].tolist()
         times[0] = float(t0_s)
-        return cls(times, vals[lo:hi].tolist(), t1_s, name, unit)
+        signal = cls(times, vals[lo:hi].tolist(), t1_s, name, unit)
+        signal.filled_s = filled_seconds(secs, end_data_s, t0_s, t1_s)
+        return signal
+
+
+def filled_seconds(secs: np.ndarray, end_s: float, t0_s: float, t1_s: float) -> float:
+    """Seconds of ``[t0_s, t1_s]`` where a value holds past its data's step: the fill rule.
+
+    Data rows at ``secs`` (strictly increasing, the data ending at ``end_s``) each hold until the
+    next row. The step is the median spacing of the rows (an hour for EIA-930); a row followed by
+    missing ones holds its value on, and the time beyond its own step is filled time (22 missing
+    hours of an hourly file are 22 x 3,600 s).
+    """
+    if len(secs) < 2:
+        return 0.0
+    step = float(np.median(np.diff(secs)))
+    nxt = np.append(secs[1:], end_s)
+    start = np.maximum(secs + step, t0_s)
+    stop = np.minimum(nxt, t1_s)
+    over = (nxt - secs > step * (1.0 + 1e-9)) & (stop > start)
+    return float((stop[over] - start[over]).sum())
 
 
 def _utc(when: datetime, name: str) -> datetime:

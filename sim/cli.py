@@ -184,6 +184,12 @@ def cmd_run(args) -> int:
     with FolderLock(out):
         check_replaceable(out, "results")
         sim = Simulation(scenario)
+        for signal, hours in sim.filled_hours().items():
+            if hours:
+                key = "grid.carbon" if signal == "carbon" else "grid.tariff"
+                print(f"fleetsim: warning: {key} = {quote(scenario[key])}: {hours:,.4g} hours of the run have no "
+                      "data row; each holds the last value before it (summary checks.signal_filled_hours)",
+                      file=sys.stderr)
         progress = not args.no_progress and sys.stderr.isatty()
         sim.execute(progress)
         if scenario["run.replicates"] > 1:

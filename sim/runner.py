@@ -303,6 +303,11 @@ class Simulation:
         self._bar = None  # progress bar over simulated days (execute(progress=True))
         self.site_series: list[tuple] = []  # (t0, t1, draw W*s, plugged car*s, waiting car*s) at the depot
 
+    def filled_hours(self) -> dict[str, float]:
+        """Hours of the run where the carbon and price signals carry a value over missing rows of
+        their data files (the fill rule: :func:`grid.signals.filled_seconds`)."""
+        return {"carbon": self.carbon.filled_s / 3600.0, "price": self.price.filled_s / 3600.0}
+
     def _warmed_soc(self, fleet: FleetSpec, n_taxi: int) -> np.ndarray | None:
         """Each car's state of charge at the start after ``run.warmup_days`` of the same fleet's
         driving and charging (no jobs: the warm-up's only product), or None when there is no

@@ -260,6 +260,9 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "at the end): 0"),
     Entry("checks.passed", "", "true when every check holds within tolerance (1e-9 of the energy turned over, "
           "1e-6 Wh per vehicle, 0 jobs)"),
+    Entry("checks.signal_filled_hours.{carbon,price}", "h", "hours of the run in which the signal's data file has "
+          "no row, each filled with the last value before it (the rows' median spacing is their step: time a "
+          "value holds beyond it is filled); not a failed check, warned of on stderr"),
     # available power
     Entry("availability.nameplate_gw", "GW", "every represented car's chip at full power"),
     Entry("availability.available_gw", "GW", "time-averaged full-load chip power of online cars"),

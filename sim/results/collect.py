@@ -484,6 +484,7 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         "checks": checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
                           energy["grid_import"] + abs(energy["battery_change"]) + loads),
     }
+    summary["checks"]["signal_filled_hours"] = sim.filled_hours()
     summary["availability"] = _availability(sim, totals)
     summary["robotaxi"] = _robotaxi(sim, veh)
     summary["comparison"] = _comparison(sim, jobs, veh, attribution)
