@@ -70,22 +70,25 @@ def _steps(values: pd.Series | np.ndarray) -> np.ndarray:
 
 def _site_panel(ax: Axes, g: pd.DataFrame, name: str, tz: tzinfo | None, div: float, unit: str,
                 max_ticks: int) -> None:
-    """Solar (filled), load (step and light fill) and cap (dashed step) of one site, in ``unit``."""
+    """Solar (filled, when the site has any), load (step and light fill) and cap (dashed step) of one
+    site, in ``unit``."""
     lt = style.local_times(g, tz)
     ends = pd.to_datetime(g["time"], utc=True, format="ISO8601").dt.tz_convert(lt.tz)
     edges = pd.DatetimeIndex([lt.start, *ends])
     load = g["load_w"].to_numpy(dtype=float)
     cap = g["cap_w"].to_numpy(dtype=float)
     cap = np.where(np.isfinite(cap) & (cap > 0), cap, np.nan)
-    ax.fill_between(edges, _steps(g["solar_w"]) / div, step="post", color=style.SOLAR_COLOR, alpha=0.45, lw=0,
-                    label="solar output", gid=f"solar:{name}")
+    if np.any(g["solar_w"].to_numpy(dtype=float) > 0):  # no array, no fill and no legend entry
+        ax.fill_between(edges, _steps(g["solar_w"]) / div, step="post", color=style.SOLAR_COLOR, alpha=0.45, lw=0,
+                        label="solar output", gid=f"solar:{name}")
     ax.fill_between(edges, _steps(load) / div, step="post", color=LOAD_COLOR, alpha=0.25, lw=0)
     ax.step(edges, _steps(load) / div, where="post", color=LOAD_COLOR, lw=1.4, label="site load",
             gid=f"load:{name}")
     if np.any(np.isfinite(cap)):
         ax.step(edges, _steps(cap) / div, where="post", color=style.CAP_COLOR, lw=1.3, ls="--",
                 label="site power cap", gid=f"cap:{name}")
-    facts = [f"peak {load.max() / div:,.3g} {unit}"]
+    step = style.fmt_duration(float(np.median(np.diff(np.concatenate([[0.0], g["t_s"].to_numpy(dtype=float)])))))
+    facts = [f"highest {step} mean {load.max() / div:,.3g} {unit}"]  # not the instantaneous peak of summary.json
     over = int(np.sum(load > cap * (1.0 + 1e-9)))  # NaN caps compare False
     if over:
         facts.append(f"over the cap in {over} interval{'s' if over > 1 else ''}")
@@ -112,7 +115,8 @@ def make_depot(sites: pd.DataFrame | None, dpi: int = 110, tz: tzinfo | None = N
     n_all = sites["site"].nunique()
     more = f"; the {len(chosen)} busiest of {n_all} sites" if n_all > len(chosen) else ""
     note = f" ({subtitle}{more})" if subtitle else (f" ({more[2:]})" if more else "")
-    fig.suptitle(f"Depot site: load against its cap and solar{note}")
+    sunny = bool(len(sites)) and bool(np.any(sites["solar_w"].to_numpy(dtype=float) > 0))
+    fig.suptitle(f"Depot site: load against its cap{' and solar' if sunny else ''}{note}")
     if not chosen:
         style.empty_panel(axes[0], "no site samples in this run")
         return fig

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import tzinfo
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator, PercentFormatter
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from reports import cohort_figure, depot, energy_figures, serving_figure, style
 from sim.results import Results
@@ -149,8 +149,9 @@ def nameplate_split_w(results: Results) -> dict[str, np.ndarray] | None:
     return {b: bands[b] for b in NAMEPLATE_BANDS}
 
 
-def _mean_text(values_w: np.ndarray, div: float, unit: str) -> str:
-    return f"mean {float(np.mean(values_w)) / div:,.3g} {unit}"
+def _mean_text(values_w: np.ndarray) -> str:
+    """``mean 40.9 MW``: the mean of ``values_w`` (W) in the unit that fits it, not the axis's."""
+    return f"mean {style.power_text(float(np.mean(values_w)))}"
 
 
 def make_utilization(results: Results, dpi: int = 110) -> Figure:
@@ -163,7 +164,7 @@ def make_utilization(results: Results, dpi: int = 110) -> Figure:
     style.figure_title(fig, "Available inference power against driving and opt-out, and its utilization",
                        results.summary)
     axu.set_ylabel("busy share of available\nchip slots (%)")
-    axu.yaxis.set_major_formatter(PercentFormatter(xmax=100))
+    axu.yaxis.set_major_formatter(style.PercentTicks())
     if len(ts) == 0:
         ax.set_ylabel("power")
         style.empty_panel(ax, "no time-series samples in this run")
@@ -180,7 +181,7 @@ def make_utilization(results: Results, dpi: int = 110) -> Figure:
     if bands is not None and total_w > 0:
         shown = [b for b in NAMEPLATE_BANDS if np.any(bands[b] > 0)]
         polys = ax.stackplot(x, [pad(bands[b]) / div for b in shown], colors=[NAMEPLATE_COLORS[b] for b in shown],
-                             alpha=0.9, lw=0, labels=[f"{NAMEPLATE_LABELS[b]} ({_mean_text(bands[b], div, unit)})"
+                             alpha=0.9, lw=0, labels=[f"{NAMEPLATE_LABELS[b]} ({_mean_text(bands[b])})"
                                                       for b in shown])
         for poly, b in zip(polys, shown, strict=True):
             poly.set_gid(f"nameplate:{b}")
@@ -188,10 +189,10 @@ def make_utilization(results: Results, dpi: int = 110) -> Figure:
         _outline_thin_bands(ax, x, [pad(bands[b]) / div for b in shown], [NAMEPLATE_COLORS[b] for b in shown],
                             shown, top)
         handles.append(ax.axhline(total_w / div, color="#333333", lw=1.0, ls="--", gid="line:nameplate",
-                                  label=f"nameplate: every car's chip at full power ({total_w / div:,.3g} {unit})"))
+                                  label=f"nameplate: every car's chip at full power ({style.power_text(total_w)})"))
         handles += list(reversed(polys))
     line, = ax.plot(x, avail_w / div, color="#1E6B34", lw=1.6, gid="line:available",
-                    label=f"available inference power ({_mean_text(ts['available_inference_w'], div, unit)})")
+                    label=f"available inference power ({_mean_text(ts['available_inference_w'])})")
     handles.insert(1 if len(handles) else 0, line)
     ax.set_ylim(0, max(total_w, float(np.max(avail_w))) / div * 1.05 or 1.0)
     ax.grid(axis="y", alpha=0.3)
@@ -220,6 +221,7 @@ STORED_LABEL = "into the batteries (net stored)"
 DRAWDOWN_LABEL = "of the loads, fed by the batteries (net drawdown)"
 DRAWDOWN_HATCH = "////"
 THIN_BAND_SHARE = 0.02  # bands below this share of the axis height also get a line along their top
+ROUND_OFF = 1e-9  # battery flows below this share of the run's largest power are round-off, drawn as 0
 
 
 def _energy_wh(power_w: np.ndarray, dt_s: np.ndarray) -> float:
@@ -304,6 +306,8 @@ def power_split_w(ts: pd.DataFrame) -> dict[str, np.ndarray]:
     loads = np.sum(list(out.values()), axis=0)
     grid = ts["grid_w"].to_numpy(dtype=float)
     battery = grid - loads  # = battery_w up to round-off (grid = loads + battery), so the identity is exact
+    scale = float(np.max(np.maximum(np.abs(grid), loads), initial=0.0))
+    battery[np.abs(battery) <= ROUND_OFF * scale] = 0.0  # a difference of round-off is no battery flow
     out["stored"] = np.clip(battery, 0.0, None)
     out["drawdown"] = np.clip(-battery, 0.0, None)
     return out
@@ -361,7 +365,7 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
     style.figure_title(fig, "Latency of completed jobs, arrival to last token", results.summary)
     ax.set_xlabel("latency (s, log scale)")
     ax.set_ylabel("share of completed jobs with latency ≤ x (%)")
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.yaxis.set_major_formatter(style.PercentTicks(100.0))
     ax.set_ylim(0, 1.02)
     lo, hi, drawn = np.inf, 0.0, 0
     for cls in style.JOB_CLASSES:
@@ -436,8 +440,7 @@ def make_dispatch(results: Results, dpi: int = 110) -> Figure:
     panel with nothing to show (no job ever queued or waited, no preemption) is left out and one line
     under the title says why."""
     ts = results.timeseries
-    pol = results.summary.get("dispatch", {}).get("policy", "?")
-    main = f"Dispatch: queues, waits and preemptions — policy '{pol}'"
+    main = f"Dispatch: queues, waits and preemptions — policy '{policy_name(results.summary)}'"
     if len(ts) == 0:
         fig = style.new_figure(style.SIZE_WIDE, dpi)
         ax = fig.add_subplot()
@@ -470,6 +473,14 @@ def make_dispatch(results: Results, dpi: int = 110) -> Figure:
     return style.plain_numbers(fig)
 
 
+def policy_name(summary: dict) -> str:
+    """The dispatch policy as a title names it: a built-in's name (``least_loaded``), a policy file's
+    name without its folder (``plugged_first.py:PluggedFirst``)."""
+    pol = str(summary.get("dispatch", {}).get("policy", "?"))
+    path, sep, cls = pol.rpartition(":")
+    return f"{PurePath(path).name}{sep}{cls}" if sep and "/" in path else pol
+
+
 def _left_out_note(shown: dict[str, bool]) -> str:
     """One line naming the panels left out and why (empty when every panel is drawn)."""
     parts = []
@@ -496,13 +507,14 @@ def _queue_panel(ax: Axes, lt: style.LocalTimes, queues: dict[str, np.ndarray]) 
 
 
 def _wait_panel(ax: Axes, lt: style.LocalTimes, waits: dict[str, np.ndarray]) -> None:
-    top = 0.0
+    """Mean wait per interval and class, in ms, s, min or h as the longest wait fits."""
+    top = max((float(np.nanmax(w)) for w in waits.values() if np.any(np.isfinite(w))), default=0.0)
+    div, unit = style.duration_unit(top)
     for cls, wait in waits.items():
-        ax.plot(lt.mid, wait, color=style.CLASS_COLORS[cls], lw=1.4, marker=".", ms=3, label=cls, gid=f"wait:{cls}")
-        if np.any(np.isfinite(wait)):
-            top = max(top, float(np.nanmax(wait)))
-    ax.set_ylim(0, top * 1.15 or 1.0)
-    ax.set_ylabel("mean wait of jobs\nstarted (s)")
+        ax.plot(lt.mid, wait / div, color=style.CLASS_COLORS[cls], lw=1.4, marker=".", ms=3, label=cls,
+                gid=f"wait:{cls}")
+    ax.set_ylim(0, top / div * 1.15 or 1.0)
+    ax.set_ylabel(f"mean wait of jobs\nstarted ({unit})")
     _legend_right(ax, ax.get_lines(), "job class")
 
 

@@ -239,11 +239,11 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
             rows.append((f"lost to {label}", in_unit(f"availability.lost_gw.{cause}"), p_unit))
     if g("comparison.fleet") is not None:
         rows.append("Fleet against a data center, per million generated tokens")
-        for side in ("fleet", "datacenter"):
+        for side, name in (("fleet", "fleet"), ("datacenter", "data center")):
             rows += [
-                (f"{side}: energy", fmt_num(g(f"comparison.{side}.kwh_per_million_tokens")), "kWh"),
-                (f"{side}: CO₂", fmt_num(g(f"comparison.{side}.g_co2_per_million_tokens")), "g CO₂"),
-                (f"{side}: cost", fmt_num(g(f"comparison.{side}.usd_per_million_tokens")), "$"),
+                (f"{name}: energy", fmt_num(g(f"comparison.{side}.kwh_per_million_tokens")), "kWh"),
+                (f"{name}: CO₂", fmt_num(g(f"comparison.{side}.g_co2_per_million_tokens")), "g CO₂"),
+                (f"{name}: cost", fmt_num(g(f"comparison.{side}.usd_per_million_tokens")), "$"),
             ]
     if g("robotaxi") is not None:
         rows += [

@@ -33,12 +33,19 @@ MEASURED_NOTE = "its own chat requests; x = the server's max batch"
 #: (serving.csv column, axis label) of the two panels, left to right
 PANELS = (("output_tokens_per_s", "output tokens/s per chip (log scale)"),
           ("j_per_output_token", "J per output token (J/token, log scale)"))
+WIDE_DECADES = 1.5  # a log scale wider than this (decades) labels only 1, 2 and 5 of each decade
 PAD = 1.35  # axis limits: the data's range widened by this factor on each side (log axes)
 
 
 def _plain(v: float, _pos: object = None) -> str:
     """A tick label without exponents: ``0.05``, ``1.5``, ``20``, ``1,000``."""
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def _plain_2_5(v: float, _pos: object = None) -> str:
+    """:func:`_plain` at 2 and 5 times a power of ten, else no label (minor ticks of a wide log scale)."""
+    mantissa = v / 10.0 ** math.floor(math.log10(v)) if v > 0 else 0.0
+    return _plain(v) if round(mantissa, 6) in (2.0, 5.0) else ""
 
 
 def _log_axis_limits(values: np.ndarray) -> tuple[float, float]:
@@ -75,7 +82,7 @@ def _log_y(ax: Axes, values: np.ndarray) -> None:
     lo, hi = _log_axis_limits(values)
     ax.set_yscale("log")
     ax.set_ylim(lo, hi)
-    subs = (1.0, 2.0, 5.0) if math.log10(hi / lo) > 1.5 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    subs = (1.0, 2.0, 5.0) if math.log10(hi / lo) > WIDE_DECADES else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(_plain))
     ax.yaxis.set_minor_locator(NullLocator())
@@ -141,7 +148,9 @@ def make_serving(results: Results, dpi: int = 110) -> Figure | None:
         bar = fig.colorbar(handles["visited"], ax=list(axes), pad=0.01, aspect=30)
         bar.set_label("share of decoding time at that batch (%, log scale)")
         bar.formatter = FuncFormatter(_plain)
-        bar.ax.yaxis.set_minor_formatter(FuncFormatter(_plain))  # 20, 30, ... rather than 2x10^1
+        # 20, 30, ... rather than 2x10^1; over several decades only 2 and 5 of each, so they never overprint
+        wide = math.log10(norm.vmax / norm.vmin) > WIDE_DECADES
+        bar.ax.yaxis.set_minor_formatter(FuncFormatter(_plain_2_5 if wide else _plain))
         # the legend's sample point in a mid-scale colour rather than whichever point came first
         handles["visited"] = Line2D([], [], ls="", marker="o", ms=6, mfc=colormaps[VISITED_CMAP](0.5),
                                     mec="#222222", mew=0.5, label=visited_label)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 
+import matplotlib as mpl
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.text import Annotation, Text
 from matplotlib.ticker import Formatter, MaxNLocator, ScalarFormatter, StrMethodFormatter
 
@@ -90,6 +92,20 @@ SIZE_TALL = (11.0, 6.5)
 # Axis units that fit the data: one table for the figures, the page and the command line
 power_unit = quantities.power_unit  # (divisor, unit) that shows a power in W below 1,000
 energy_unit = quantities.energy_unit  # (divisor, unit) that shows an energy in kWh below 1,000 (kWh at least)
+power_text = quantities.power_w  # one power (W) in the unit that fits it: ``40.9 MW``, ``6.63 W``
+energy_text = quantities.energy_kwh  # one energy (kWh) in the unit that fits it: ``8.6 GWh``, ``0.692 kWh``
+#: (from, divisor, unit) for durations given in s: ms below a second, minutes from 10 min, hours from 10 h
+DURATION_UNITS = ((36000.0, 3600.0, "h"), (600.0, 60.0, "min"), (1.0, 1.0, "s"), (0.0, 1e-3, "ms"))
+
+
+def duration_unit(max_s: float) -> tuple[float, str]:
+    """(divisor, unit) for an axis of durations (s) up to ``max_s``: ``(1e-3, "ms")`` for waits of
+    milliseconds, ``(1.0, "s")``, ``(60.0, "min")``, ``(3600.0, "h")``."""
+    m = abs(float(max_s)) if np.isfinite(max_s) else 0.0
+    for start, div, unit in DURATION_UNITS:
+        if m >= start and m > 0:
+            return div, unit
+    return 1.0, "s"
 
 
 def zone(results: Results) -> tzinfo | None:
@@ -164,10 +180,42 @@ def is_midnight(x: float, tz: tzinfo) -> bool:
     return (t.hour, t.minute, t.second) == (0, 0, 0)
 
 
+#: room per tick label on a time axis (em of the tick font): a date (``Tue 07 Jun``, 5.2 em) next to a
+#: clock time (``12:00``, 3 em) with a gap between them
+TIME_TICK_EM = 6.0
+
+
+def time_ticks_that_fit(axis: Axis | None, most: int) -> int:
+    """How many local-time ticks the drawn width of ``axis`` holds without their labels touching
+    (at most ``most``, at least 5); ``most`` when the axis is not placed yet."""
+    if axis is None or axis.axes is None or axis.figure is None:
+        return most
+    width_pt = axis.axes.get_window_extent().width * 72.0 / axis.figure.dpi
+    size_pt = FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()
+    return max(5, min(most, int(width_pt / (TIME_TICK_EM * size_pt)) + 1))
+
+
+class FittedDateLocator(mdates.AutoDateLocator):
+    """An :class:`~matplotlib.dates.AutoDateLocator` that asks, each time it places ticks, how many the
+    axis's drawn width holds (:func:`time_ticks_that_fit`), so a panel narrowed by a legend beside it
+    gets fewer ticks rather than labels that run into each other."""
+
+    def __init__(self, tz: tzinfo, most: int = 12) -> None:
+        super().__init__(tz=tz, minticks=min(4, most), maxticks=most)
+        self.most = most
+
+    def get_locator(self, dmin: datetime, dmax: datetime) -> mdates.DateLocator:
+        n = time_ticks_that_fit(self.axis, self.most)
+        self.maxticks = dict.fromkeys(self.maxticks, n)
+        self.minticks = min(4 if n >= 7 else 3, n)  # few ticks: whole days rather than too many hours
+        return super().get_locator(dmin, dmax)
+
+
 def time_axis(ax: Axes, lt: LocalTimes, max_ticks: int = 12) -> None:
-    """Local-time ticks spanning the whole run (dates only at midnights, clock times elsewhere),
-    and an x label naming the zone and the year, or the date(s) when no tick shows one."""
-    locator = mdates.AutoDateLocator(tz=lt.tz, minticks=min(4, max_ticks), maxticks=max_ticks)
+    """Local-time ticks spanning the whole run (dates only at midnights, clock times elsewhere, as many
+    as the drawn axis holds up to ``max_ticks``), and an x label naming the zone and the year, or the
+    date(s) when no tick shows one."""
+    locator = FittedDateLocator(lt.tz, max_ticks)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(LocalTimeFormatter(lt.tz))
     ax.set_xlim(lt.start, lt.end)
@@ -326,9 +374,43 @@ def plain_numbers(fig: Figure) -> Figure:
     return fig
 
 
+SHARE_FLOOR_PCT = 0.001  # shares below this (round-off, a trace) are written as "< 0.001 %"
+
+
 def share_text(pct: float) -> str:
-    """A share in percent: one decimal (``26.0 %``), two significant digits below 0.1 % (``0.019 %``)."""
-    return f"{pct:.1f} %" if pct >= 0.1 or pct == 0 else f"{pct:.2g} %"
+    """A share in percent: one decimal (``26.0 %``), two significant digits below 0.1 % (``0.019 %``),
+    ``< 0.001 %`` below that (never an exponent)."""
+    if pct >= 0.1 or pct == 0:
+        return f"{pct:.1f} %"
+    return f"{pct:.2g} %" if pct >= SHARE_FLOOR_PCT else f"< {SHARE_FLOOR_PCT:g} %"
+
+
+def decimals_for(values: np.ndarray | list[float]) -> int:
+    """The fewest decimals (0 to 6) that write each of ``values`` exactly (to 1e-9 of the largest)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    tol = 1e-9 * max(1.0, float(np.max(np.abs(v)))) if len(v) else 0.0
+    for d in range(7):
+        if np.all(np.abs(v - np.round(v, d)) <= tol):
+            return d
+    return 6
+
+
+class PercentTicks(Formatter):
+    """Percent tick labels with the fewest decimals that tell the ticks apart (``15 %``, ``0.4 %``,
+    ``0.05 %``) rather than a fixed count (``0.400%``); ``scale`` turns a data value into percent
+    (100 for fractions, 1 for values already in %)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self.format_ticks([x])[0]
+
+    def format_ticks(self, values: list[float] | np.ndarray) -> list[str]:
+        pct = np.asarray(values, dtype=float) * self.scale
+        d = decimals_for(pct)
+        return [f"{v:.{d}f} %" for v in pct]
 
 
 def empty_panel(ax: Axes, message: str) -> None:

@@ -518,7 +518,7 @@ def test_comparison_bars_equal_the_summary(small):
     assert "$" in titles[2] and "kWh" in titles[0] and "CO₂" in titles[1]
     legend = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
     assert legend == ["electricity", "carbon price", "owner payouts", "hardware (GPU-hours)"]
-    assert "batch 64" in fig.get_supxlabel() and "2,500,000 tokens" in fig.get_supxlabel()
+    assert "batch 64" in fig.get_supxlabel() and "2.5 million tokens" in fig.get_supxlabel()
 
 
 @pytest.mark.parametrize("comparison", [
@@ -550,6 +550,8 @@ def test_depot_panels_show_the_busiest_sites_load_cap_and_solar(small):
     res = load_results(small)
     loads = {"north": 30e3, "east": 12e3, "south": 45e3, "west": 8e3, "hub": 20e3}
     sites = _sites(res.timeseries, loads)
+    sunny = sites["site"].isin(["south", "hub"])  # the small run is a night: give two sites an array's output
+    sites.loc[sunny, "solar_w"] = 15e3 + 5e3 * np.cos(sites.loc[sunny, "t_s"].to_numpy() / 3600.0)
     fig = depot.make_depot(sites, dpi=40, tz=LA, subtitle="hand-made")
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title().split(":")[0] for ax in panels] == ["south", "north", "hub", "east"]  # west: least
@@ -565,10 +567,20 @@ def test_depot_panels_show_the_busiest_sites_load_cap_and_solar(small):
         cap = _gid(ax, "cap:")[f"cap:{name}"]
         assert cap.get_linestyle() == "--"
         np.testing.assert_allclose(cap.get_ydata(), 50.0)
-        solar = _gid(ax, "solar:")[f"solar:{name}"]
-        top = np.concatenate([p.vertices for p in solar.get_paths()])[:, 1].max()
-        assert top == pytest.approx(g["solar_w"].max() / div)
+        if name in ("south", "hub"):
+            solar = _gid(ax, "solar:")[f"solar:{name}"]
+            top = np.concatenate([p.vertices for p in solar.get_paths()])[:, 1].max()
+            assert top == pytest.approx(g["solar_w"].max() / div)
+        else:  # no array: no fill
+            assert not _gid(ax, "solar:")
         assert "America/Los_Angeles" in ax.get_xlabel() or not ax.get_subplotspec().is_last_row()
+    assert "solar output" in _fig_legend(fig) and "cap and solar" in fig.get_suptitle()
+    south = sites.loc[sites["site"] == "south", "load_w"].max() / div
+    assert panels[0].get_title().startswith(f"south: highest 15 min mean {south:,.3g} kW")  # not an instant's peak
+
+
+def _fig_legend(fig) -> list[str]:
+    return [t.get_text() for lg in fig.legends for t in lg.get_texts()]
 
 
 def test_depot_busiest_by_energy_and_uncapped_sites(small):
@@ -581,6 +593,8 @@ def test_depot_busiest_by_energy_and_uncapped_sites(small):
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert len(panels) == 2 and all("MW" in ax.get_ylabel() for ax in panels)  # 2 MW site sets the unit
     assert not any(_gid(ax, "cap:") for ax in panels)  # no cap, no dashed line
+    assert not any(_gid(ax, "solar:") for ax in panels) and "solar output" not in _fig_legend(fig)  # no array
+    assert "solar" not in fig.get_suptitle()
     np.testing.assert_allclose(_gid(panels[0], "load:")["load:b"].get_ydata()[:-1],
                                sites.loc[sites["site"] == "b", "load_w"].to_numpy() / 1e6)
     assert depot.make_depot(None) is None

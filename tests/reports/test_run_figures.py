@@ -6,7 +6,12 @@ scale, every filled area and labelled bar is in a legend, no axis shows an offse
 titles, labels and legends lie inside the figure. Then the fixes of the figures one by one: the
 dispatch figure leaves out empty panels, grid and power clip a start-up peak with a note, the power
 stack plus battery storage equals the grid draw, the utilization stack adds up to the nameplate,
-a represented fleet of millions is counted in millions, and dates are shown only at midnights.
+a represented fleet of millions is counted in millions, and dates are shown only at midnights. Last,
+what a look at every example's figures found: time and colour-bar tick labels that ran into each other,
+percent ticks with needless decimals, legend numbers in the axis's unit (``0.0086 TWh``), a round-off
+battery share written with an exponent, a policy file's whole path in a title, waits of milliseconds in
+seconds, a data-center note wider than the figure, and tokens of the simulated cars credited to the
+represented fleet.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator
 
-from reports import energy_figures, figures, style
+from reports import energy_figures, figures, page, style
 from sim.core.quantities import POWER_UNITS
 from sim.results import Results
 from sim.runner import run
@@ -44,6 +49,10 @@ EVENING = {"run.days": 0.05, "fleet.vehicles": 30, "run.sample_interval_s": 60, 
 MILLIONS = {"run.days": 0.1, "fleet.vehicles": 20, "fleet.weight": 125_000}
 BATCHED = {"run.days": 0.05, "fleet.vehicles": 20, "workload.interactive.rate_per_s": 0.5,
            "workload.batch.rate_per_s": 0.5, "fleet.chip.serving": "batched"}
+#: two cohorts of ten cars: cohorts.png is drawn
+COHORTS = {"run.days": 0.1, "fleet.vehicles": 20, "fleet.cohorts": [
+    {"name": "hw3", "share": 0.5, "chip": {"preset": "hw3"}, "model": {"preset": "llama-3.2-3b-q4"}},
+    {"name": "hw4", "share": 0.5}]}
 UNIT = re.compile(r"\(.+\)|%|\$|/|\bper\b")  # a unit in parentheses, a rate, or a share
 NUMBER = re.compile(r"[−\-+]?[\d,.]+\s*%?")
 CLOCK = re.compile(r"^\d\d:\d\d(:\d\d)?$")
@@ -62,6 +71,16 @@ def small() -> Results:
 @pytest.fixture(scope="module")
 def no_warmup() -> Results:
     return _run(NO_WARMUP)
+
+
+@pytest.fixture(scope="module")
+def batched() -> Results:
+    return _run(BATCHED)
+
+
+@pytest.fixture(scope="module")
+def millions() -> Results:
+    return _run(MILLIONS)
 
 
 @pytest.fixture(scope="module")
@@ -193,10 +212,16 @@ def test_every_run_figure_reads_cleanly(drawn, name):
     assert problems(drawn[name], name) == []
 
 
-def test_the_serving_figure_reads_cleanly():
-    fig = figures.FIGURES["serving.png"](_run(BATCHED), DPI)
+def test_the_serving_figure_reads_cleanly(batched):
+    fig = figures.FIGURES["serving.png"](batched, DPI)
     fig.canvas.draw()
     assert problems(fig, "serving.png") == []
+
+
+def test_the_cohort_figure_reads_cleanly():
+    fig = figures.FIGURES["cohorts.png"](_run(COHORTS), DPI)
+    fig.canvas.draw()
+    assert problems(fig, "cohorts.png") == []
 
 
 def test_the_checks_can_fail(small):
@@ -240,8 +265,13 @@ def test_dispatch_leaves_out_panels_with_nothing_to_show_and_says_why(small, dra
     assert _says_why_empty(fig.axes[0])
 
 
-def test_dispatch_draws_queues_and_waits_when_jobs_wait_with_legends_beside_the_panels():
-    res = _run(BUSY)
+@pytest.fixture(scope="module")
+def busy() -> Results:
+    return _run(BUSY)
+
+
+def test_dispatch_draws_queues_and_waits_when_jobs_wait_with_legends_beside_the_panels(busy):
+    res = busy
     fig = figures.make_dispatch(res, DPI)
     fig.canvas.draw()
     assert len(fig.axes) == 3 and tuple(fig.get_size_inches()) == style.SIZE_TALL
@@ -341,11 +371,11 @@ def test_utilization_stack_splits_the_nameplate_and_the_lower_panel_is_the_busy_
 
 
 # ------------------------------------------------------------------------------ counts of a represented fleet
-def test_a_fleet_of_millions_is_counted_in_millions():
+def test_a_fleet_of_millions_is_counted_in_millions(millions):
     assert style.count_unit(1_000) == (1.0, "") and style.count_unit(99_999) == (1.0, "")
     assert style.count_unit(250_000) == (1e3, "thousand") and style.count_unit(1e8) == (1e6, "million")
     assert style.count_text(100_000_000) == "100 million" and style.count_text(2_000) == "2,000"
-    res = _run(MILLIONS)
+    res = millions
     fig = figures.make_fleet_states(res, DPI)
     fig.canvas.draw()
     ax = fig.axes[0]
@@ -417,3 +447,130 @@ def test_a_long_title_breaks_inside_the_figure(small):
     assert title.get_text().count("\n") >= 2 and title.get_text().endswith("(scenario 'x', seed 1)")
     box = title.get_window_extent()
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+
+
+# ------------------------------------------------------------------------------ what the examples showed
+def _drawn_tick_labels(axis, minor: bool = False) -> list:
+    """The tick labels an axis draws: inside its view, visible, not empty (either side of the axes)."""
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = axis.get_minor_ticks() if minor else axis.get_major_ticks()
+    return [label for t in ticks if lo <= t.get_loc() <= hi for label in (t.label1, t.label2)
+            if label.get_visible() and label.get_text()]
+
+
+def _crowded(labels: list, gap_pt: float) -> list[tuple[str, str]]:
+    """Pairs of drawn labels closer than ``gap_pt`` points (overlapping ones included)."""
+    if not labels:
+        return []
+    pad = gap_pt * labels[0].figure.dpi / 72.0 / 2.0
+    boxes = [(t.get_text(), t.get_window_extent().expanded(1.0, 1.0).padded(pad)) for t in labels]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]
+
+
+def _time_axes(fig: Figure) -> list[Axes]:
+    return [ax for ax in fig.axes if isinstance(ax.xaxis.get_major_formatter(), style.LocalTimeFormatter)
+            and _labels_shown(ax.xaxis)]
+
+
+@pytest.mark.parametrize("make", [figures.make_fleet_states, figures.make_utilization, figures.make_power,
+                                  energy_figures.make_grid], ids=["fleet_states", "utilization", "power", "grid"])
+def test_time_tick_labels_keep_apart_on_every_panel_width(no_warmup, make):
+    """Two days: the full-width panel keeps 6-hourly ticks, a panel narrowed by its legend takes
+    12-hourly ones; no two labels come within an em (10 pt). A fixed 12-tick locator crowds them."""
+    fig = make(no_warmup, DPI)
+    fig.canvas.draw()
+    (ax,) = _time_axes(fig)
+    labels = _drawn_tick_labels(ax.xaxis)
+    assert len(labels) >= 4 and _crowded(labels, gap_pt=10.0) == []
+    if make is figures.make_utilization:  # the old locator on the same panel: the checks can fail
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=ax.xaxis.get_major_formatter().tz, minticks=4,
+                                                          maxticks=12))
+        fig.canvas.draw()
+        assert _crowded(_drawn_tick_labels(ax.xaxis), gap_pt=10.0)
+
+
+def test_the_colour_bar_labels_do_not_overprint(batched):
+    """The batch sizes' shares of decoding time span four decades: 1, 2 and 5 of each are labelled."""
+    fig = figures.FIGURES["serving.png"](batched, DPI)
+    fig.canvas.draw()
+    bar = next(ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None)
+    labels = [*_drawn_tick_labels(bar.yaxis), *_drawn_tick_labels(bar.yaxis, minor=True)]
+    assert len(labels) >= 6 and _crowded(labels, gap_pt=1.0) == []
+    assert {t.get_text() for t in labels} >= {"0.1", "0.2", "0.5", "1", "2", "5"}
+
+
+def test_percent_ticks_carry_only_the_decimals_they_need(drawn, millions):
+    assert style.PercentTicks().format_ticks([0, 5, 10, 15]) == ["0 %", "5 %", "10 %", "15 %"]
+    assert style.PercentTicks().format_ticks([0.0, 0.1, 0.2, 0.4]) == ["0.0 %", "0.1 %", "0.2 %", "0.4 %"]
+    assert style.PercentTicks().format_ticks([0.0, 0.05, 0.1]) == ["0.00 %", "0.05 %", "0.10 %"]
+    assert style.PercentTicks(100.0).format_ticks([0.0, 0.2, 1.0]) == ["0 %", "20 %", "100 %"]
+    millions_fig = figures.make_utilization(millions, DPI)
+    millions_fig.canvas.draw()
+    for fig, i in ((drawn["utilization.png"], 1), (drawn["latency.png"], 0), (millions_fig, 1)):
+        labels = [t.get_text() for t in _drawn_tick_labels(fig.axes[i].yaxis)]
+        assert labels and all(re.fullmatch(r"\d+(\.\d+)? %", t) for t in labels), labels
+        if "." in labels[-1]:  # a last decimal that is 0 on every label could go: 0.400 %
+            assert any(not t.split(" ")[0].endswith("0") for t in labels), labels
+
+
+LEGEND_QUANTITY = re.compile(r"([\d,.]+) (W|kW|MW|GW|TW|kWh|MWh|GWh|TWh)\b")
+
+
+def test_legend_numbers_use_the_unit_that_fits_each(millions):
+    """2.5 million cars: the axis is in GWh or MW, the chips' serving share in its own unit."""
+    for make in (figures.make_utilization, energy_figures.make_energy_flows):
+        fig = make(millions, DPI)
+        found = [(float(n.replace(",", "")), unit) for text in _legend_texts(fig)
+                 for n, unit in LEGEND_QUANTITY.findall(text)]
+        assert len(found) >= 4
+        assert [(v, unit) for v, unit in found if not (1.0 <= v < 1000.0 or unit in ("W", "kWh") or v == 0)] == []
+
+
+def test_a_round_off_battery_flow_is_none_and_no_share_has_an_exponent(small):
+    ts = small.timeseries.copy()
+    loads = sum(ts[f"power_w_{c}"].clip(lower=0.0) for c in style.ENERGY_CATEGORIES)
+    ts["grid_w"] = loads + ts["battery_w"].clip(lower=0.0) - 1e-12 * loads  # no drawdown, a round-off shortfall
+    assert not np.any(figures.power_split_w(ts)["drawdown"] > 0)
+    fig = figures.make_power(dataclasses.replace(small, timeseries=ts), DPI)
+    assert not _gids(fig, "power:drawdown") and _gids(fig, "power:stored")
+    assert not any(re.search(r"\de[-+]?\d", t) for t in _legend_texts(fig))
+    assert style.share_text(1.8e-14) == "< 0.001 %" and style.share_text(0.019) == "0.019 %"
+    assert style.share_text(26.04) == "26.0 %" and style.share_text(0.0) == "0.0 %"
+
+
+def test_a_policy_file_is_named_without_its_folder(small):
+    dispatch = {**small.summary["dispatch"], "policy": "/home/ana/fleet/examples/plugged_first.py:PluggedFirst"}
+    fig = figures.make_dispatch(dataclasses.replace(small, summary={**small.summary, "dispatch": dispatch}), DPI)
+    title = fig.get_suptitle()
+    assert "policy 'plugged_first.py:PluggedFirst'" in title and "/home" not in title
+    assert figures.policy_name({"dispatch": {"policy": "least_loaded"}}) == "least_loaded"
+
+
+def test_waits_of_milliseconds_are_drawn_in_ms(busy):
+    assert style.duration_unit(0.003) == (1e-3, "ms") and style.duration_unit(45.0) == (1.0, "s")
+    assert style.duration_unit(1800.0) == (60.0, "min") and style.duration_unit(7e4) == (3600.0, "h")
+    assert style.duration_unit(0.0) == (1.0, "s")
+    jobs = busy.jobs.copy()
+    jobs["wait_s"] = jobs["wait_s"] * (0.004 / float(jobs["wait_s"].max()))  # the longest wait 4 ms
+    res = dataclasses.replace(busy, jobs=jobs)
+    fig = figures.make_dispatch(res, DPI)
+    (line,) = _gids(fig, "wait:interactive")
+    assert line.axes.get_ylabel().endswith("(ms)")
+    np.testing.assert_allclose(line.get_ydata(), 1e3 * figures.mean_wait_by_interval(res, "interactive"))
+    assert 3.0 < line.axes.get_ylim()[1] < 6.0
+
+
+def test_the_comparison_note_fits_and_credits_the_simulated_cars(millions, drawn):
+    fig = energy_figures.make_comparison(millions, DPI)
+    fig.canvas.draw()
+    note = fig.get_supxlabel()
+    assert "tokens generated by the 20 simulated cars" in note and "GPU hardware not priced" in note
+    assert problems(fig, "millions comparison.png") == []  # the note inside the figure
+    note = drawn["comparison.png"].get_supxlabel()
+    assert "tokens generated by the fleet" in note
+    assert all(len(line) <= energy_figures.NOTE_WIDTH for line in note.splitlines())
+
+
+def test_the_page_names_the_data_center_in_words(small):
+    rows = [row[0] for row in page.headline_rows(small.summary) if isinstance(row, tuple)]
+    assert "data center: energy" in rows and not any(r.startswith("datacenter") for r in rows)
