@@ -117,8 +117,8 @@ def test_bad_tariff_file_is_a_one_line_error_naming_the_key(tmp_path):
 
 def test_musk_100gw_example_reports_its_breakdown_shortened():
     sc = load_scenario(ROOT / "examples" / "musk_100gw.toml")
-    assert sc["fleet.vehicles"] * sc["fleet.weight"] == 100_000_000
-    r = run(sc.with_overrides({"run.days": 0.25, "fleet.vehicles": 200, "fleet.weight": 500_000.0}))
+    assert sc["fleet.represents"] == 100_000_000
+    r = run(sc.with_overrides({"run.days": 0.25, "fleet.vehicles": 200}))
     a = r.summary["availability"]
     assert a["nameplate_gw"] == pytest.approx(100.0, rel=1e-12)  # 1 kW chips on 100 million cars
     assert a["available_gw"] + sum(a["lost_gw"].values()) == pytest.approx(100.0, rel=1e-9)
