@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reports import style
+from reports.page_scale import cohort_section, interval_section
 from sim.core import quantities
 from sim.results import Results
 
@@ -507,6 +508,8 @@ def write_page(folder: str | Path, results: Results, figure_paths: Iterable[Path
         f'<p class="meta">{html.escape(meta)}</p>',
         "<h2>Headline metrics</h2>",
         _table(headline_rows(s)),
+        *interval_section(s),
+        *cohort_section(s),
         *economics_html(s),
         *class_latency_section(s),
         "<h2>Figures</h2>",
