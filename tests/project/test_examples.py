@@ -39,6 +39,16 @@ def _future_chip_million(sc: Scenario, res: Results) -> None:
     assert e["inference_idle"] / (e["inference_idle"] + e["inference_active"]) > 0.95
 
 
+def _supermarket(sc: Scenario, res: Results) -> None:
+    """Per-car queues with two choices at about a third of capacity (the first 2.4 hours: 20 %): waits
+    stay under a second and almost no job overflows."""
+    s = res.summary
+    assert s["dispatch"]["queueing"] == "vehicle" and s["dispatch"]["policy"] == "power_of_d"
+    assert 0.1 < s["utilization"]["mean"] < 0.5
+    assert s["jobs"]["wait_s"]["p99"] < 1.0
+    assert s["jobs"]["overflowed"] <= 1e-3 * s["jobs"]["arrived"]
+
+
 def _musk_100gw(sc: Scenario, res: Results) -> None:
     """The simulated cars stand for 100 million in the cohorts' shares; the chips' nameplate is cars x
     1 kW, split into available power and what driving, opting out, no connection and low batteries
@@ -82,6 +92,7 @@ def _robotaxi_depot(sc: Scenario, res: Results) -> None:
 CLAIMS: dict[str, Callable[[Scenario, Results], None]] = {
     "future_chip_million.toml": _future_chip_million,
     "musk_100gw.toml": _musk_100gw,
+    "supermarket.toml": _supermarket,
     "two_models.toml": _two_models,
     "h100_vs_ai5.toml": _h100_vs_ai5,
     "robotaxi_depot.toml": _robotaxi_depot,
