@@ -368,6 +368,13 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
     ax.yaxis.set_major_formatter(style.PercentTicks(100.0))
     ax.set_ylim(0, 1.02)
     lo, hi, drawn = np.inf, 0.0, 0
+    jobs_s = results.summary.get("jobs", {})
+    rows, arrived = jobs_s.get("table_rows"), jobs_s.get("arrived")
+    sampled = rows is not None and arrived is not None and rows < arrived
+    if sampled and rows == 0:
+        style.empty_panel(ax, f"the job table was not written (report.jobs = 'none'): "
+                              f"{jobs_s.get('completed', 0):,} jobs completed; see summary.json")
+        return fig
     for cls in style.JOB_CLASSES:
         cj = jobs[jobs["job_class"] == cls]
         lat = cj.loc[cj["outcome"] == "completed", "latency_s"].to_numpy(dtype=float)
@@ -379,8 +386,10 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
         color = style.CLASS_COLORS[cls]
         if len(lat):
             v, frac = _ecdf(np.maximum(lat, 1e-3))
+            shown = f"{len(lat):,} completed in a sample of {rows:,} of {arrived:,} jobs" if sampled \
+                else f"{len(lat):,} completed"
             ax.step(v, frac, where="post", color=color, lw=2, gid=f"ecdf:{cls}",
-                    label=f"{cls}: {len(lat):,} completed, SLO attainment {att_txt}")
+                    label=f"{cls}: {shown}, SLO attainment {att_txt}")
             lo, hi, drawn = min(lo, v[0]), max(hi, v[-1]), drawn + 1
         else:
             ax.plot([], [], color=color, lw=2,

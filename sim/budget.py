@@ -466,7 +466,9 @@ def estimate_run(scenario: ScenarioLike, *, report: bool | None = None) -> Estim
     units["cells"] = samples * cols
     s_drivers = _rank([("run.sample_interval_s", interval, _default("run.sample_interval_s") / interval),
                        ("run.days", days, d_ratio)])
-    terms.append(Term("samples", samples, mem("cells"), float(samples), OUT_SAMPLE_BYTES * samples, s_drivers,
+    groups = len(sc["fleet.cohorts"]) or (2 if taxis else 1)  # cohorts.csv: one row per cohort and sample
+    out_samples = OUT_SAMPLE_BYTES * samples * (1 + groups if groups > 1 else 1)
+    terms.append(Term("samples", samples, mem("cells"), float(samples), out_samples, s_drivers,
                       f"{format_count(samples)} time-series samples of {cols} columns",
                       "raise it" if s_drivers[0][0] == "run.sample_interval_s" else "lower it"))
 
@@ -538,7 +540,7 @@ def memory_limit(limits: Limits) -> tuple[int, str]:
 
 
 def check_run(scenario: ScenarioLike, limits: Limits | None = None, *, out_dir: str | Path | None = None,
-              report: bool | None = None, prefix: str = "") -> Estimate:
+              report: bool | None = None, prefix: str = "", parallel_runs: int = 1) -> Estimate:
     """Estimate ``scenario`` (see :func:`estimate_run`) and refuse it if it cannot fit; return the estimate.
 
     Refuses, with one :class:`ScenarioError` line naming the key that drives the estimate and its
@@ -552,10 +554,12 @@ def check_run(scenario: ScenarioLike, limits: Limits | None = None, *, out_dir: 
     if limits.force:
         return est
     ceiling, have = memory_limit(limits)
-    if est.memory_bytes > ceiling:
+    if est.memory_bytes * parallel_runs > ceiling:
         t = est.largest("memory_bytes")
-        raise ScenarioError(f"{prefix}{_lead(t)}: the run needs about {format_size(est.memory_bytes)} of memory "
-                            f"({_with_others(t)}); {have}; {t.advice}, or pass --max-memory SIZE or --force")
+        runs = f" x {parallel_runs} runs at once (run.replicates on --workers)" if parallel_runs > 1 else ""
+        raise ScenarioError(f"{prefix}{_lead(t)}: the run needs about {format_size(est.memory_bytes)} of memory"
+                            f"{runs} ({_with_others(t)}); {have}; {t.advice}, fewer --workers, or pass --max-memory "
+                            "SIZE or --force")
     if out_dir is not None:
         free, where = free_disk_bytes(out_dir)
         if est.output_bytes > free:

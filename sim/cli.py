@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 
 from sim import __version__
-from sim.core.errors import FleetsimInputError
+from sim.core.errors import FleetsimInputError, ScenarioError
 from sim.core.inputs import quote, show_path
 from sim.core.quantities import co2_kg, count, energy_kwh, power_w, usd
 from sim.publish import FolderLock, check_out_path, check_replaceable, update_folder
@@ -180,7 +181,14 @@ def cmd_run(args) -> int:
     out = check_out_path(default if args.out is None else args.out,
                          protect=[Path(args.scenario)] if args.scenario else [])
     report = scenario["report.figures"] and not args.no_report
-    check_run(scenario, _limits(args), out_dir=out, report=report)
+    replicates = scenario["run.replicates"]
+    if args.workers < 1:
+        raise ScenarioError(f"--workers = {args.workers!r}: allowed: an integer >= 1")
+    if replicates == 1 and (args.workers > 1 or args.scheduler):
+        raise ScenarioError("--workers/--scheduler: allowed only with run.replicates > 1 (they run the replicates)")
+    # replicate 0 in this process while up to --workers others run beside it
+    parallel = 1 + min(args.workers, replicates - 1) if replicates > 1 and not args.scheduler else 1
+    check_run(scenario, _limits(args), out_dir=out, report=report, parallel_runs=parallel)
     with FolderLock(out):
         check_replaceable(out, "results")
         sim = Simulation(scenario)
@@ -194,13 +202,20 @@ def cmd_run(args) -> int:
         sim.execute(progress)
         if scenario["run.replicates"] > 1:
             from sim.studies.executors import make_executor
-            from sim.studies.replicates import run_replicates
+            from sim.studies.replicates import add_intervals
 
             if progress:
                 print(f"fleetsim: {scenario['run.replicates'] - 1} more replicates on {args.workers} worker(s) ...",
                       file=sys.stderr, flush=True)
-            with make_executor(args.workers, args.scheduler) as executor:
-                results = run_replicates(scenario, sim, executor)
+            results = sim.results()
+            sim = None  # only the results are kept while the other replicates run
+            try:
+                with make_executor(args.workers, args.scheduler) as executor:
+                    add_intervals(scenario, results, executor)
+            except BrokenExecutor as exc:
+                print(f"fleetsim: error: a replicate's worker process died ({type(exc).__name__}: {exc}); nothing "
+                      "was written", file=sys.stderr)
+                return EXIT_CHECKS_FAILED
         else:
             results = sim.results()
         if progress:  # the tables, files and figures take seconds more: say so

@@ -32,9 +32,10 @@ class Cohort:
 def apportion(shares: list[float], total: int) -> list[int]:
     """Whole counts adding to ``total`` in proportion to ``shares`` (which add to 1): each gets the
     floor of its quota, and the cars left over go to the largest remainders (ties: the first listed)."""
-    quotas = [s * total for s in shares]
-    counts = [math.floor(q) for q in quotas]
-    left = total - sum(counts)
+    scale = math.fsum(shares)  # 1 within the scenario's tolerance: normalised so counts never exceed the total
+    quotas = [s / scale * total for s in shares]
+    counts = [min(total, math.floor(q)) for q in quotas]
+    left = max(0, total - sum(counts))
     order = sorted(range(len(shares)), key=lambda i: (-(quotas[i] - counts[i]), i))
     for i in order[:left]:
         counts[i] += 1

@@ -381,6 +381,7 @@ class Simulation:
         lo, hi = per_car([f.initial_soc_min for f in fleets], personal), per_car([f.initial_soc_max for f in fleets],
                                                                                   personal)
         soc0 = lo + (hi - lo) * draw.random(n)
+        weights = cohort_weights(sc, cohorts)  # before the warm-up: a cohort it cannot weigh is this run's error
         warm = self._warmed_soc(fleets[0], n_taxi)
         groups, commuter = self._itinerary_groups(cohorts, personal, streams)
         workplace = commuter & (streams.get("workplace").random(n)
@@ -442,7 +443,6 @@ class Simulation:
         self.cohort_series: list[list[tuple]] = [[] for _ in self.cohort_recs]
         self.ctx = ctx
         table = self.table
-        weights = cohort_weights(sc, cohorts)
         self.opted_in = opted_in
         self.home_charger = home_charger
         self.vehicles = []

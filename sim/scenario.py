@@ -76,10 +76,7 @@ class Scenario:
         fleet = values["fleet"]
         for table, presets in ((fleet["chip"], CHIP_PRESETS), (fleet["model"], MODEL_PRESETS),
                                (fleet["network"]["home"], LINK_PRESETS), (fleet["network"]["away"], LINK_PRESETS)):
-            preset = presets[table["preset"]]
-            for name, value in table.items():
-                if value is None:
-                    table[name] = getattr(preset, name)
+            _fill_preset(table, presets)
         return header + tomli_w.dumps(_drop_none(values))
 
     def start_datetime(self) -> datetime:
@@ -91,6 +88,14 @@ class Scenario:
         raw = self.to_dict()
         _apply_overrides(raw, list(overrides.items()))
         return resolve(raw, self.source)
+
+
+def _fill_preset(table: dict[str, Any], presets: dict[str, Any]) -> None:
+    """Write the preset's value into every field of a preset section left unset (None)."""
+    preset = presets[table["preset"]]
+    for name, value in table.items():
+        if value is None:
+            table[name] = getattr(preset, name)
 
 
 def default_scenario() -> Scenario:
@@ -430,8 +435,13 @@ def _toml_error(path: str, message: str, text: str) -> str:
     return f"{path}: invalid TOML: {message}"
 
 
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
+def _drop_none(d: Any) -> Any:
+    """``d`` without its None values, in nested tables and lists of tables too."""
+    if isinstance(d, dict):
+        return {k: _drop_none(v) for k, v in d.items() if v is not None}
+    if isinstance(d, list):
+        return [_drop_none(v) for v in d]
+    return d
 
 
 def _get_path(d: dict[str, Any], path: str) -> tuple[bool, Any]:
@@ -643,12 +653,14 @@ PERSONAL, ROBOTAXI = "personal", "robotaxi"
 #: a cohort's own fields; every other field of a ``[[fleet.cohorts]]`` table is a fleet key
 COHORT_FIELDS = ("name", "share", "profile")
 #: fleet keys (or sections, ending in '.') that belong to the fleet as a whole, not to a cohort
-_FLEET_WIDE = ("fleet.vehicles", "fleet.weight", "fleet.mobility", "fleet.chip.serving", "fleet.network.",
-               "fleet.storage.", "fleet.payout.", "fleet.robotaxi.vehicles", "fleet.robotaxi.depot.", "fleet.cohorts")
+_FLEET_WIDE = ("fleet.vehicles", "fleet.weight", "fleet.represents", "fleet.mobility", "fleet.chip.serving",
+               "fleet.network.", "fleet.storage.", "fleet.payout.", "fleet.robotaxi.vehicles", "fleet.robotaxi.depot.",
+               "fleet.cohorts")
 #: fleet keys that mean nothing for one profile: robotaxis are all enrolled and charge at their depot;
 #: personal cars have no duty cycle
 _NOT_FOR = {ROBOTAXI: ("fleet.itinerary.", "fleet.opt_in_share", "fleet.home_charger_share", "fleet.charger.",
-                       "fleet.workplace_charging_share", "fleet.away_connectivity"),
+                       "fleet.workplace_charging_share", "fleet.away_connectivity", "fleet.battery.capacity_wh",
+                       "fleet.vehicle.driving_wh_per_km"),
             PERSONAL: ("fleet.robotaxi.",)}
 
 
@@ -699,7 +711,9 @@ def _check_cohort_list(key: Key, value: Any) -> list[dict[str, Any]]:
         for path, v in _cohort_leaves(overrides, "fleet."):
             if path in COHORT_KEYS:
                 if _matches(path, _NOT_FOR[profile]):
-                    raise ScenarioError(f"{where}: {path[6:]} = {_shown(v)}: not a key of a {profile} cohort; "
+                    taxi = (" (a robotaxi's pack and consumption are robotaxi.capacity_wh and "
+                            "robotaxi.driving_wh_per_km)" if profile == ROBOTAXI else "")
+                    raise ScenarioError(f"{where}: {path[6:]} = {_shown(v)}: not a key of a {profile} cohort{taxi}; "
                                         f"allowed: the other per-car fleet keys")
                 continue
             if path in KEYS_BY_PATH or path in _TABLE_PATHS:
@@ -715,9 +729,17 @@ def _check_cohort_list(key: Key, value: Any) -> list[dict[str, Any]]:
 
 
 def cohort_values(values: dict[str, Any], cohort: dict[str, Any]) -> dict[str, Any]:
-    """The scenario ``values`` as one cohort sees them: its fleet keys applied, no cohorts."""
+    """The scenario ``values`` as one cohort sees them: its fleet keys applied, no cohorts. A cohort
+    that names a chip or model preset of its own starts from that preset: the fleet's values of the
+    preset's fields (its own overrides, or the fields a written scenario spells out) do not carry over."""
     raw = copy.deepcopy(values)
     raw["fleet"]["cohorts"] = []
+    for section in ("chip", "model"):  # a preset of its own: none of the fleet's fields of that preset
+        if "preset" in cohort.get(section, {}):
+            table = raw["fleet"][section]
+            for name in table:
+                if name not in ("preset", "serving"):
+                    table[name] = None
     for path, value in _cohort_leaves({k: v for k, v in cohort.items() if k not in COHORT_FIELDS}, "fleet."):
         _set_path(raw, path, copy.deepcopy(value))
     return raw
@@ -731,9 +753,10 @@ def _check_cohorts(v: dict[str, Any]) -> None:
     total = math.fsum(c["share"] for c in cohorts)
     if abs(total - 1.0) > 1e-9:
         raise ScenarioError(f"fleet.cohorts: the shares add to {total:.10g}; allowed: shares that add to 1")
-    if v["fleet"]["robotaxi"]["vehicles"] and any(c["profile"] == ROBOTAXI for c in cohorts):
-        raise ScenarioError(f"fleet.robotaxi.vehicles = {v['fleet']['robotaxi']['vehicles']!r}: allowed: 0 when a "
-                            "cohort has profile = 'robotaxi' (its share of fleet.vehicles gives the robotaxis)")
+    if v["fleet"]["robotaxi"]["vehicles"]:
+        raise ScenarioError(f"fleet.robotaxi.vehicles = {v['fleet']['robotaxi']['vehicles']!r}: allowed: 0 with "
+                            "[[fleet.cohorts]] (a cohort with profile = 'robotaxi' gives the robotaxis their share of "
+                            "fleet.vehicles)")
     batched = v["fleet"]["chip"]["serving"] == "batched"
     for c in cohorts:
         try:

@@ -25,9 +25,10 @@ class RunSpec:
     start: str = param("2022-06-06T00:00:00 America/Los_Angeles", kind="datetime",
                        doc="start instant, local time with its zone (a Monday)")
     sample_interval_s: float = param(900.0, doc="time-series sample interval (s)", lo=1.0, hi=31622400.0)
-    replicates: int = param(1, doc="runs of the scenario on different seeds (the first on run.seed); more than 1 adds "
-                            "a 95 % confidence interval of the mean to every summary number (summary ci95); they run "
-                            "on --workers", lo=1, hi=1000)
+    replicates: int = param(1, doc="fleetsim run: runs of the scenario on different seeds (the first on run.seed); "
+                            "more than 1 adds a 95 % confidence interval of the mean to every summary number "
+                            "(summary ci95), the others running on --workers; sweeps and tunes replicate by their own "
+                            "seeds and ignore it", lo=1, hi=1000)
     # One day brings a fleet drawn with uniform states of charge to its daily cycle: in the built-in
     # run the first six hours' peak grid power falls from 7.3x the later daily peaks to 0.52x, and a
     # second day moves the grid energy by 0.09 % (the runs of tests/model/test_steady_state.py).
@@ -63,9 +64,9 @@ class FleetSpec:
     vehicles: int = param(1000, doc="simulated vehicles", lo=1, hi=100_000_000)
     weight: float = param(1.0, doc="real vehicles each simulated vehicle represents", lo=1.0, hi=1e9)
     represents: int = param(0, doc="real vehicles the simulated ones stand for, stratified by cohort: each cohort's "
-                            "cars weigh its share of this over its simulated cars, and every total (jobs and tokens "
-                            "too) is scaled to it; 0 = the simulated cars stand for themselves (times fleet.weight)",
-                            lo=0, hi=1e12)
+                            "cars weigh its share of this over its simulated cars; every fleet total is weighted, "
+                            "and the summary's represented section scales the jobs and tokens to it; 0 = the "
+                            "simulated cars stand for themselves (times fleet.weight)", lo=0, hi=1e12)
     opt_in_share: float = param(0.5, doc="share of owners who opt in to serving; ASSUMPTION (no survey exists): "
                                 "sweep it", **SHARE)
     home_charger_share: float = param(1.0, doc="share of cars with a home charger; ASSUMPTION (home charging for all)",

@@ -451,7 +451,8 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
               "download); empty unless finished (on a vehicle or by the data center)"),
         Entry("network_s", "s", "what the car's link added to its latency: a round trip, the prompt down and the "
               "answer up (fleet.network; 0 if not completed on a vehicle)"),
-        Entry("model", "", "the model it needed (`fleet.model`, or its class's `workload.<class>.model`)"),
+        Entry("model", "", "the model it needed (`fleet.model`, or its class's `workload.<class>.model`); with "
+              "fixed slots, a job on a car of a cohort with a model of its own: that model"),
         Entry("load_s", "s", "how long it waited on the car that last started it for its model to load (0: "
               "resident; included in `ttft_s`)"),
         Entry("tpot_s", "s", "time per output token after the first, in the run that finished it; empty unless "
@@ -667,7 +668,7 @@ _TABLE_INTROS = {
     VEHICLES: "One row per simulated vehicle; its figures are its own, not scaled by its weight.",
     SITES: "Robotaxi runs only: one row per sample interval at the depot.",
     COHORTS: "A fleet of more than one cohort only: one row per cohort and sample interval, the levels of "
-             "`timeseries.csv` for that cohort's cars (they add up to the fleet's).",
+             "`timeseries.csv` for that cohort's cars (they add up to the fleet's; `utilization`, a ratio, does not).",
     SERVING: "Batched serving only (`fleet.chip.serving = \"batched\"`): one row per operating point.",
 }
 

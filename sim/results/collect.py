@@ -109,6 +109,11 @@ def _jobs(sim) -> pd.DataFrame:
     df["wait_s"] = df["start_s"] - df["arrival_s"]
     df["network_s"] = cols["network_s"]
     df["model"] = np.array([m.name for m in sim.models], dtype=object)[cols["model_code"]]
+    own = np.array([c.scenario["fleet.model.preset"] for c in sim.cohorts], dtype=object)
+    if sim.scenario["fleet.chip.serving"] != "batched" and (own != sim.models[0].name).any():
+        # fixed slots serve their cohort's model (model.preset): a job run on a car was served with it
+        cars = cols["vehicle_id"] >= 0
+        df.loc[cars, "model"] = own[sim.cohort_of[cols["vehicle_id"][cars]]]
     df["load_s"] = cols["load_s"]
     df["latency_s"] = np.where(done, cols["finish_s"] - cols["arrival_s"] + cols["network_s"], np.nan)
     met = done & (df["latency_s"].to_numpy() <= cols["slo_s"])
@@ -346,16 +351,21 @@ def _robotaxi(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
     from sim.builders import robotaxi_params, site_summary  # robotaxi runs only
 
     taxis = veh[veh["profile"] == "robotaxi"]
-    params = robotaxi_params(sim.scenario)
     km = float(taxis["km"].sum())
-    occupied_km = km * (1.0 - params.empty_share)  # every ride's empty share is exactly the parameter
+    occupied_km = passenger_km = 0.0
+    for c in sim.cohorts:  # every ride's empty share is exactly its cohort's parameter
+        if c.profile == "robotaxi":
+            params = robotaxi_params(c.scenario)
+            occupied = float(taxis.loc[taxis["cohort"] == c.name, "km"].sum()) * (1.0 - params.empty_share)
+            occupied_km += occupied
+            passenger_km += occupied * params.passengers_per_occupied_km
     return {
         "vehicles": int(len(taxis)),
         "rides": int(taxis["trips"].sum()),
         "rides_declined": int(taxis["rides_declined"].sum()),
         "km": km,
         "occupied_km": occupied_km,
-        "passenger_km": occupied_km * params.passengers_per_occupied_km,
+        "passenger_km": passenger_km,
         "rides_per_vehicle_day": float(taxis["trips"].sum()) / max(1, len(taxis)) / sim.scenario["run.days"],
         "jobs_completed": int(taxis["jobs_completed"].sum()),
         "inference_kwh": float(taxis["inference_wh"].sum()) / WH_PER_KWH,
@@ -489,13 +499,14 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
     summary["robotaxi"] = _robotaxi(sim, veh)
     summary["comparison"] = _comparison(sim, jobs, veh, attribution)
     summary["cohorts"] = _cohorts(sim, veh, totals)
+    serving_points = _serving_points(sim, jobs)  # the run's mean request: of every job, before any sampling
     jobs = job_table_rows(jobs, build_spec(ReportSpec, sc, "report"), sc["run.seed"])
     summary["jobs"]["table_rows"] = len(jobs)
     cohort_ts = None
     if sim.cohort_recs:
         cohort_ts = cohort_timeseries([c.name for c in sim.cohorts],
                                       [level_columns(rows, sim.clock) for rows in sim.cohort_series])
-    return Results(summary, ts, jobs, veh, sc, _sites(sim), _serving_points(sim, jobs), cohort_ts)
+    return Results(summary, ts, jobs, veh, sc, _sites(sim), serving_points, cohort_ts)
 
 
 def job_table_rows(jobs: pd.DataFrame, spec: ReportSpec, seed: int) -> pd.DataFrame:

@@ -77,7 +77,12 @@ def intervals(per_replicate: list[dict[str, float | None]]) -> list[dict]:
 def run_replicates(scenario: Scenario, sim: Simulation, executor) -> Results:
     """The results of the executed simulation ``sim`` (replicate 0 of ``scenario``) with the
     summary's ``ci95`` list over ``run.replicates`` replicates, the others run on ``executor``."""
-    results = sim.results()
+    return add_intervals(scenario, sim.results(), executor)
+
+
+def add_intervals(scenario: Scenario, results: Results, executor) -> Results:
+    """``results`` (replicate 0 of ``scenario``) with the summary's ``ci95`` list over
+    ``run.replicates`` replicates, the others run on ``executor``."""
     n = scenario["run.replicates"]
     text = scenario.to_toml()
     futures = [executor.submit(run_replicate, text, i) for i in range(1, n)]

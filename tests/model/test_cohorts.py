@@ -146,8 +146,12 @@ def test_the_mixed_fleet_example_resolves():
     ('[{name="a", share=0.5}, {name="a", share=0.5}]', "name = 'a': allowed: a name no other cohort has"),
     ('[{name="a", share=1, chip={preset="hw3"}}]', "[[fleet.cohorts]] 'a': fleet.model.preset = 'llama-3.1-8b-q4' "
                                                    "does not fit fleet.chip.preset = 'hw3'"),
+    ('[{name="a", share=1, represents=5000}]', "'a': represents = 5000: fleet.represents holds for the whole fleet"),
+    ('[{name="a", share=1, profile="robotaxi", battery={capacity_wh=2e5}}]', "'a': battery.capacity_wh = 200000.0: "
+                                                                           "not a key of a robotaxi cohort"),
 ])
 def test_bad_cohorts_are_refused_with_one_line(tmp_path, cohorts, expected):
+    """Each refused before anything runs: exit 2, one line naming the cohort and the key."""
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--set", f"fleet.cohorts={cohorts}", "--set",
                         "run.days=0.01", "--out", str(out), "--no-progress"], capture_output=True, text=True,
@@ -155,3 +159,62 @@ def test_bad_cohorts_are_refused_with_one_line(tmp_path, cohorts, expected):
     assert p.returncode == 2 and not out.exists()
     line = p.stderr.strip()
     assert len(line.splitlines()) == 1 and expected in line, line
+
+
+def test_a_written_scenario_reads_back_the_same_cohorts():
+    """scenario.toml spells out the fleet's preset fields; a cohort with its own preset keeps its own."""
+    import tomllib
+
+    from sim.runner import build_vehicle_spec
+    from sim.scenario import resolve
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "examples" / "mixed_fleet.toml")
+    back = resolve(tomllib.loads(sc.to_toml()))
+    specs = [build_vehicle_spec(c.scenario) for c in fleet_cohorts(sc)]
+    assert specs == [build_vehicle_spec(c.scenario) for c in fleet_cohorts(back)]
+    assert [s.chip.active_w for s in specs] == [72.0, 160.0, 250.0, 160.0]
+    assert back.to_toml() == sc.to_toml()
+
+
+def test_a_replicate_in_a_worker_is_the_run_in_process():
+    """The worker path (the scenario as TOML) of replicate 0 gives this process's numbers."""
+    from sim.studies.replicates import run_replicate, summary_numbers
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "examples" / "mixed_fleet.toml", ["fleet.vehicles=60", "run.days=0.05",
+                                                                  "run.warmup_days=0", "report.figures=false"])
+    here = summary_numbers(run(sc).summary)
+    there = run_replicate(sc.to_toml(), 0)
+    wall = ("run.wall_s", "run.decisions_per_wall_s")
+    assert {k: v for k, v in here.items() if k not in wall} == {k: v for k, v in there.items() if k not in wall}
+
+
+def test_fixed_slots_serve_their_cohorts_model(mixed):
+    jobs = mixed.jobs.merge(mixed.vehicles[["vehicle_id", "cohort"]], on="vehicle_id")
+    assert set(jobs.loc[jobs["cohort"] == "old", "model"]) == {"llama-3.2-3b-q4"}
+    assert set(jobs.loc[jobs["cohort"] != "old", "model"]) == {"llama-3.1-8b-q4"}
+
+
+def test_robotaxi_rides_take_each_cohorts_empty_share():
+    s = run(default_scenario().with_overrides({**BASE, "run.days": 0.5, "fleet.vehicles": 40, "fleet.cohorts": [
+        {"name": "cars", "share": 0.5},
+        {"name": "full", "share": 0.25, "profile": "robotaxi", "robotaxi": {"empty_share": 0.3}},
+        {"name": "empty", "share": 0.25, "profile": "robotaxi", "robotaxi": {"empty_share": 0.9}}]}))
+    veh, taxi = s.vehicles, s.summary["robotaxi"]
+    km = {n: float(veh.loc[veh["cohort"] == n, "km"].sum()) for n in ("full", "empty")}
+    assert km["full"] > 0 and km["empty"] > 0
+    assert taxi["occupied_km"] == pytest.approx(km["full"] * 0.7 + km["empty"] * 0.1, rel=1e-12)
+
+
+def test_apportionment_never_exceeds_the_total():
+    counts = apportion([0.3 + 3e-10, 0.3 + 3e-10, 0.4 + 3e-10], 10**12)
+    assert sum(counts) == 10**12 and min(counts) >= 0
+
+
+def test_robotaxis_by_count_are_refused_beside_cohort_tables():
+    from sim.core.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"fleet.robotaxi.vehicles = 20: allowed: 0 with \[\[fleet.cohorts\]\]"):
+        default_scenario().with_overrides({"fleet.robotaxi.vehicles": 20, "fleet.cohorts": [
+            {"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]})

@@ -128,3 +128,25 @@ def test_replicates_from_the_command_line(tmp_path):
     grid = ci["energy_kwh.grid_import"]
     assert grid["n"] == 2 and grid["low"] <= grid["mean"] <= grid["high"]
     assert grid["values"][0] == json.loads((out / "summary.json").read_text())["energy_kwh"]["grid_import"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--workers", "0", "--set", "run.replicates=2"], "--workers = 0: allowed: an integer >= 1"),
+    (["--workers", "2"], "--workers/--scheduler: allowed only with run.replicates > 1"),
+])
+def test_worker_options_are_checked_before_the_run(tmp_path, args, expected):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--set", "fleet.vehicles=20", "--set", "run.days=0.05",
+                        *args, "--out", str(out), "--no-report", "--no-progress"], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert p.returncode == 2 and not out.exists()
+    assert p.stderr.strip() == f"fleetsim: error: {expected}" or expected in p.stderr.strip().splitlines()[0]
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_cohort_without_cars_is_named_before_the_warm_up():
+    sc = default_scenario().with_overrides({"run.days": 0.05, "fleet.vehicles": 3, "fleet.represents": 1000,
+                                            "fleet.cohorts": [{"name": "big", "share": 0.9},
+                                                              {"name": "rare", "share": 0.1}]})
+    with pytest.raises(ScenarioError, match="^fleet.represents = 1000: cohort 'rare'"):
+        Simulation(sc)

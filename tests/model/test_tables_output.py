@@ -89,3 +89,19 @@ def test_the_budget_counts_what_is_written():
     assert estimate_run(base.with_overrides({"report.tables": "parquet"})).output_bytes < full / 2.5
     sample = estimate_run(base.with_overrides({"report.jobs": "sample", "report.jobs_sample": 1000})).output_bytes
     assert sample < full / 10
+
+
+def test_serving_points_and_the_latency_figure_know_the_table_is_partial(tmp_path):
+    """The serving curve's mean request is of every job; the latency figure says what its table holds."""
+    from reports.figures import make_latency
+
+    batched = {**SMALL, "fleet.chip.serving": "batched"}
+    every = run(default_scenario().with_overrides(batched))
+    none = run(default_scenario().with_overrides({**batched, "report.jobs": "none"}))
+    pd.testing.assert_frame_equal(every.serving, none.serving)
+    texts = [t.get_text() for t in make_latency(none, 60).axes[0].texts]
+    assert any("the job table was not written (report.jobs = 'none')" in t for t in texts)
+    n = len(every.jobs) // 2
+    sample = run(default_scenario().with_overrides({**SMALL, "report.jobs": "sample", "report.jobs_sample": n}))
+    labels = [t.get_text() for t in make_latency(sample, 60).axes[0].get_legend().get_texts()]
+    assert any(f"in a sample of {n:,} of {sample.summary['jobs']['arrived']:,} jobs" in t for t in labels)
