@@ -201,16 +201,17 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
         ("chip-slot utilization", fmt_pct(g("utilization.mean")), "%"),
         "Energy, cost and emissions",
     ]
-    energy_keys = [f"energy_kwh.{cat}" for cat in style.ENERGY_LABELS] + [
-        "energy_kwh.inference", "energy_kwh.grid_import", "energy_kwh.battery_change"]
-    e_div, e_unit = style.energy_unit(max((abs(float(g(k))) for k in energy_keys if g(k) is not None), default=0.0))
-    kwh = lambda key: fmt_num(None if g(key) is None else float(g(key)) / e_div)  # noqa: E731
+    def kwh(key: str) -> tuple[str, str]:  # each row in the unit that fits it (kWh to TWh)
+        v = g(key)
+        div, unit = style.energy_unit(abs(float(v)) if v is not None else 0.0)
+        return fmt_num(None if v is None else float(v) / div), unit
+
     for cat, label in style.ENERGY_LABELS.items():
-        rows.append((f"energy: {label}", kwh(f"energy_kwh.{cat}"), e_unit))
+        rows.append((f"energy: {label}", *kwh(f"energy_kwh.{cat}")))
     rows += [
-        ("energy: inference total (chip + awake overhead)", kwh("energy_kwh.inference"), e_unit),
-        ("grid import", kwh("energy_kwh.grid_import"), e_unit),
-        ("battery energy change", kwh("energy_kwh.battery_change"), e_unit),
+        ("energy: inference total (chip + awake overhead)", *kwh("energy_kwh.inference")),
+        ("grid import", *kwh("energy_kwh.grid_import")),
+        ("battery energy change", *kwh("energy_kwh.battery_change")),
         ("electricity cost", *_in_unit(g("cost_usd.electricity"), USD_UNITS)),
         ("CO₂ emissions", *_in_unit(g("co2_kg.total"), CO2_UNITS)),
         "Tokens",
@@ -220,24 +221,21 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str] | str]:
         ("inference energy per generated token", fmt_num(g("inference_j_per_token")), "J/token"),
     ]
     if g("availability") is not None:
-        # one unit for the section, the one that fits the nameplate (a 1,000-car fleet's is in kW)
-        div_gw, p_unit = style.power_unit(float(g("availability.nameplate_gw") or 0.0) * 1e9)
-        div_gw /= 1e9
-
-        def in_unit(key: str) -> str:
+        def in_unit(key: str) -> tuple[str, str]:  # each row in the unit that fits it (75.26 kW, 46.7 GW)
             v = g(key)
-            return fmt_num(None if v is None else float(v) / div_gw)
+            div, unit = style.power_unit(abs(float(v)) * 1e9 if v is not None else 0.0)
+            return fmt_num(None if v is None else float(v) * 1e9 / div), unit
 
         rows += [
             "Available inference power (represented fleet)",
-            ("chips' nameplate power", in_unit("availability.nameplate_gw"), p_unit),
-            ("available, average", in_unit("availability.available_gw"), p_unit),
-            ("available, peak hour", in_unit("availability.peak_hour_available_gw"), p_unit),
+            ("chips' nameplate power", *in_unit("availability.nameplate_gw")),
+            ("available, average", *in_unit("availability.available_gw")),
+            ("available, peak hour", *in_unit("availability.peak_hour_available_gw")),
         ]
         for cause, label in (("driving", "driving"), ("opted_out", "owners not opted in"),
                              ("no_connection", "no connection away from home"),
                              ("low_battery", "battery at what the car must keep")):
-            rows.append((f"lost to {label}", in_unit(f"availability.lost_gw.{cause}"), p_unit))
+            rows.append((f"lost to {label}", *in_unit(f"availability.lost_gw.{cause}")))
     if g("comparison.fleet") is not None:
         rows.append("Fleet against a data center, per million generated tokens")
         for side, name in (("fleet", "fleet"), ("datacenter", "data center")):

@@ -145,13 +145,16 @@ def test_page_headline_numbers_match_summary(small, built):
     value, unit = _row(html, "average available inference power")  # 50 cars × ≤ 4 × 80 W → kW
     assert unit == "kW"
     assert float(value) == pytest.approx(s["fleet"]["avg_available_inference_gw"] * 1e6, rel=1e-3)
-    # the availability section in the unit of the fleet's nameplate (50 x 160 W = 8 kW), not "8.000e-06 GW"
+    # each availability row in the unit that fits it (50 x 160 W = 8 kW; a few hundred W lost to driving),
+    # never "8.000e-06 GW"
     for row, key in (("available, peak hour", "peak_hour_available_gw"), ("available, average", "available_gw"),
                      ("lost to driving", "lost_gw")):
         value, unit = _row(html, row)
-        want = s["availability"][key] if key != "lost_gw" else s["availability"]["lost_gw"]["driving"]
-        assert unit == "kW" and "e" not in value
-        assert float(value.replace(",", "")) == pytest.approx(want * 1e6, rel=1e-3, abs=1e-3)
+        want = (s["availability"][key] if key != "lost_gw" else s["availability"]["lost_gw"]["driving"]) * 1e9
+        assert "e" not in value
+        scale = {"W": 1.0, "kW": 1e3, "MW": 1e6}[unit]
+        assert 1.0 <= want / scale < 1000.0 or want == 0.0
+        assert float(value.replace(",", "")) * scale == pytest.approx(want, rel=1e-3, abs=1e-3)
     assert _row(html, "job balance residual") == ("0", "jobs")
     for label in ("charging losses", "driving", "sleep drain"):
         assert _row(html, f"energy: {label}")[1] == "kWh"
