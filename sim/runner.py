@@ -35,6 +35,7 @@ from fleet.serving import fit_error, slot_chip
 from fleet.vehicle import Vehicle, VehicleSpec
 from fleet.workload import BatchParams, InteractiveParams, SyntheticWorkload, TraceWorkload, load_azure_trace
 from grid.chargers import CHARGER_PRESETS
+from grid.demand import DemandCalendar, DemandMeter
 from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
 from grid.sites import DepotSpec
@@ -458,6 +459,7 @@ class Simulation:
             if i >= n:
                 v.site = self.site
             self.vehicles.append(v)
+        self._meter_home_demand(n)
         if build_spec(ServingSpec, sc, "fleet.chip").serving == BATCHED:
             model = build_model(sc)
             for v in self.vehicles:
@@ -465,6 +467,19 @@ class Simulation:
                     v.server = BatchServer(self.env, v.spec.chip, model, model.context_tokens,
                                            self.dispatcher.complete, v.chip_power_changed)
                     v.cap = 1 if v.server.has_room() else 0  # busy + 1 while the chip takes another job
+
+    def _meter_home_demand(self, n_personal: int) -> None:
+        """Give every personal car with a home charger its home's demand meter when the household
+        tariff (``grid.tariff``) has demand charges (each home its own site); robotaxis are billed
+        at their depot."""
+        tariff = resolve_tariff("grid.tariff", self.scenario["grid.tariff"])
+        #: the household tariff's demand intervals (None: the tariff has no demand charges)
+        self.home_demand = DemandCalendar(tariff, self.clock, self.horizon_s) if tariff.demand_charges else None
+        if self.home_demand is None:
+            return
+        for v in self.vehicles[:n_personal]:
+            if v.has_home_charger:
+                v.home_demand = DemandMeter(self.home_demand)
 
     def _itinerary_groups(self, cohorts: tuple[Cohort, ...], personal: list[int],
                           streams: RandomStreams) -> tuple[list[tuple], np.ndarray]:
