@@ -290,14 +290,14 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "with a charger is its own site, billed on its car's grid draw while plugged at home (charging, the "
           "awake car and its chip), weighted"),
     Entry("households.tariff", "", "the household tariff"),
-    Entry("households.homes", "homes", "represented homes with a charger (each a site)"),
+    Entry("households.homes", "count", "represented homes with a charger (each a site)"),
     Entry("households.demand_charge_usd", "$", "the homes' demand charges prorated to the run: each month's bill x "
           "the run's share of that month (in `cost_usd.demand_charges`; the sum of vehicles.csv's "
           "`demand_charge_usd` x weight)"),
     Entry("households.demand_charge_monthly_usd", "$", "the same bills for whole months (not in the total cost)"),
     Entry("households.demand_bills[].month", "", "a bill's local calendar month, YYYY-MM"),
     Entry("households.demand_bills[].charge", "", "the name of the tariff's demand charge"),
-    Entry("households.demand_bills[].homes", "homes", "represented homes billed"),
+    Entry("households.demand_bills[].homes", "count", "represented homes billed"),
     Entry("households.demand_bills[].peak_kw_mean", "kW", "each home's highest interval-average draw in the "
           "charge's window that month, mean over homes (weighted)"),
     Entry("households.demand_bills[].peak_kw_max", "kW", "the same, the highest of any home"),
