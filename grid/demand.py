@@ -154,14 +154,20 @@ class DemandMeter:
         """Close every interval that ended by ``now`` at the draw held since :attr:`t_s`."""
         cal = self.cal
         p, t, e = self.power_w, self.t_s, self.energy_ws
-        cursor, start_ws = self.cursor, self.start_ws
+        cursor, start_ws, peaks = self.cursor, self.start_ws, self.peak_kw
         until = float("inf")
         for k, j in enumerate(cursor):
             length = cal.interval_s[k]
             first = cal.first_s[k]
             end = first + (j + 1) * length
             if now >= end:
-                self._close(k, j, e + p * (end - t) - start_ws[k])
+                buckets = cal.bucket[k]
+                b = buckets[j] if j < len(buckets) else -1
+                if b >= 0:  # the interval just over counts in bill b: _close, inlined
+                    kw = (e + p * (end - t) - start_ws[k]) / length / 1000.0
+                    if kw > peaks[b]:
+                        peaks[b] = kw
+                        self.peak_start_s[b] = end - length
                 jn = int((now - first) // length)
                 if jn <= j:  # now >= end: a later interval, whatever the rounding
                     jn = j + 1

@@ -227,10 +227,12 @@ def initial_battery_content(table: PriceCarbonTable, span_s: float, efficiency: 
 
 
 class Simulation:
-    """One run of one scenario."""
+    """One run of one scenario (``bill_homes``: False leaves the homes' demand meters out, for a
+    warm-up whose only product is the cars' state of charge)."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, bill_homes: bool = True) -> None:
         sc = self.scenario = scenario
+        self._bill_homes = bill_homes
         self.run_spec = run = build_spec(RunSpec, sc, "run")
         self.clock = Clock(sc.start_datetime())
         self.horizon_s = run.days * DAY_S
@@ -333,7 +335,7 @@ class Simulation:
                     "run.start": first, "run.days": days, "run.warmup_days": 0.0,
                     "run.sample_interval_s": max(1.0, days * DAY_S), "workload.trace": "",
                     "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,
-                    "report.figures": False}))
+                    "report.figures": False}), bill_homes=False)
             except ScenarioError as exc:
                 errors.append(str(exc))
                 continue
@@ -473,8 +475,9 @@ class Simulation:
         tariff (``grid.tariff``) has demand charges (each home its own site); robotaxis are billed
         at their depot."""
         tariff = resolve_tariff("grid.tariff", self.scenario["grid.tariff"])
-        #: the household tariff's demand intervals (None: the tariff has no demand charges)
-        self.home_demand = DemandCalendar(tariff, self.clock, self.horizon_s) if tariff.demand_charges else None
+        #: the household tariff's demand intervals (None: the tariff has no demand charges, or no bills asked)
+        self.home_demand = (DemandCalendar(tariff, self.clock, self.horizon_s)
+                            if tariff.demand_charges and self._bill_homes else None)
         if self.home_demand is None:
             return
         for v in self.vehicles[:n_personal]:
