@@ -6,7 +6,10 @@ results tables are reported apart. Memory per vehicle is measured in a second, t
 (``tracemalloc``): the peak of everything the simulation allocates (vehicles, processes, events,
 plans, meters, job records) divided by the number of vehicles.
 
-    python bench/bench_fleet.py [--vehicles 100000] [--days 1] [--batch-rate 10] [--no-memory]
+    python bench/bench_fleet.py [--vehicles 100000] [--days 1] [--batch-rate 10] [--tariff pge_b10] [--no-memory]
+
+``--tariff`` sets the household tariff (``grid.tariff``): one with demand charges (``pge_b10``) gives
+every home with a charger its demand meter (grid/demand.py), so the run measures what metering costs.
 """
 from __future__ import annotations
 
@@ -42,12 +45,15 @@ def bare_simpy(n_processes: int, events: int, horizon_s: float) -> float:
 
 
 def scenario(args):
-    return default_scenario().with_overrides({
+    over = {
         "run.days": args.days,
         "fleet.vehicles": args.vehicles,
         "workload.interactive.rate_per_s": 0.0,
         "workload.batch.rate_per_s": args.batch_rate,
-    })
+    }
+    if args.tariff:
+        over["grid.tariff"] = args.tariff
+    return default_scenario().with_overrides(over)
 
 
 def main() -> None:
@@ -55,6 +61,7 @@ def main() -> None:
     ap.add_argument("--vehicles", type=int, default=100_000)
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--batch-rate", type=float, default=10.0, help="batch work units per second")
+    ap.add_argument("--tariff", default="", help="household tariff, grid.tariff (default: the scenario's)")
     ap.add_argument("--no-memory", action="store_true", help="skip the traced memory run")
     args = ap.parse_args()
     print(machine())

@@ -186,7 +186,7 @@ def fit(quick: bool) -> None:
         print(f"fit: {len(plain)} configurations without the report, {len(report)} with it")
         rows = [measure(s) for s in plain]
         names = ["cars", "car_days", "taxi_days", "jobs", "cells", "demand_intervals", "trace_rows"]
-        fixed = {"live_jobs": budget.MEMORY_PER_UNIT["live_jobs"]}
+        fixed = {n: budget.MEMORY_PER_UNIT[n] for n in ("live_jobs", "home_meters")}
         const, costs = nnls_fit(rows, names, fixed)
         print(f"  base (constant): {const / 2**20:.1f} MiB   [sim/budget.py: {budget.BASE_BYTES / 2**20:.1f} MiB]")
         for n in names:

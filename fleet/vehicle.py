@@ -212,6 +212,10 @@ class Vehicle(ChargingSessions, JobBilling):
         "has_workplace_charger",
         "site",
         "at_site",
+        # where the car's grid draw is metered while plugged (the depot, or its home's demand meter
+        # when the household tariff has demand charges; None: nowhere), and that home meter
+        "draw_site",
+        "home_demand",
         "waiting",
         "site_floor_w",
         "site_want_w",
@@ -321,6 +325,8 @@ class Vehicle(ChargingSessions, JobBilling):
         self.has_workplace_charger = False
         self.site = None
         self.at_site = False
+        self.draw_site = None
+        self.home_demand = None
         self.waiting = False
         self.site_floor_w = self.site_want_w = self.site_budget_w = 0.0
         self.rides_declined = 0
@@ -467,6 +473,7 @@ class Vehicle(ChargingSessions, JobBilling):
         self.km += distance_km
         ctx.rec.count(ch.C_TRIPS, self.weight)
         self._apply(now)
+        self.draw_site = None  # unplugged: the draw is 0 from now on
         if self.at_site:
             self._unplug_site(now)
         elif self.waiting:
@@ -597,8 +604,8 @@ class Vehicle(ChargingSessions, JobBilling):
                 if d:
                     rec.add(i, d * w, now)
                     self.b_act_w = act
-                    if self.at_site:
-                        self.site.add_draw(now, d * self.ctx.metered_grid_w[i])
+                    if self.draw_site is not None:
+                        self.draw_site.add_draw(now, d * self.ctx.metered_grid_w[i])
                 self.cap = busy + 1 if server.has_room() else busy
                 return
         else:
@@ -614,8 +621,8 @@ class Vehicle(ChargingSessions, JobBilling):
             w = self.weight
             self.ctx.rec.add_moving(i, delta * w, self.state, state, w, now)
             self.state = self.r_state = state
-            if self.at_site:
-                self.site.add_draw(now, delta * self.ctx.metered_grid_w[i])
+            if self.draw_site is not None:
+                self.draw_site.add_draw(now, delta * self.ctx.metered_grid_w[i])
             if busy > self.cover_busy:  # the charger no longer covers the load: general path
                 self._settle(now)
                 self._apply(now)
@@ -669,8 +676,8 @@ class Vehicle(ChargingSessions, JobBilling):
             p_closs = p_grid * (1.0 - eff)
             add(P_GRID, (p_grid - self.p_grid) * w, now)
             add(P_CHARGE_LOSS, (p_closs - self.p_closs) * w, now)
-            if self.at_site:
-                self.site.add_draw(now, p_grid - self.p_grid)
+            if self.draw_site is not None:
+                self.draw_site.add_draw(now, p_grid - self.p_grid)
             self.p_grid = p_grid
             self.p_closs = p_closs
             self.meter.set_power(now, p_grid)
@@ -834,8 +841,8 @@ class Vehicle(ChargingSessions, JobBilling):
                 setattr(self, name, p)
         if p_grid != old_grid_w:
             self.meter.set_power(now, p_grid)
-        if self.at_site and grid_w_now != grid_w_held:
-            self.site.add_draw(now, grid_w_now - grid_w_held)
+        if self.draw_site is not None and grid_w_now != grid_w_held:
+            self.draw_site.add_draw(now, grid_w_now - grid_w_held)
         self.ctx.rec.add_changes(changes, now)
         self._plan_threshold(now)
 

@@ -46,6 +46,8 @@ class SessionHost(Protocol):
     window_event: Any
     site: Any  # the home or depot site, or None
     at_site: bool
+    draw_site: Any  # where the grid draw is metered while plugged: the depot, a home's demand meter, or None
+    home_demand: Any  # grid.demand.DemandMeter of the car's home, or None
     waiting: bool
     site_floor_w: float
     site_want_w: float
@@ -110,13 +112,17 @@ class ChargingSessions:
             spec = self.spec
             self.site.plug(self, now)
             self.at_site = True
+            self.draw_site = self.site
             self.site_floor_w = (spec.awake_overhead_w + spec.chip.active_w) / charger.efficiency
             self.site_want_w = self.site_budget_w = 0.0  # _apply asks the site for a budget
+        elif self.place == HOME:
+            self.draw_site = self.home_demand  # its home's demand meter (None: no demand charges)
 
     def _unplug_site(self, now: float) -> None:
         """Give the stall back (the car's draw is already 0), share the cap anew, seat the next in line."""
         site = self.site
         self.at_site = False
+        self.draw_site = None
         site.unplug(self, now)
         self.site_want_w = self.site_budget_w = 0.0
         for m in site.allocate():

@@ -68,10 +68,19 @@ class DepotSpec:
                           "solar_following (its PV's sunniest hours)",
                           choices=("immediate", "off_peak", "carbon_aware", "solar_following"))
     tariff: str = param("pge_b10", kind="tariff", doc="the depot's tariff for its demand charges on the site's peak "
-                        "(a built-in name or a TOML/JSON file)")
+                        "grid import, its draw less PV (a built-in name or a TOML/JSON file)")
     solar_kw_dc: float = param(0.0, doc="depot PV array, kW DC (0 = none; needs weather_epw)", lo=0.0, hi=1e7)
     weather_epw: str = param("", kind="epw", doc="typical-year weather (EPW) for the depot's PV, e.g. "
                              "../shared/data/weather-epw/USA_CA_San.Jose-Mineta.epw")
+    # ASSUMPTION: PV the depot cannot use earns nothing unless set. Under California's Net Billing
+    # Tariff (2023) exports earn hourly avoided-cost credits (the CPUC's Avoided Cost Calculator).
+    # For scale: the CPUC's AB 920 net surplus compensation rate (a 7 am - 5 pm average of day-ahead
+    # DLAP prices) was five cents per kWh for PG&E in 2009 (the decision adopting it,
+    # docs.cpuc.ca.gov/PUBLISHED/FINAL_DECISION/137431-04.htm and its proposed decision, Agenda ID 9932).
+    export_usd_per_kwh: float = param(0.0, doc="what the depot earns per kWh of PV it exports (PV beyond its draw), "
+                                      "$/kWh; ASSUMPTION 0 (California net billing pays hourly avoided costs; "
+                                      "PG&E's 2009 net surplus rate was 0.05 $/kWh, CPUC AB 920 decision)",
+                                      lo=0.0, hi=1000.0)
 
     def site_spec(self, name: str) -> SiteSpec:
         """The depot's site, named ``name``."""
@@ -97,6 +106,7 @@ class Site:
         self.charging_signal = None  # what the site's strategy minimises: (breakpoints s, values) or None
         self.tariff = None  # the site's tariff (demand charges on its peak)
         self.solar = None  # the site's PV output (StepSignal, W) or None
+        self.export_usd_per_kwh = 0.0  # what PV exported beyond the site's draw earns, $/kWh
 
     # ------------------------------------------------------------------ stalls
     def has_free_stall(self) -> bool:

@@ -71,6 +71,9 @@ MEMORY_PER_UNIT: dict[str, float] = {
     "cells": 63,  # per time-series cell, samples x columns (fit: 62.5)
     "demand_intervals": 136,  # per demand-charge interval: starts, energies, hours, months (fit: 135.5)
     "trace_rows": 200,  # per trace row while the file is read: bytes, text, lines, arrays (fit: 197)
+    # per home demand meter (a household tariff with demand charges; not fitted: 568 B measured with
+    # tracemalloc for one charge over a week, grid/demand.py, plus the month peaks of longer runs)
+    "home_meters": 600,
 }
 #: bytes per unit that differ when the report is drawn: it reads vehicles.csv, jobs.csv and
 #: timeseries.csv back while the run's own tables are held, and plots every sample
@@ -379,7 +382,7 @@ def estimate_run(scenario: ScenarioLike, *, report: bool | None = None) -> Estim
 
     ``report``: whether figures and the report page are drawn (None: the scenario's ``report.figures``).
     ``Estimate.units`` holds the counts the costs multiply (cars, car_days, taxi_days, jobs,
-    live_jobs, cells, demand_intervals, trace_rows).
+    live_jobs, cells, demand_intervals, trace_rows, home_meters).
     """
     sc = scenario
     if report is None:
@@ -472,17 +475,30 @@ def estimate_run(scenario: ScenarioLike, *, report: bool | None = None) -> Estim
                       f"{format_count(samples)} time-series samples of {cols} columns",
                       "raise it" if s_drivers[0][0] == "run.sample_interval_s" else "lower it"))
 
-    # demand-charge intervals: the depot's tariff (the cars' own tariff bills energy only)
+    # a household tariff with demand charges: one meter per home with a charger, one interval table
+    home = tariff_intervals(sc["grid.tariff"], "grid.tariff") if cars else ()
+    if home:
+        units["home_meters"] = cars * float(sc["fleet.home_charger_share"])
+        home_intervals = sum(horizon / iv for _, iv in home)
+        units["demand_intervals"] += home_intervals
+        terms.append(Term("home_meters", units["home_meters"],
+                          mem("home_meters") + cost["demand_intervals"] * home_intervals, 0.0, 0.0,
+                          _rank([("grid.tariff", sc["grid.tariff"], 1.0), main[:3]]),
+                          f"{format_count(units['home_meters'])} home demand meters (grid.tariff has demand "
+                          "charges)"))
+
+    # demand-charge intervals: the depot's tariff
     if taxis:
         tariff = sc["fleet.robotaxi.depot.tariff"]
         charges = tariff_intervals(tariff)
-        units["demand_intervals"] = sum(horizon / iv for _, iv in charges)
+        depot_intervals = sum(horizon / iv for _, iv in charges)
+        units["demand_intervals"] += depot_intervals
         if charges:
             i, iv = min(charges, key=lambda c: c[1])
             t_drivers = _rank([("fleet.robotaxi.depot.tariff", tariff, 900.0 / iv), ("run.days", days, d_ratio)])
             where = "the tariff" if tariff.lower().endswith((".toml", ".json")) else tariff
-            terms.append(Term("demand_intervals", units["demand_intervals"], mem("demand_intervals"), 0.0, 0.0,
-                              t_drivers, f"{format_count(units['demand_intervals'])} demand-charge intervals: "
+            terms.append(Term("demand_intervals", depot_intervals, cost["demand_intervals"] * depot_intervals, 0.0, 0.0,
+                              t_drivers, f"{format_count(depot_intervals)} demand-charge intervals: "
                               f"demand_charges[{i}].interval_s = {iv:g} in {where}",
                               "raise its interval_s" if t_drivers[0][0] != "run.days" else "lower it"))
 

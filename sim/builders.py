@@ -11,6 +11,7 @@ from fleet.battery import BatterySpec
 from fleet.robotaxi import RobotaxiFleet, RobotaxiParams
 from fleet.vehicle import VehicleSpec
 from grid.chargers import CHARGER_PRESETS
+from grid.demand import bill_rows
 from grid.loaders import load_time_value_csv
 from grid.profiles import CARBON_PROFILES, load_eia930
 from grid.signals import CalendarSignal, StepSignal
@@ -97,6 +98,7 @@ def build_depot(depot: DepotSpec, clock: Clock, horizon_s: float, price: StepSig
                             f"own worst-case draw = {site_spec.stalls * floor_w:g} W")
     site = Site(site_spec)
     site.tariff = resolve_tariff(p + "tariff", depot.tariff)
+    site.export_usd_per_kwh = depot.export_usd_per_kwh
     site.solar = None
     if depot.solar_kw_dc > 0:
         from grid.solar import solar_signal
@@ -115,33 +117,67 @@ def build_depot(depot: DepotSpec, clock: Clock, horizon_s: float, price: StepSig
     return site
 
 
+def _site_pieces(site: Site, horizon_s: float, price: StepSignal, carbon: StepSignal) -> dict[str, np.ndarray]:
+    """The site's draw, PV, price and carbon on the merged breakpoints of all four (each constant on
+    every piece): piece starts and widths (s), draw and PV (W), price ($/kWh) and carbon (g/kWh)."""
+    times = np.asarray(site.trace_t, dtype=float)
+    cuts = [times, np.asarray(price.times_s, dtype=float), np.asarray(carbon.times_s, dtype=float), [horizon_s]]
+    if site.solar is not None:
+        cuts.append(np.asarray(site.solar.times_s, dtype=float))
+    edges = np.unique(np.concatenate(cuts))
+    edges = edges[(edges >= 0.0) & (edges <= horizon_s)]
+    starts = edges[:-1]
+    draw = np.asarray(site.trace_w, dtype=float)[np.searchsorted(times, starts, side="right") - 1]
+    pv = site.solar.values_at(starts) if site.solar is not None else np.zeros_like(starts)
+    return {"t_s": starts, "w_s": np.diff(edges), "draw_w": draw, "pv_w": pv,
+            "price": price.values_at(starts), "carbon": carbon.values_at(starts)}
+
+
 def site_summary(site: Site, clock: Clock, horizon_s: float, price: StepSignal, carbon: StepSignal) -> dict:
-    """A site's energy, peak against its cap, demand charges, and solar use (exact integrals)."""
-    times = np.asarray(site.trace_t + [horizon_s], dtype=float)
-    power = np.asarray(site.trace_w, dtype=float)
-    widths = np.diff(times)
-    energy_wh = float((power * widths).sum()) / 3600.0
-    bills: list[DemandBill] = site.tariff.demand_charges_usd(clock, site.trace_t, site.trace_w, horizon_s)
-    out = {
+    """A site's energy, peak against its cap, PV netted first, and demand charges on its grid import.
+
+    PV supplies the site's draw first: its grid import is ``max(draw - PV, 0)``, PV used
+    ``min(draw, PV)`` and PV exported ``max(PV - draw, 0)``, all integrated exactly on the merged
+    breakpoints of draw, PV, price and carbon. The PV used saves its energy's price and carbon; the
+    export earns ``site.export_usd_per_kwh``. Demand charges are billed on the grid import, each
+    month's bill prorated to the run's share of that month (:func:`grid.demand.bill_rows`).
+    """
+    pieces = _site_pieces(site, horizon_s, price, carbon)
+    w, draw, pv = pieces["w_s"], pieces["draw_w"], pieces["pv_w"]
+    used = np.minimum(draw, pv)
+    net = draw - used
+    bills: list[DemandBill] = site.tariff.demand_charges_usd(clock, pieces["t_s"], net, horizon_s)
+    rows = bill_rows(bills, clock, horizon_s)
+
+    def kwh(watts: np.ndarray) -> float:
+        return float((watts * w).sum()) / 3.6e6
+
+    def usd(watts: np.ndarray) -> float:  # W * s * $/kWh -> $
+        return float((watts * pieces["price"] * w).sum()) / 3.6e6
+
+    def co2_kg(watts: np.ndarray) -> float:  # W * s * g/kWh -> kg
+        return float((watts * pieces["carbon"] * w).sum()) / 3.6e9
+
+    solar = site.solar is not None
+    exported_kwh = kwh(pv - used)
+    return {
         "stalls": site.spec.stalls,
         "cap_kw": site.spec.cap_w / 1000.0 if math.isfinite(site.spec.cap_w) else None,
         "peak_kw": site.peak_w / 1000.0,
-        "energy_kwh": energy_wh / 1000.0,
+        "energy_kwh": kwh(draw),
+        "grid_kwh": kwh(net),
+        "grid_cost_usd": usd(net),
+        "grid_co2_kg": co2_kg(net),
         "arrivals_finding_stalls_full": site.turned_away,
         "tariff": site.tariff.name,
-        "demand_charge_usd": float(sum(b.usd for b in bills)),
-        "demand_bills": [{"month": b.month, "charge": b.charge, "peak_kw": b.peak_kw, "usd": b.usd} for b in bills],
-        "solar_kwh": None,
-        "solar_used_kwh": None,
+        "demand_charge_usd": float(sum(r["usd_prorated"] for r in rows)),
+        "demand_charge_monthly_usd": float(sum(r["usd_monthly"] for r in rows)),
+        "demand_bills": rows,
+        "solar_kwh": kwh(pv) if solar else None,
+        "solar_used_kwh": kwh(used) if solar else None,
+        "solar_saved_usd": usd(used) if solar else None,
+        "solar_saved_co2_kg": co2_kg(used) if solar else None,
+        "solar_exported_kwh": exported_kwh if solar else None,
+        "export_usd_per_kwh": site.export_usd_per_kwh,
+        "solar_export_usd": exported_kwh * site.export_usd_per_kwh if solar else None,
     }
-    if site.solar is not None:
-        # Both draw and PV are piecewise constant: integrate min(draw, PV) on their merged breakpoints.
-        edges = np.union1d(times, np.asarray(site.solar.times_s + (horizon_s,), dtype=float))
-        edges = edges[(edges >= 0.0) & (edges <= horizon_s)]
-        mids = (edges[:-1] + edges[1:]) / 2.0
-        draw = power[np.searchsorted(times, mids, side="right") - 1]
-        pv = site.solar.values_at(mids)
-        w = np.diff(edges)
-        out["solar_kwh"] = float((pv * w).sum()) / 3.6e6
-        out["solar_used_kwh"] = float((np.minimum(draw, pv) * w).sum()) / 3.6e6
-    return out

@@ -249,7 +249,8 @@ def _print_headline(s: dict, folder: Path) -> None:
         if value is not None:
             p95.append(f"{name} {value:,.1f} s")
     breakdown = ", ".join(f"{label} {usd(c[key])}" for key, label in (
-        ("electricity", "electricity"), ("carbon", "carbon price"), ("owner_payouts", "owner payouts")) if c[key])
+        ("electricity", "electricity"), ("demand_charges", "demand charges"), ("solar_export", "PV export"),
+        ("carbon", "carbon price"), ("owner_payouts", "owner payouts")) if c.get(key))
     lines = [
         f"fleetsim {s['fleetsim_version']}: scenario '{s['scenario']}', seed {s['seed']}, "
         f"{s['run']['days']:g} days, {count(s['fleet']['vehicles_simulated'])} vehicles, "

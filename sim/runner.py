@@ -35,6 +35,7 @@ from fleet.serving import fit_error, slot_chip
 from fleet.vehicle import Vehicle, VehicleSpec
 from fleet.workload import BatchParams, InteractiveParams, SyntheticWorkload, TraceWorkload, load_azure_trace
 from grid.chargers import CHARGER_PRESETS
+from grid.demand import DemandCalendar, DemandMeter
 from grid.meter import GridMeter, PriceCarbonTable
 from grid.signals import StepSignal
 from grid.sites import DepotSpec
@@ -226,10 +227,12 @@ def initial_battery_content(table: PriceCarbonTable, span_s: float, efficiency: 
 
 
 class Simulation:
-    """One run of one scenario."""
+    """One run of one scenario (``bill_homes``: False leaves the homes' demand meters out, for a
+    warm-up whose only product is the cars' state of charge)."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, bill_homes: bool = True) -> None:
         sc = self.scenario = scenario
+        self._bill_homes = bill_homes
         self.run_spec = run = build_spec(RunSpec, sc, "run")
         self.clock = Clock(sc.start_datetime())
         self.horizon_s = run.days * DAY_S
@@ -332,7 +335,7 @@ class Simulation:
                     "run.start": first, "run.days": days, "run.warmup_days": 0.0,
                     "run.sample_interval_s": max(1.0, days * DAY_S), "workload.trace": "",
                     "workload.interactive.rate_per_s": 0.0, "workload.batch.rate_per_s": 0.0,
-                    "report.figures": False}))
+                    "report.figures": False}), bill_homes=False)
             except ScenarioError as exc:
                 errors.append(str(exc))
                 continue
@@ -458,6 +461,7 @@ class Simulation:
             if i >= n:
                 v.site = self.site
             self.vehicles.append(v)
+        self._meter_home_demand(n)
         if build_spec(ServingSpec, sc, "fleet.chip").serving == BATCHED:
             model = build_model(sc)
             for v in self.vehicles:
@@ -465,6 +469,20 @@ class Simulation:
                     v.server = BatchServer(self.env, v.spec.chip, model, model.context_tokens,
                                            self.dispatcher.complete, v.chip_power_changed)
                     v.cap = 1 if v.server.has_room() else 0  # busy + 1 while the chip takes another job
+
+    def _meter_home_demand(self, n_personal: int) -> None:
+        """Give every personal car with a home charger its home's demand meter when the household
+        tariff (``grid.tariff``) has demand charges (each home its own site); robotaxis are billed
+        at their depot."""
+        tariff = resolve_tariff("grid.tariff", self.scenario["grid.tariff"])
+        #: the household tariff's demand intervals (None: the tariff has no demand charges, or no bills asked)
+        self.home_demand = (DemandCalendar(tariff, self.clock, self.horizon_s)
+                            if tariff.demand_charges and self._bill_homes else None)
+        if self.home_demand is None:
+            return
+        for v in self.vehicles[:n_personal]:
+            if v.has_home_charger:
+                v.home_demand = DemandMeter(self.home_demand)
 
     def _itinerary_groups(self, cohorts: tuple[Cohort, ...], personal: list[int],
                           streams: RandomStreams) -> tuple[list[tuple], np.ndarray]:

@@ -188,7 +188,8 @@ class GridSpec:
 
     carbon: str = param("caiso_2022", doc="carbon intensity: a built-in hourly profile (caiso_2022, ercot_2022) or "
                         "an EIA-930 CSV path")
-    tariff: str = param("pge_ev2a", kind="tariff", doc="electricity tariff (time of use): pge_ev2a")
+    tariff: str = param("pge_ev2a", kind="tariff", doc="electricity tariff (time of use) of every car's grid energy; "
+                        "its demand charges, if any (pge_b10), bill each home on its car's draw while plugged there")
     carbon_price_usd_per_tonne: float = param(
         0.0, doc="carbon price added to every kWh's cost, $/t CO2 (0 = none; California-Quebec cap-and-trade auctions "
         "settled at $41.76/t in Feb 2024 and $29.27/t in Feb 2025, CARB results via enerknol.com)", lo=0.0,

@@ -222,15 +222,26 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
     # energy, cost, CO2 of the represented fleet
     Entry("energy_kwh.<category>", "kWh", f"energy of the category (load side), {_WEIGHTED}"),
     Entry("energy_kwh.inference", "kWh", "what serving costs: inference_active + inference_idle + awake_overhead"),
-    Entry("energy_kwh.grid_import", "kWh", f"energy drawn from the grid (chargers and public top-ups), {_WEIGHTED}"),
+    Entry("energy_kwh.grid_import", "kWh", f"energy drawn from the grid (chargers and public top-ups), {_WEIGHTED}; "
+          "a depot's PV supplies its chargers first, so this is their draw less `energy_kwh.solar_used`"),
+    Entry("energy_kwh.solar_used", "kWh", "PV energy the depot's chargers used (`robotaxi.depot.solar_used_kwh` x "
+          "the robotaxis' mean weight); 0 without PV. The balance: grid_import + solar_used = battery change + "
+          "every energy category"),
     Entry("energy_kwh.battery_change", "kWh", f"energy stored in the batteries at the end less at the start, "
           f"{_WEIGHTED}"),
-    Entry("cost_usd.electricity", "$", f"grid energy at the price of `grid.tariff`, {_WEIGHTED} (depot demand "
-          "charges: `robotaxi.depot.demand_charge_usd`)"),
-    Entry("cost_usd.carbon", "$", f"grid CO2 at `grid.carbon_price_usd_per_tonne`, {_WEIGHTED}"),
+    Entry("cost_usd.electricity", "$", f"grid energy at the price of `grid.tariff`, {_WEIGHTED}: the cars' meters "
+          "less the price of the PV energy the depot used (`robotaxi.depot.solar_saved_usd`)"),
+    Entry("cost_usd.demand_charges", "$", "every site's demand charges prorated to the run (each month's bill x the "
+          "run's share of that month): the homes' (`households.demand_charge_usd`) and the depot's "
+          "(`robotaxi.depot.demand_charge_usd` x the robotaxis' mean weight)"),
+    Entry("cost_usd.solar_export", "$", "what the depot's exported PV earned, as a credit (<= 0): "
+          "-`robotaxi.depot.solar_export_usd` x the robotaxis' mean weight"),
+    Entry("cost_usd.carbon", "$", f"grid CO2 (`co2_kg.total`) at `grid.carbon_price_usd_per_tonne`, {_WEIGHTED}"),
     Entry("cost_usd.owner_payouts", "$", "payouts to opted-in owners (as `fairness.payout_usd_total`)"),
-    Entry("cost_usd.total", "$", "electricity + carbon + owner payouts"),
-    Entry("co2_kg.total", "kg CO2", f"CO2 of the grid energy, {_WEIGHTED}"),
+    Entry("cost_usd.total", "$", "electricity + demand charges (prorated) + PV export credit + carbon + owner "
+          "payouts"),
+    Entry("co2_kg.total", "kg CO2", f"CO2 of the grid energy, {_WEIGHTED}: the cars' meters less the carbon of "
+          "the PV energy the depot used (`robotaxi.depot.solar_saved_co2_kg`)"),
     Entry("tokens.served", "tokens", "prompt and output tokens of the jobs completed on vehicles"),
     Entry("tokens.generated", "tokens", "output tokens of the jobs completed on vehicles"),
     Entry("tokens.wasted", "tokens", "tokens lost to preemption (the sum of jobs.csv's `wasted_tokens`)"),
@@ -251,11 +262,12 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
     Entry("attribution.jobs_total_minus_inference_kwh", "kWh", "jobs.csv's `energy_total_wh` summed, less the "
           "inference energy: 0 up to rounding"),
     # end-of-run checks
-    Entry("checks.energy_balance_residual_kwh", "kWh", "grid import - battery change - every energy category: 0 "
-          "up to rounding"),
+    Entry("checks.energy_balance_residual_kwh", "kWh", "grid import + PV used - battery change - every energy "
+          "category: 0 up to rounding"),
     Entry("checks.vehicle_energy_residual_max_wh", "Wh", "the largest per-vehicle energy balance residual, "
           "absolute"),
-    Entry("checks.grid_meter_vs_recorder_kwh", "kWh", "grid energy by the vehicles' meters less by the recorder"),
+    Entry("checks.grid_meter_vs_recorder_kwh", "kWh", "energy the chargers drew (grid import + PV used) by the "
+          "vehicles' meters less by the recorder"),
     Entry("checks.job_balance_residual", "count", "arrived - (completed + dropped + overflowed + queued + running "
           "at the end): 0"),
     Entry("checks.passed", "", "true when every check holds within tolerance (1e-9 of the energy turned over, "
@@ -273,6 +285,27 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
           "average to driving, owners not opted in, no connection away from home, and batteries at what the car "
           "must keep"),
     Entry("availability.note", "", "a reminder that charging does not take a car offline"),
+    # households on a tariff with demand charges
+    Entry("households", "", "null unless the household tariff `grid.tariff` has demand charges; else every home "
+          "with a charger is its own site, billed on its car's grid draw while plugged at home (charging, the "
+          "awake car and its chip), weighted"),
+    Entry("households.tariff", "", "the household tariff"),
+    Entry("households.homes", "count", "represented homes with a charger (each a site)"),
+    Entry("households.demand_charge_usd", "$", "the homes' demand charges prorated to the run: each month's bill x "
+          "the run's share of that month (in `cost_usd.demand_charges`; the sum of vehicles.csv's "
+          "`demand_charge_usd` x weight)"),
+    Entry("households.demand_charge_monthly_usd", "$", "the same bills for whole months (not in the total cost)"),
+    Entry("households.demand_bills[].month", "", "a bill's local calendar month, YYYY-MM"),
+    Entry("households.demand_bills[].charge", "", "the name of the tariff's demand charge"),
+    Entry("households.demand_bills[].homes", "count", "represented homes billed"),
+    Entry("households.demand_bills[].peak_kw_mean", "kW", "each home's highest interval-average draw in the "
+          "charge's window that month, mean over homes (weighted)"),
+    Entry("households.demand_bills[].peak_kw_max", "kW", "the same, the highest of any home"),
+    Entry("households.demand_bills[].usd_monthly", "$", "the homes' bills: each home's peak x the charge's $/kW, "
+          "summed (weighted)"),
+    Entry("households.demand_bills[].run_share", "share (0..1)", "run seconds in the month over the month's "
+          "seconds"),
+    Entry("households.demand_bills[].usd_prorated", "$", "usd_monthly x run_share"),
     # robotaxis
     Entry("robotaxi", "", "null without robotaxis; else the simulated robotaxis' figures below"),
     Entry("robotaxi.vehicles", "vehicles", "simulated robotaxis"),
@@ -288,19 +321,38 @@ SUMMARY_KEYS: tuple[Entry, ...] = (
     Entry("robotaxi.depot.stalls", "count", "charging stalls at the depot"),
     Entry("robotaxi.depot.cap_kw", "kW", "the depot's grid connection cap; null when unlimited"),
     Entry("robotaxi.depot.peak_kw", "kW", "the depot's highest draw held for any positive time"),
-    Entry("robotaxi.depot.energy_kwh", "kWh", "energy the depot drew"),
+    Entry("robotaxi.depot.energy_kwh", "kWh", "energy the depot's chargers drew (from the grid or its PV)"),
+    Entry("robotaxi.depot.grid_kwh", "kWh", "the depot's grid import: max(draw - PV, 0) integrated"),
+    Entry("robotaxi.depot.grid_cost_usd", "$", "that grid import at the price of `grid.tariff` (exact integral)"),
+    Entry("robotaxi.depot.grid_co2_kg", "kg CO2", "that grid import's CO2 (exact integral)"),
     Entry("robotaxi.depot.arrivals_finding_stalls_full", "count", "robotaxis that needed a stall and found every "
           "one taken (they waited in line or left)"),
-    Entry("robotaxi.depot.tariff", "", "the depot's tariff"),
-    Entry("robotaxi.depot.demand_charge_usd", "$", "the depot's demand charges: the sum of its bills"),
+    Entry("robotaxi.depot.tariff", "", "the depot's tariff (`fleet.robotaxi.depot.tariff`), billed on its grid "
+          "import"),
+    Entry("robotaxi.depot.demand_charge_usd", "$", "the depot's demand charges prorated to the run: each month's bill "
+          "x the run's share of that month (in `cost_usd.demand_charges`)"),
+    Entry("robotaxi.depot.demand_charge_monthly_usd", "$", "the same bills for whole months (not in the total cost)"),
     Entry("robotaxi.depot.demand_bills[].month", "", "a demand bill's local calendar month, YYYY-MM"),
     Entry("robotaxi.depot.demand_bills[].charge", "", "the name of the tariff's demand charge"),
-    Entry("robotaxi.depot.demand_bills[].peak_kw", "kW", "the highest interval-average draw in the charge's window "
-          "that month"),
-    Entry("robotaxi.depot.demand_bills[].usd", "$", "the bill: peak x the charge's $/kW"),
+    Entry("robotaxi.depot.demand_bills[].peak_kw", "kW", "the highest interval-average grid import in the charge's "
+          "window that month"),
+    Entry("robotaxi.depot.demand_bills[].usd_monthly", "$", "the month's bill: peak x the charge's $/kW"),
+    Entry("robotaxi.depot.demand_bills[].run_share", "share (0..1)", "run seconds in the month over the month's "
+          "seconds"),
+    Entry("robotaxi.depot.demand_bills[].usd_prorated", "$", "usd_monthly x run_share"),
     Entry("robotaxi.depot.solar_kwh", "kWh", "the depot's PV output; null without PV"),
     Entry("robotaxi.depot.solar_used_kwh", "kWh", "PV energy the depot used: min(draw, PV) integrated; null "
           "without PV"),
+    Entry("robotaxi.depot.solar_saved_usd", "$", "the price of that PV energy: min(draw, PV) x price, integrated "
+          "exactly; null without PV"),
+    Entry("robotaxi.depot.solar_saved_co2_kg", "kg CO2", "the grid CO2 that PV energy avoided: min(draw, PV) x "
+          "carbon intensity, integrated exactly; null without PV"),
+    Entry("robotaxi.depot.solar_exported_kwh", "kWh", "PV beyond the draw, exported: max(PV - draw, 0) integrated; "
+          "null without PV"),
+    Entry("robotaxi.depot.export_usd_per_kwh", "$/kWh", "what an exported kWh earns "
+          "(`fleet.robotaxi.depot.export_usd_per_kwh`)"),
+    Entry("robotaxi.depot.solar_export_usd", "$", "what the export earned: solar_exported_kwh x "
+          "export_usd_per_kwh; null without PV"),
     # against a data center
     Entry("comparison.tokens_generated", "tokens", "output tokens of the jobs completed on vehicles, served by "
           "both sides"),
@@ -408,7 +460,8 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
               "online"),
         Entry("available_inference_w", "W", "mean full-load chip power of online vehicles"),
         Entry("power_w_<category>", "W", "mean power of the energy category (load side), represented fleet"),
-        Entry("grid_w", "W", "mean draw from the grid, represented fleet"),
+        Entry("grid_w", "W", "mean draw of the chargers and public top-ups, represented fleet (a depot's PV supplies "
+              "its chargers first: `sites.csv`'s `solar_w`)"),
         Entry("battery_w", "W", "mean net battery power (positive: charging), represented fleet"),
         Entry("price_usd_per_kwh", "$/kWh", "mean grid price of `grid.tariff`"),
         Entry("carbon_g_per_kwh", "g CO2/kWh", "mean grid carbon intensity of `grid.carbon`"),
@@ -492,6 +545,9 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("grid_wh", "Wh", "energy drawn from the grid, charger losses and public top-ups included"),
         Entry("cost_usd", "$", "cost of that grid energy at the price of `grid.tariff`"),
         Entry("co2_g", "g CO2", "CO2 of that grid energy"),
+        Entry("demand_charge_usd", "$", "its home's demand charges prorated to the run, when the household tariff "
+              "has them (each month's bill x the run's share of the month; 0 otherwise, and for robotaxis: their "
+              "depot's are `robotaxi.depot.demand_charge_usd`)"),
         Entry("driving_wh", "Wh", "energy spent driving"),
         Entry("inference_wh", "Wh", "energy spent serving: chip active and idle, awake overhead"),
         Entry("sleep_wh", "Wh", "energy spent asleep"),
@@ -508,7 +564,8 @@ COLUMNS: dict[str, tuple[Entry, ...]] = {
         Entry("t_s", "s", "end of the sample interval, seconds since the start"),
         Entry("time", "", "the same instant: local ISO 8601 date-time with its UTC offset"),
         Entry("site", "", "the site's name (`depot`)"),
-        Entry("load_w", "W", "the site's mean draw from the grid"),
+        Entry("load_w", "W", "the site's chargers' mean draw (its PV supplies it first: its grid import is "
+              "max(draw - PV, 0))"),
         Entry("cap_w", "W", "its grid connection cap"),
         Entry("solar_w", "W", "mean PV output (0 without PV)"),
         Entry("plugged", "vehicles", "mean number of cars plugged in at its stalls"),
@@ -607,8 +664,11 @@ METRIC_LABELS: dict[str, str] = {
     **{f"energy_kwh.{c}": w for c, w in _ENERGY_WORDS.items()},
     "energy_kwh.inference": "inference energy",
     "energy_kwh.grid_import": "grid import",
+    "energy_kwh.solar_used": "PV energy used",
     "energy_kwh.battery_change": "battery energy change",
     "cost_usd.electricity": "electricity cost",
+    "cost_usd.demand_charges": "demand charges",
+    "cost_usd.solar_export": "PV export credit",
     "cost_usd.carbon": "carbon cost",
     "cost_usd.owner_payouts": "owner payouts",
     "cost_usd.total": "total cost",
@@ -662,7 +722,8 @@ def metric_unit(key: str) -> str | None:
 
 _TABLE_INTROS = {
     TIMESERIES: "One row per sample interval; levels are time averages over the interval, so "
-                "sum(`grid_w` x interval) is the grid energy exactly.",
+                "sum(`grid_w` x interval) is the energy the chargers drew exactly (`energy_kwh.grid_import` + "
+                "`energy_kwh.solar_used`).",
     JOBS: "One row per job (`report.jobs`: every job, a uniform sample or none; `report.tables`: written as "
           "jobs.csv, jobs.csv.gz or jobs.parquet, and vehicles.csv likewise).",
     VEHICLES: "One row per simulated vehicle; its figures are its own, not scaled by its weight.",

@@ -240,6 +240,7 @@ def _vehicles(sim) -> pd.DataFrame:
         "grid_wh": [v.meter.energy_wh for v in vs],
         "cost_usd": [v.meter.cost_usd for v in vs],
         "co2_g": [v.meter.co2_g for v in vs],
+        "demand_charge_usd": [_prorated_usd(v.home_demand) for v in vs],
         "driving_wh": [v.e_drive for v in vs],
         "inference_wh": [v.e_infer for v in vs],
         "sleep_wh": [v.e_sleep for v in vs],
@@ -252,6 +253,76 @@ def _vehicles(sim) -> pd.DataFrame:
     })
     df["payout_usd"] = payouts_usd(sim.scenario, df)
     return df
+
+
+def _prorated_usd(meter) -> float:
+    """A home's demand bills over the run, each month's prorated (US $; 0 without a home meter)."""
+    if meter is None:
+        return 0.0
+    share = dict(zip(meter.cal.months, meter.cal.run_share))
+    return float(sum(b.usd * share[b.month] for b in meter.bills()))
+
+
+def _households(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
+    """The homes' demand charges (None when the household tariff ``grid.tariff`` has none): each home
+    with a charger is its own site, billed on its car's draw while plugged at home; weighted."""
+    cal = getattr(sim, "home_demand", None)
+    if cal is None:
+        return None
+    homes = [(v.weight, v.home_demand.bills()) for v in sim.vehicles if v.home_demand is not None]
+    share = dict(zip(cal.months, cal.run_share))
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for weight, bills in homes:
+        for b in bills:
+            row = rows.setdefault((b.month, b.charge), {"month": b.month, "charge": b.charge, "homes": 0.0,
+                                                       "peak_kw_mean": 0.0, "peak_kw_max": 0.0, "usd_monthly": 0.0,
+                                                       "run_share": share[b.month], "usd_prorated": 0.0})
+            row["homes"] += weight
+            row["peak_kw_mean"] += weight * b.peak_kw
+            row["peak_kw_max"] = max(row["peak_kw_max"], b.peak_kw)
+            row["usd_monthly"] += weight * b.usd
+    bills_out = list(rows.values())  # months in order, then charges: every home's bills come so
+    for row in bills_out:
+        row["peak_kw_mean"] = row["peak_kw_mean"] / row["homes"] if row["homes"] else 0.0
+        row["usd_prorated"] = row["usd_monthly"] * row["run_share"]
+    return {
+        "tariff": cal.tariff.name,
+        "homes": float(sum(weight for weight, _ in homes)),
+        "demand_charge_usd": float((veh["demand_charge_usd"] * veh["weight"]).sum()),
+        "demand_charge_monthly_usd": float(sum(r["usd_monthly"] for r in bills_out)),
+        "demand_bills": bills_out,
+    }
+
+
+def _depot(sim) -> dict[str, Any] | None:
+    """The depot's summary (None without robotaxis)."""
+    site = getattr(sim, "site", None)
+    if site is None:
+        return None
+    from sim.builders import site_summary  # robotaxi runs only
+
+    return site_summary(site, sim.clock, sim.horizon_s, sim.price, sim.carbon)
+
+
+def _site_parts(veh: pd.DataFrame, depot: dict[str, Any] | None, households: dict[str, Any] | None) -> dict[str, float]:
+    """What the charging sites add to the cars' meters, for the represented fleet (see
+    :func:`sim.results.metrics.costs`), and the PV energy the depot's cars used (kWh).
+
+    The homes' demand charges are per car (weighted). The depot is one simulated site for the
+    simulated robotaxis: its figures are scaled by their mean weight (real cars per simulated one).
+    """
+    out = {"demand_usd": households["demand_charge_usd"] if households else 0.0, "solar_saved_usd": 0.0,
+           "solar_saved_co2_g": 0.0, "solar_export_usd": 0.0, "solar_used_kwh": 0.0}
+    if depot is None:
+        return out
+    scale = float(veh.loc[veh["profile"] == "robotaxi", "weight"].mean())
+    out["demand_usd"] += depot["demand_charge_usd"] * scale
+    if depot["solar_kwh"] is not None:
+        out["solar_saved_usd"] = depot["solar_saved_usd"] * scale
+        out["solar_saved_co2_g"] = depot["solar_saved_co2_kg"] * 1000.0 * scale
+        out["solar_export_usd"] = depot["solar_export_usd"] * scale
+        out["solar_used_kwh"] = depot["solar_used_kwh"] * scale
+    return out
 
 
 def _availability(sim, totals: dict[str, float]) -> dict[str, Any]:
@@ -343,12 +414,11 @@ def _sites(sim) -> pd.DataFrame | None:
     return df
 
 
-def _robotaxi(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
+def _robotaxi(sim, veh: pd.DataFrame, depot: dict[str, Any] | None) -> dict[str, Any] | None:
     """Robotaxi rides and the depot (None without robotaxis)."""
-    site = getattr(sim, "site", None)
-    if site is None:
+    if depot is None:
         return None
-    from sim.builders import robotaxi_params, site_summary  # robotaxi runs only
+    from sim.builders import robotaxi_params  # robotaxi runs only
 
     taxis = veh[veh["profile"] == "robotaxi"]
     km = float(taxis["km"].sum())
@@ -369,7 +439,7 @@ def _robotaxi(sim, veh: pd.DataFrame) -> dict[str, Any] | None:
         "rides_per_vehicle_day": float(taxis["trips"].sum()) / max(1, len(taxis)) / sim.scenario["run.days"],
         "jobs_completed": int(taxis["jobs_completed"].sum()),
         "inference_kwh": float(taxis["inference_wh"].sum()) / WH_PER_KWH,
-        "depot": site_summary(site, sim.clock, sim.horizon_s, sim.price, sim.carbon),
+        "depot": depot,
     }
 
 
@@ -402,10 +472,16 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
 
     energy = {cat: kwh(f"power_w_{cat}") for cat in ch.ENERGY_CATEGORIES}
     energy["inference"] = energy["inference_active"] + energy["inference_idle"] + energy["awake_overhead"]
-    energy["grid_import"] = kwh("grid_w")
+    depot = _depot(sim)
+    households = _households(sim, veh)
+    sites = _site_parts(veh, depot, households)
+    # The chargers' input comes from the grid or, at a site with PV, from the PV first.
+    supplied = kwh("grid_w")
+    energy["grid_import"] = supplied - sites["solar_used_kwh"]
+    energy["solar_used"] = sites["solar_used_kwh"]
     energy["battery_change"] = float(((veh["energy_final_wh"] - veh["energy_initial_wh"]) * w).sum()) / WH_PER_KWH
     loads = sum(energy[c] for c in ch.ENERGY_CATEGORIES)
-    balance = energy["grid_import"] - energy["battery_change"] - loads
+    balance = energy["grid_import"] + energy["solar_used"] - energy["battery_change"] - loads
     per_vehicle = (veh["grid_wh"] - (veh["energy_final_wh"] - veh["energy_initial_wh"])
                    - veh["driving_wh"] - veh["inference_wh"] - veh["sleep_wh"] - veh["losses_wh"])
     grid_meter_kwh = float((veh["grid_wh"] * w).sum()) / WH_PER_KWH
@@ -481,8 +557,8 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
             "mean": totals["busy_slots"] / online_slot_s if online_slot_s else 0.0,
         },
         "energy_kwh": energy,
-        "cost_usd": costs(sc, veh, w),
-        "co2_kg": {"total": float((veh["co2_g"] * w).sum()) / 1000.0},
+        "cost_usd": costs(sc, veh, w, sites),
+        "co2_kg": {"total": (float((veh["co2_g"] * w).sum()) - sites["solar_saved_co2_g"]) / 1000.0},
         "tokens": {
             "served": d.tokens_served,
             "generated": generated,
@@ -491,12 +567,13 @@ def assemble_results(sim, wall_s: float, events: int) -> Results:
         "inference_j_per_token": inference_j / generated if generated else None,
         "represented": _represented(d, float(w.sum()) / len(sim.vehicles) if len(sim.vehicles) else 1.0),
         "attribution": attribution,
-        "checks": checks(balance, per_vehicle, grid_meter_kwh - energy["grid_import"], int(job_residual),
-                          energy["grid_import"] + abs(energy["battery_change"]) + loads),
+        "checks": checks(balance, per_vehicle, grid_meter_kwh - supplied, int(job_residual),
+                          supplied + abs(energy["battery_change"]) + loads),
     }
     summary["checks"]["signal_filled_hours"] = sim.filled_hours()
     summary["availability"] = _availability(sim, totals)
-    summary["robotaxi"] = _robotaxi(sim, veh)
+    summary["households"] = households
+    summary["robotaxi"] = _robotaxi(sim, veh, depot)
     summary["comparison"] = _comparison(sim, jobs, veh, attribution)
     summary["cohorts"] = _cohorts(sim, veh, totals)
     serving_points = _serving_points(sim, jobs)  # the run's mean request: of every job, before any sampling

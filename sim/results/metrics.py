@@ -91,13 +91,24 @@ def fairness(sc, veh: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def costs(sc, veh: pd.DataFrame, w: np.ndarray) -> dict[str, float]:
-    """The represented fleet's electricity, carbon-price and owner-payout costs (US $)."""
-    electricity = float((veh["cost_usd"] * w).sum())
-    carbon = float((veh["co2_g"] * w).sum()) * sc["grid.carbon_price_usd_per_tonne"] / 1e6
+def costs(sc, veh: pd.DataFrame, w: np.ndarray, sites: dict[str, float]) -> dict[str, float]:
+    """The represented fleet's costs (US $): electricity, demand charges, PV export, carbon price and
+    owner payouts, and their sum.
+
+    ``sites`` holds what the charging sites add to the cars' own meters, for the represented fleet:
+    ``demand_usd`` (every site's demand bills prorated to the run), ``solar_saved_usd`` and
+    ``solar_saved_co2_g`` (the price and carbon of the PV energy the sites used, which the cars'
+    meters count as grid energy) and ``solar_export_usd`` (what the PV they exported earned).
+    ``solar_export`` is a credit: a part <= 0.
+    """
+    electricity = float((veh["cost_usd"] * w).sum()) - sites["solar_saved_usd"]
+    co2_g = float((veh["co2_g"] * w).sum()) - sites["solar_saved_co2_g"]
+    carbon = co2_g * sc["grid.carbon_price_usd_per_tonne"] / 1e6
     payouts = float((veh["payout_usd"] * w).sum())
-    return {"electricity": electricity, "carbon": carbon, "owner_payouts": payouts,
-            "total": electricity + carbon + payouts}
+    demand = sites["demand_usd"]
+    export = 0.0 - sites["solar_export_usd"]  # a credit (0.0, never -0.0, without one)
+    return {"electricity": electricity, "demand_charges": demand, "solar_export": export, "carbon": carbon,
+            "owner_payouts": payouts, "total": electricity + demand + export + carbon + payouts}
 
 
 def attribute(jobs: pd.DataFrame, veh: pd.DataFrame, usd_per_g_co2: float) -> dict[str, Any]:

@@ -324,7 +324,8 @@ def test_attribution_columns_reach_the_files(tmp_path):
     for col in ("inference_usd", "inference_co2_g", "inference_wh"):
         np.testing.assert_allclose(back.vehicles[col], res.vehicles[col], rtol=1e-12, atol=1e-15)
     assert back.summary["attribution"].keys() == res.summary["attribution"].keys()
-    assert set(back.summary["cost_usd"]) == {"electricity", "carbon", "owner_payouts", "total"}
+    assert set(back.summary["cost_usd"]) == {"electricity", "demand_charges", "solar_export", "carbon", "owner_payouts",
+                                             "total"}
 
 
 def test_fleet_at_its_limit_inference_bill_equals_the_grid_meters():

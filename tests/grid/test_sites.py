@@ -530,7 +530,11 @@ def test_demand_charge_is_tariff_rate_times_monthly_peak_15_min_average(monkeypa
     assert depot["tariff"] == "pge_b10"
     assert [b["month"] for b in depot["demand_bills"]] == ["2022-06", "2022-07"]
     assert [b["peak_kw"] for b in depot["demand_bills"]] == pytest.approx([june, july], rel=REL)
-    assert depot["demand_charge_usd"] == pytest.approx(rate * (june + july), rel=REL)
+    # Each month's bill, prorated to the run's share of it: 2 of June's 30 days, 1 of July's 31.
+    assert [b["usd_monthly"] for b in depot["demand_bills"]] == pytest.approx([rate * june, rate * july], rel=REL)
+    assert [b["run_share"] for b in depot["demand_bills"]] == pytest.approx([2 / 30, 1 / 31], rel=REL)
+    assert depot["demand_charge_monthly_usd"] == pytest.approx(rate * (june + july), rel=REL)
+    assert depot["demand_charge_usd"] == pytest.approx(rate * (june * 2 / 30 + july / 31), rel=REL)
     assert june > 0 and july > 0
     # A 15-minute average never exceeds the instantaneous peak, which never exceeds the cap.
     assert max(june, july) <= depot["peak_kw"] * (1 + REL)

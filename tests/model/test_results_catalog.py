@@ -45,7 +45,7 @@ def leaves(summary: dict[str, Any], prefix: str = "") -> set[str]:
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, Path]:
-    """Written results of a default run, an overflow run and a robotaxi run, all small."""
+    """Written results of a default run, an overflow run and a robotaxi run (homes on a demand tariff), all small."""
     base = default_scenario()
     scenarios = {
         "default": base.with_overrides(SMALL),
@@ -54,7 +54,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
                                         "fleet.model.preset": "llama-3.1-8b-bf16"}),
         "robotaxi": load_scenario(str(ROOT / "examples" / "robotaxi_depot.toml"),
                                   ["run.days=0.1", "fleet.vehicles=30", "fleet.robotaxi.vehicles=10",
-                                   "fleet.robotaxi.depot.stalls=3"]),
+                                   "fleet.robotaxi.depot.stalls=3", "grid.tariff=pge_b10"]),
     }
     tmp = tmp_path_factory.mktemp("catalog")
     folders = {name: write_results(run(sc), tmp / name) for name, sc in scenarios.items()}
@@ -79,6 +79,7 @@ def test_the_runs_cover_the_conditional_parts(folders):
     assert _summary(folders["overflow"])["overflow"]["jobs_received"] > 0
     robotaxi = _summary(folders["robotaxi"])["robotaxi"]
     assert robotaxi is not None and robotaxi["depot"]["demand_bills"]
+    assert _summary(folders["default"])["households"] is None and _summary(folders["robotaxi"])["households"]
     assert not (folders["default"] / SITES).exists() and (folders["robotaxi"] / SITES).exists()
 
 
