@@ -178,7 +178,8 @@ USE_NOTES = {"inference_active": "busy slots' power above idle only"}
 def energy_flows(energy_kwh: dict[str, Any]) -> tuple[list[Flow], list[Flow]] | None:
     """Sources and uses of the run's energy (kWh) from ``summary["energy_kwh"]``.
 
-    Sources: grid import, and the net battery drawdown when ``battery_change`` < 0. Uses: every
+    Sources: grid import, the depot's PV used (``solar_used``, when above 0), and the net battery
+    drawdown when ``battery_change`` < 0. Uses: every
     energy category above 0 kWh (fleet order), and the net battery charge gain when
     ``battery_change`` > 0. By the energy balance both add up to the same total. None when
     ``grid_import`` or ``battery_change`` is missing.
@@ -187,6 +188,9 @@ def energy_flows(energy_kwh: dict[str, Any]) -> tuple[list[Flow], list[Flow]] | 
     if grid is None or batt is None:
         return None
     sources = [Flow("grid_import", "grid import", max(float(grid), 0.0), style.SOURCE_COLORS["grid_import"])]
+    solar = float(energy_kwh.get("solar_used") or 0.0)
+    if solar > 0:  # the depot's PV, used at the site before the grid
+        sources.append(Flow("solar_used", "depot PV used", solar, style.SOLAR_COLOR))
     if batt < 0:
         sources.append(Flow("battery_drawdown", "net battery drawdown", -float(batt),
                             style.SOURCE_COLORS["battery_drawdown"]))

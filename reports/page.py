@@ -309,22 +309,25 @@ def represented_per_simulated(summary: dict[str, Any]) -> float:
 def cost_parts(summary: dict[str, Any]) -> list[tuple[str, float | None]]:
     """The parts of the run's cost for the represented fleet, (label, US $), in the page's order.
 
-    Electricity, carbon price and owner payouts are ``cost_usd``'s; the depot's demand charges and the
-    overflow data center's electricity join when the run has them. Those two are booked for the simulated
-    depot and workload, so a represented fleet's are scaled by its weight (real cars per simulated car).
+    Electricity, demand charges (every site's, prorated to the run), the PV export credit, carbon price
+    and owner payouts are ``cost_usd``'s (their sum is ``cost_usd.total``); the overflow data center's
+    electricity joins when the run has it. That one is booked for the simulated workload, so a
+    represented fleet's is scaled by real cars per simulated car.
     """
     g = lambda key: _get(summary, key)  # noqa: E731
     scale = represented_per_simulated(summary)
     factor = f"{round(scale):,}" if scale == round(scale) else fmt_num(scale)
     scaled = "" if scale == 1.0 else f", × {factor} for the represented fleet"
-    parts: list[tuple[str, float | None]] = [
-        ("grid electricity at the tariff", g("cost_usd.electricity")),
+    parts: list[tuple[str, float | None]] = [("grid electricity at the tariff", g("cost_usd.electricity"))]
+    if g("cost_usd.demand_charges"):
+        parts.append(("demand charges (each month's bills on peak draw, prorated to the run)",
+                      g("cost_usd.demand_charges")))
+    if g("cost_usd.solar_export"):
+        parts.append(("credit for the depot's exported PV", g("cost_usd.solar_export")))
+    parts += [
         ("carbon price on the grid CO₂", g("cost_usd.carbon")),
         ("owner payouts", g("cost_usd.owner_payouts")),
     ]
-    demand = g("robotaxi.depot.demand_charge_usd")
-    if demand is not None:
-        parts.append((f"depot demand charges (its monthly bills on peak draw){scaled}", float(demand) * scale))
     overflow = g("overflow.cost_usd")
     if g("overflow") is not None:
         parts.append((f"overflow data center's electricity{scaled}",

@@ -113,18 +113,20 @@ def test_total_cost_is_the_sum_of_its_parts_from_summary_json(small, summary):
 
 
 def test_overflow_and_demand_charges_join_the_total_scaled_to_the_represented_fleet(small, summary, tmp_path):
-    """A run standing for 500 cars per simulated car, with an overflow pool and a depot: their costs,
-    booked for the simulated workload and depot, count 500 times in the represented fleet's total."""
+    """A run standing for 500 cars per simulated car, with an overflow pool and sites billed demand
+    charges: the demand charges and PV credit are cost_usd's parts (already the represented fleet's); the
+    overflow's electricity, booked for the simulated workload, counts 500 times in the total."""
     s = copy.deepcopy(summary)
     s["fleet"]["vehicles_represented"] = 500 * s["fleet"]["vehicles_simulated"]
-    s["cost_usd"] = {"electricity": 2.0e9, "carbon": 1.25e8, "owner_payouts": 5.0e8, "total": 2.625e9}
+    s["cost_usd"] = {"electricity": 2.0e9, "demand_charges": 1.5e7, "solar_export": -2.0e5, "carbon": 1.25e8,
+                     "owner_payouts": 5.0e8, "total": 2.6398e9}
     s["overflow"] = {"cost_usd": 12_000.0}
-    s["robotaxi"] = {"depot": {"demand_charge_usd": 30_000.0}}
     costs = _cost_rows(_page(tmp_path, dataclasses.replace(load_results(small), summary=s)))
-    assert costs["depot demand charges (its monthly bills on peak draw), × 500 for the represented fleet"] == 1.5e7
+    assert costs["demand charges (each month's bills on peak draw, prorated to the run)"] == 1.5e7
+    assert costs["credit for the depot's exported PV"] == -2.0e5
     assert costs["overflow data center's electricity, × 500 for the represented fleet"] == 6.0e6
     assert costs["grid electricity at the tariff"] == 2.0e9
-    assert costs["total"] == pytest.approx(2.625e9 + 500 * 42_000.0, rel=5e-3)  # $2.65 B
+    assert costs["total"] == pytest.approx(2.6398e9 + 500 * 12_000.0, rel=5e-3)
     assert costs["total"] == pytest.approx(sum(v for k, v in costs.items() if k != "total"), rel=5e-3)
 
 
