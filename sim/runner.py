@@ -455,7 +455,7 @@ class Simulation:
             k = self.cohort_of[i]
             spec = specs[k]
             self.initial_energy_wh[i] = energy_wh = float(soc0[i] * spec.battery.capacity_wh)
-            v = Vehicle(i, contexts[k % len(contexts)], spec, energy_wh, bool(opted_in[i]),
+            v = Vehicle(i, contexts[k] if len(contexts) > 1 else ctx, spec, energy_wh, bool(opted_in[i]),
                         bool(home_charger[i]), GridMeter(self.price, self.carbon, 0.0, table), weights[k])
             v.has_workplace_charger = bool(workplace[i])
             if i >= n:
