@@ -374,7 +374,12 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
     if sampled and rows == 0:
         style.empty_panel(ax, f"the job table was not written (report.jobs = 'none'): "
                               f"{jobs_s.get('completed', 0):,} jobs completed; see summary.json")
+        ax.set_xticks([])
+        ax.set_xlabel("latency (s)")
         return fig
+    if sampled:
+        ax.set_title(f"from a uniform sample of {rows:,} of the {arrived:,} jobs (report.jobs = 'sample'); "
+                     "attainment of all jobs", fontsize="small")
     for cls in style.JOB_CLASSES:
         cj = jobs[jobs["job_class"] == cls]
         lat = cj.loc[cj["outcome"] == "completed", "latency_s"].to_numpy(dtype=float)
@@ -386,10 +391,9 @@ def make_latency(results: Results, dpi: int = 110) -> Figure:
         color = style.CLASS_COLORS[cls]
         if len(lat):
             v, frac = _ecdf(np.maximum(lat, 1e-3))
-            shown = f"{len(lat):,} completed in a sample of {rows:,} of {arrived:,} jobs" if sampled \
-                else f"{len(lat):,} completed"
+            shown = "in the sample" if sampled else "completed"
             ax.step(v, frac, where="post", color=color, lw=2, gid=f"ecdf:{cls}",
-                    label=f"{cls}: {shown}, SLO attainment {att_txt}")
+                    label=f"{cls}: {len(lat):,} {shown}, SLO attainment {att_txt}")
             lo, hi, drawn = min(lo, v[0]), max(hi, v[-1]), drawn + 1
         else:
             ax.plot([], [], color=color, lw=2,

@@ -103,5 +103,6 @@ def test_serving_points_and_the_latency_figure_know_the_table_is_partial(tmp_pat
     assert any("the job table was not written (report.jobs = 'none')" in t for t in texts)
     n = len(every.jobs) // 2
     sample = run(default_scenario().with_overrides({**SMALL, "report.jobs": "sample", "report.jobs_sample": n}))
-    labels = [t.get_text() for t in make_latency(sample, 60).axes[0].get_legend().get_texts()]
-    assert any(f"in a sample of {n:,} of {sample.summary['jobs']['arrived']:,} jobs" in t for t in labels)
+    ax = make_latency(sample, 60).axes[0]
+    assert f"a uniform sample of {n:,} of the {sample.summary['jobs']['arrived']:,} jobs" in ax.get_title()
+    assert any(" in the sample, SLO attainment" in t.get_text() for t in ax.get_legend().get_texts())
