@@ -2,9 +2,6 @@
 add up to the fleet's, the cohort figure, and one-line refusals of bad cohorts."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -150,14 +147,15 @@ def test_the_mixed_fleet_example_resolves():
     ('[{name="a", share=1, profile="robotaxi", battery={capacity_wh=2e5}}]', "'a': battery.capacity_wh = 200000.0: "
                                                                            "not a key of a robotaxi cohort"),
 ])
-def test_bad_cohorts_are_refused_with_one_line(tmp_path, cohorts, expected):
+def test_bad_cohorts_are_refused_with_one_line(tmp_path, capsys, cohorts, expected):
     """Each refused before anything runs: exit 2, one line naming the cohort and the key."""
+    from sim.cli import main
+
     out = tmp_path / "out"
-    p = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--set", f"fleet.cohorts={cohorts}", "--set",
-                        "run.days=0.01", "--out", str(out), "--no-progress"], capture_output=True, text=True,
-                       cwd=tmp_path)
-    assert p.returncode == 2 and not out.exists()
-    line = p.stderr.strip()
+    code = main(["run", "--set", f"fleet.cohorts={cohorts}", "--set", "run.days=0.01", "--out", str(out),
+                 "--no-progress"])
+    line = capsys.readouterr().err.strip()
+    assert code == 2 and not out.exists()
     assert len(line.splitlines()) == 1 and expected in line, line
 
 
