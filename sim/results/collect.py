@@ -338,8 +338,7 @@ def _availability(sim, totals: dict[str, float]) -> dict[str, Any]:
     # each cohort's cars have one chip: its lost car-seconds at its chips' power (the fleet's alone
     # when it is one cohort)
     parts = []
-    for k, rec in enumerate(sim.cohort_recs or [sim.rec]):
-        cars = [v for v, of in zip(sim.vehicles, sim.cohort_of) if of == k] if sim.cohort_recs else sim.vehicles
+    for rec, cars in zip(sim.cohort_recs, _cohort_cars(sim)) if sim.cohort_recs else [(sim.rec, sim.vehicles)]:
         weight = sum(v.weight for v in cars)
         parts.append((rec.totals(), sum(v.weight * v.spec.chip.active_w for v in cars) / weight if weight else 0.0))
 
@@ -610,12 +609,17 @@ def _represented(d, scale: float) -> dict[str, float]:
     }
 
 
+def _cohort_cars(sim) -> list[list]:
+    """Each cohort's cars: consecutive vehicle ids (``sim.cohort_of`` is sorted)."""
+    bounds = np.searchsorted(sim.cohort_of, np.arange(len(sim.cohorts) + 1))
+    return [sim.vehicles[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def _cohorts(sim, veh: pd.DataFrame, totals: dict[str, float]) -> list[dict[str, Any]]:
     """Each cohort's cars, chips, available power, energy, cost and tokens (see :func:`cohort_summary`)."""
     per_cohort = [rec.totals() for rec in sim.cohort_recs] or [totals]
     out = []
-    for k, (c, t) in enumerate(zip(sim.cohorts, per_cohort)):
-        cars = [v for v, of in zip(sim.vehicles, sim.cohort_of) if of == k]
+    for c, t, cars in zip(sim.cohorts, per_cohort, _cohort_cars(sim)):
         spec = cars[0].spec if cars else None
         out.append(cohort_summary(
             c.name, c.profile, c.share if sim.scenario["fleet.cohorts"] else None, c.scenario["fleet.chip.preset"],
